@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"embodied {name}", description=SUBCOMMANDS[name][1])
     module.configure(parser)
     args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    from .arena.layout import LayoutError
+    try:
+        return int(module.run(args) or 0)
+    except LayoutError as err:  # a bad maze is the user's input: say where, no traceback
+        print(f"embodied {name}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

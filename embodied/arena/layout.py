@@ -1,0 +1,224 @@
+"""Maze layouts: the plain-text format, its parser and its validation.
+
+A layout file has an optional header of ``key: value`` lines, a line ``---``, then the grid.
+Without a ``---`` line the whole file is the grid. ``worlds/README.md`` documents the format.
+
+Every error names the file, line and column (1-based) of what is wrong, so a user never
+meets a traceback from inside PyBullet.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+WALL, FLOOR, START, FOOD, ODOUR, TV = "#", ".", "S", "F", "O", "T"
+#: start characters with a fixed heading (radians; 0 = east/+x, pi/2 = north/+y)
+HEADING_STARTS = {"^": np.pi / 2, ">": 0.0, "v": -np.pi / 2, "<": np.pi}
+LANDMARKS = tuple("123456789")
+WALL_CHARS = frozenset((WALL, TV) + LANDMARKS)
+FREE_CHARS = frozenset((FLOOR, START, FOOD, ODOUR) + tuple(HEADING_STARTS))
+ALLOWED = WALL_CHARS | FREE_CHARS
+MIN_SIZE, MAX_SIZE = 3, 64
+
+#: header keys -> (parser, help)
+HEADER_KEYS = {
+    "name": (str, "display name"),
+    "cell_size": (float, "edge of one grid cell in metres (default 0.3)"),
+    "wall_height": (float, "wall height in metres (default 0.25)"),
+    "description": (str, "free text"),
+}
+for _digit in LANDMARKS:
+    HEADER_KEYS[f"colour.{_digit}"] = (str, f"RGB of landmark walls '{_digit}', three floats 0..1")
+
+#: default colours of landmark digits (distinct hues so vision has landmarks)
+DEFAULT_LANDMARK_COLOURS = {
+    "1": (0.85, 0.15, 0.15), "2": (0.15, 0.6, 0.2), "3": (0.2, 0.3, 0.9),
+    "4": (0.95, 0.8, 0.1), "5": (0.7, 0.2, 0.8), "6": (0.1, 0.75, 0.8),
+    "7": (0.95, 0.5, 0.1), "8": (0.95, 0.95, 0.95), "9": (0.1, 0.1, 0.1),
+}
+
+
+class LayoutError(ValueError):
+    """A bad layout, with where it is: ``file:line:column: message``."""
+
+    def __init__(self, message: str, source: str = "<string>", line: int | None = None, column: int | None = None):
+        self.source, self.line, self.column, self.reason = source, line, column, message
+        where = source
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclasses.dataclass
+class Layout:
+    """A parsed, validated maze grid. Row 0 is the top (north) line of the file."""
+
+    grid: np.ndarray  # (rows, cols) array of single characters
+    name: str = "maze"
+    cell_size: float = 0.3
+    wall_height: float = 0.25
+    landmark_colours: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_LANDMARK_COLOURS))
+    source: str = "<string>"
+
+    @property
+    def rows(self) -> int:
+        return self.grid.shape[0]
+
+    @property
+    def cols(self) -> int:
+        return self.grid.shape[1]
+
+    @property
+    def free(self) -> np.ndarray:
+        """Boolean (rows, cols): cells the rat may stand in."""
+        return np.isin(self.grid, list(FREE_CHARS))
+
+    def cells(self, chars) -> list[tuple[int, int]]:
+        """(col, row) of every cell whose character is in ``chars``."""
+        rows, cols = np.nonzero(np.isin(self.grid, list(chars)))
+        return [(int(c), int(r)) for r, c in zip(rows, cols)]
+
+    @property
+    def starts(self) -> list[tuple[int, int]]:
+        return self.cells((START,) + tuple(HEADING_STARTS))
+
+    def start_heading(self, cell: tuple[int, int]) -> float | None:
+        return HEADING_STARTS.get(str(self.grid[cell[1], cell[0]]))
+
+    def cell_centre(self, col: float, row: float) -> tuple[float, float]:
+        """World (x, y) of a cell centre; north is +y."""
+        return ((col + 0.5) * self.cell_size, (self.rows - 1 - row + 0.5) * self.cell_size)
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int]:
+        """(col, row) containing world point (x, y), clipped to the grid."""
+        col = int(np.clip(np.floor(x / self.cell_size), 0, self.cols - 1))
+        row = int(np.clip(self.rows - 1 - np.floor(y / self.cell_size), 0, self.rows - 1))
+        return col, row
+
+    def distances_from(self, cell: tuple[int, int]) -> np.ndarray:
+        """(rows, cols) shortest 4-neighbour path length in cells from ``cell``; -1 where unreachable."""
+        free = self.free
+        dist = np.full(free.shape, -1, int)
+        dist[cell[1], cell[0]] = 0
+        queue = deque([cell])
+        while queue:
+            c, r = queue.popleft()
+            for dc, dr in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                nc, nr = c + dc, r + dr
+                if 0 <= nr < self.rows and 0 <= nc < self.cols and free[nr, nc] and dist[nr, nc] < 0:
+                    dist[nr, nc] = dist[r, c] + 1
+                    queue.append((nc, nr))
+        return dist
+
+    def reachable_from(self, cell: tuple[int, int]) -> np.ndarray:
+        """Boolean (rows, cols): free cells reachable from ``cell`` by 4-neighbour moves."""
+        return self.distances_from(cell) >= 0
+
+    def key(self) -> bytes:
+        """Identity of the geometry: equal keys mean PyBullet bodies can be reused."""
+        return self.grid.tobytes() + np.float64([self.cell_size, self.wall_height]).tobytes() + repr(
+            sorted(self.landmark_colours.items())).encode()
+
+    def to_text(self) -> str:
+        header = [f"name: {self.name}", f"cell_size: {self.cell_size}", f"wall_height: {self.wall_height}", "---"]
+        return "\n".join(header + ["".join(row) for row in self.grid]) + "\n"
+
+
+def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None = None) -> Layout:
+    """Parse and validate layout text. ``cell_size`` overrides the file's value."""
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise LayoutError("empty layout: no grid lines", source)
+    header: dict[str, object] = {}
+    grid_start = 0
+    if any(line.strip() == "---" for line in lines):
+        sep = next(i for i, line in enumerate(lines) if line.strip() == "---")
+        for i, line in enumerate(lines[:sep]):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if ":" not in stripped:
+                raise LayoutError("header line must be 'key: value'", source, i + 1, 1)
+            key, value = (part.strip() for part in stripped.split(":", 1))
+            if key not in HEADER_KEYS:
+                raise LayoutError(f"unknown header key {key!r}; allowed: {', '.join(HEADER_KEYS)}", source, i + 1, 1)
+            parse, _ = HEADER_KEYS[key]
+            try:
+                header[key] = parse(value)
+            except ValueError:
+                raise LayoutError(f"bad value {value!r} for {key!r}", source, i + 1, line.index(":") + 2) from None
+        grid_start = sep + 1
+    raw = [(i + 1, line.rstrip()) for i, line in enumerate(lines[grid_start:], start=grid_start)]
+    while raw and not raw[-1][1]:
+        raw.pop()
+    while raw and not raw[0][1]:
+        raw.pop(0)
+    if not raw:
+        raise LayoutError("empty layout: no grid lines after '---'", source)
+    width = len(raw[0][1])
+    for lineno, line in raw:
+        if len(line) != width:
+            raise LayoutError(f"ragged rows: this row has {len(line)} columns, the first has {width}",
+                              source, lineno, min(len(line), width) + 1)
+        for col, ch in enumerate(line):
+            if ch not in ALLOWED:
+                raise LayoutError(f"unknown character {ch!r}; allowed: {''.join(sorted(ALLOWED))}", source, lineno, col + 1)
+    rows = len(raw)
+    if not (MIN_SIZE <= rows <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
+        raise LayoutError(f"size {width}x{rows} out of range: columns and rows must be {MIN_SIZE}..{MAX_SIZE}",
+                          source, raw[0][0], 1)
+    grid = np.array([list(line) for _, line in raw])
+    colours = dict(DEFAULT_LANDMARK_COLOURS)
+    for key, value in header.items():
+        if key.startswith("colour."):
+            try:
+                rgb = tuple(float(v) for v in str(value).replace(",", " ").split())
+                assert len(rgb) == 3 and all(0 <= v <= 1 for v in rgb)
+            except (ValueError, AssertionError):
+                line_no = next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(key))
+                raise LayoutError(f"{key} must be three numbers in 0..1, got {value!r}", source, line_no, 1) from None
+            colours[key.split(".")[1]] = rgb
+    size = float(cell_size if cell_size is not None else header.get("cell_size", 0.3))
+    if not 0.1 <= size <= 5.0:
+        raise LayoutError(f"cell_size {size} out of range 0.1..5.0 metres", source)
+    layout = Layout(grid=grid, name=str(header.get("name", Path(source).stem)), cell_size=size,
+                    wall_height=float(header.get("wall_height", 0.25)), landmark_colours=colours, source=source)
+    _validate(layout, raw[0][0])
+    return layout
+
+
+def _validate(layout: Layout, first_line: int) -> None:
+    """Starts exist; food and odour sources are reachable; the border cannot be escaped."""
+    src = layout.source
+    starts = layout.starts
+    if not starts:
+        raise LayoutError("no start cell: put 'S' (or ^ > v <) on a free cell", src)
+    for r in range(layout.rows):
+        for c in range(layout.cols):
+            on_border = r in (0, layout.rows - 1) or c in (0, layout.cols - 1)
+            if on_border and layout.free[r, c]:
+                raise LayoutError("free cell on the border: the maze must be closed by walls",
+                                  src, first_line + r, c + 1)
+    reach = layout.reachable_from(starts[0])
+    for ch, what in ((START, "start"), (FOOD, "food"), (ODOUR, "odour source")):
+        chars = (START,) + tuple(HEADING_STARTS) if ch == START else (ch,)
+        for c, r in layout.cells(chars):
+            if not reach[r, c]:
+                raise LayoutError(f"{what} unreachable from the first start cell {starts[0]}",
+                                  src, first_line + r, c + 1)
+
+
+def load_layout(path: str | Path, *, cell_size: float | None = None) -> Layout:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise LayoutError("no such layout file", str(path)) from None
+    except UnicodeDecodeError as err:
+        raise LayoutError(f"not a text file ({err.reason})", str(path)) from None
+    return parse_layout(text, str(path), cell_size=cell_size)

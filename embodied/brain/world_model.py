@@ -1,0 +1,350 @@
+"""The world model: per-sense encoders -> RSSM latent state -> per-sense predictions.
+
+One encoder per sense (CNN for images, symlog + MLP for vectors), their embeddings
+concatenated into e_t and fused by the RSSM (``embodied.brain.rssm``) with the previous
+action into the latent state s_t = (h_t, z_t). One decoder per sense maps features(s) to
+that sense. Decoding the posterior reconstructs o_t; decoding the *prior* (the state after
+``img_step`` from s_{t-1} and a_{t-1}, before o_t is seen) predicts the next observation, and
+both are trained:
+
+    L = sum_s w_s * [ mse(dec_s(post_t), o_t^s) + c_next * mse(dec_s(prior_t), o_t^s) ]
+        + c_dyn * max(1, KL(sg(q) || p)) + c_rep * max(1, KL(q || sg(p)))
+
+- per-sense mse is averaged over the sense's values (images in [0, 1] at ``image_size``,
+  vectors in symlog space) and weighted by ``loss_scales[s]``. DreamerV3 *sums* over values,
+  which would weight a 32x32x3 frame 150x a 20-value touch vector; averaging then weighting
+  makes the balance an explicit, named choice (Hafner et al. 2023, "Mastering diverse
+  domains through world models", sec. 3 and appendix).
+- KL balancing (c_dyn = 0.5, c_rep = 0.1) and free bits of 1 nat: DreamerV3.
+
+Conventions shared with replay and the agent: row t of a sequence holds o_t and
+``action_prev`` a_{t-1} (the action that led to o_t; zeros where ``is_first``).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import gymnasium
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from embodied.brain.device import resolve_device
+from embodied.brain.encoders import ImageDecoder, ImageEncoder, VectorDecoder, VectorEncoder, prepare_image, symexp, symlog
+from embodied.brain.rssm import RSSM, LatentState, categorical_kl
+
+__all__ = ["WorldModelConfig", "WorldModel", "LatentState"]
+
+
+@dataclass
+class WorldModelConfig:
+    """Every hyperparameter of the world model. ``WorldModelConfig.preset("cpu" | "gpu")``."""
+
+    device: str = "auto"  # "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:N"
+    image_size: int = 32  # images are area-resized to image_size x image_size inside the model
+    cnn_depth: int = 16  # channels of the first conv layer; doubles each halving
+    vision_embed: int = 256  # width of the vision embedding
+    vector_embed: int = 32  # width of each vector sense's embedding
+    mlp_units: int = 128  # width of MLP hidden layers (encoders, decoders, heads)
+    mlp_layers: int = 2  # hidden layers in vector encoders and decoders
+    deter: int = 256  # GRU (deterministic) state width h
+    stoch_groups: int = 16  # number of categorical latent variables in z
+    stoch_classes: int = 16  # classes per categorical latent
+    hidden: int = 256  # width of the RSSM's input and prior/posterior layers
+    unimix: float = 0.01  # uniform mixture in latent probabilities (DreamerV3)
+    free_bits: float = 1.0  # KL below this many nats is not penalised (DreamerV3)
+    kl_dyn_scale: float = 0.5  # weight of KL(sg(posterior) || prior): trains the prior
+    kl_rep_scale: float = 0.1  # weight of KL(posterior || sg(prior)): regularises the posterior
+    next_obs_scale: float = 1.0  # weight of decoding the prior (one-step prediction) vs the posterior
+    loss_scales: dict = field(default_factory=lambda: {"vision": 1.0, "touch": 1.0, "proprio": 1.0, "scent": 1.0})  # per-sense weight w_s on mean squared error
+    default_loss_scale: float = 1.0  # w_s for a sense missing from loss_scales
+    recon_scale: float = 100.0  # overall weight of the per-sense errors against the KL (nats)
+    lr: float = 6e-4  # Adam learning rate
+    adam_eps: float = 1e-6  # Adam epsilon
+    grad_clip: float = 100.0  # global gradient-norm clip
+    batch_size: int = 16  # sequences per training batch
+    seq_len: int = 32  # steps per training sequence
+    seed: int = 0  # torch seed for parameter initialisation
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "WorldModelConfig":
+        """``cpu``: trains at a useful rate on 2 cores. ``gpu``: larger, for one CUDA device."""
+        presets = {
+            "cpu": {},
+            "gpu": dict(image_size=64, cnn_depth=32, vision_embed=512, vector_embed=64, mlp_units=512, deter=1024,
+                        stoch_groups=32, stoch_classes=32, hidden=512, batch_size=32, seq_len=64, lr=3e-4),
+        }
+        if name not in presets:
+            raise ValueError(f"WorldModelConfig preset {name!r} is unknown; allowed: {', '.join(presets)}")
+        return cls(**{**presets[name], **overrides}).validated()
+
+    def validated(self) -> "WorldModelConfig":
+        known = {f.name for f in fields(self)}
+        for key, low in [("image_size", 8), ("cnn_depth", 1), ("vision_embed", 1), ("vector_embed", 1), ("mlp_units", 1),
+                         ("mlp_layers", 1), ("deter", 1), ("stoch_groups", 1), ("stoch_classes", 2), ("hidden", 1),
+                         ("batch_size", 1), ("seq_len", 2)]:
+            if getattr(self, key) < low:
+                raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be >= {low}")
+        if self.image_size & (self.image_size - 1):
+            raise ValueError(f"WorldModelConfig.image_size={self.image_size} must be a power of two (8, 16, 32, 64, ...)")
+        if not 0 <= self.unimix < 1:
+            raise ValueError(f"WorldModelConfig.unimix={self.unimix} must be in [0, 1)")
+        for key in ("free_bits", "kl_dyn_scale", "kl_rep_scale", "next_obs_scale", "recon_scale", "lr", "grad_clip"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be >= 0")
+        assert "device" in known
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class WorldModel(nn.Module):
+    """Encoders + RSSM + decoders + optimiser. All public methods accept numpy or torch input."""
+
+    def __init__(self, observation_space: gymnasium.spaces.Dict, action_space: gymnasium.spaces.Box,
+                 config: WorldModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = (config or WorldModelConfig()).validated()
+        if not isinstance(observation_space, gymnasium.spaces.Dict):
+            raise TypeError(f"observation_space must be a gymnasium Dict, got {type(observation_space).__name__}")
+        torch.manual_seed(cfg.seed)
+        self.observation_space, self.action_space = observation_space, action_space
+        self.action_dim = int(np.prod(action_space.shape))
+        self.image_keys = [k for k, s in observation_space.spaces.items() if len(s.shape) == 3]
+        self.vector_keys = [k for k, s in observation_space.spaces.items() if len(s.shape) == 1]
+        other = [k for k, s in observation_space.spaces.items() if len(s.shape) not in (1, 3)]
+        if other:
+            raise ValueError(f"observation keys {other} have ranks the world model cannot route (images are rank 3, vectors rank 1)")
+        self.keys = self.image_keys + self.vector_keys
+        self.encoders, self.decoders = nn.ModuleDict(), nn.ModuleDict()
+        self.embed_dims: dict[str, int] = {}
+        feat_dim = cfg.deter + cfg.stoch_groups * cfg.stoch_classes
+        for key in self.image_keys:
+            channels = observation_space[key].shape[-1]
+            self.encoders[key] = ImageEncoder(channels, cfg.image_size, cfg.cnn_depth, cfg.vision_embed)
+            self.decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth)
+            self.embed_dims[key] = cfg.vision_embed
+        for key in self.vector_keys:
+            dim = observation_space[key].shape[0]
+            self.encoders[key] = VectorEncoder(dim, cfg.mlp_units, cfg.mlp_layers, cfg.vector_embed)
+            self.decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
+            self.embed_dims[key] = cfg.vector_embed
+        self.embed_dim = sum(self.embed_dims.values())
+        self.rssm = RSSM(self.embed_dim, self.action_dim, cfg.deter, cfg.stoch_groups, cfg.stoch_classes, cfg.hidden, cfg.unimix)
+        self.loss_scales = {k: float(cfg.loss_scales.get(k, cfg.default_loss_scale)) for k in self.keys}
+        self.device = resolve_device(cfg.device)
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        self.updates = 0  # optimizer steps taken
+        self.skipped_updates = 0  # steps skipped by the NaN guard
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def feature_dim(self) -> int:
+        """Width of ``features``: deter + groups * classes."""
+        return self.rssm.feature_dim
+
+    # ------------------------------------------------------------------ conversion
+    def _tensor(self, x, dtype=None) -> torch.Tensor:
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+        return t.to(self.device, dtype=dtype) if dtype is not None else t.to(self.device)
+
+    def targets(self, obs: dict) -> dict[str, torch.Tensor]:
+        """Observation in the model's comparison space: images (..., C, S, S) in [0, 1], vectors in symlog."""
+        out = {}
+        for key in self.image_keys:
+            out[key] = prepare_image(self._tensor(obs[key]), self.config.image_size)
+        for key in self.vector_keys:
+            out[key] = symlog(self._tensor(obs[key], torch.float32))
+        return out
+
+    def encode(self, obs: dict) -> dict[str, torch.Tensor]:
+        """Per-sense embeddings e_t^s, each (..., embed_dims[s])."""
+        t = self.targets(obs)
+        out = {}
+        for key in self.image_keys:
+            out[key] = self.encoders[key](t[key])
+        for key in self.vector_keys:
+            out[key] = self.encoders[key].out(self.encoders[key].net(t[key]))  # input already symlog
+        return out
+
+    def decode(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-sense predictions in the comparison space of ``targets``."""
+        return {key: self.decoders[key](features) for key in self.keys}
+
+    def to_observation_units(self, decoded: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Comparison space -> observation units: images (..., S, S, C) in 0..255 float, vectors symexp'd."""
+        out = {}
+        for key in self.image_keys:
+            out[key] = (decoded[key].clamp(0, 1) * 255.0).movedim(-3, -1)
+        for key in self.vector_keys:
+            out[key] = symexp(decoded[key])
+        return out
+
+    def predicted_frame(self, predicted: dict[str, torch.Tensor], key: str | None = None) -> np.ndarray:
+        """A predicted image (from ``predict``) as uint8 (..., H, W, C) at the env's resolution, for panels."""
+        key = key or self.image_keys[0]
+        img = predicted[key]  # (..., S, S, C) 0..255
+        h, w = self.observation_space[key].shape[:2]
+        lead = img.shape[:-3]
+        x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2)
+        x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+        return x.permute(0, 2, 3, 1).reshape(*lead, h, w, -1).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+    # ------------------------------------------------------------------ acting
+    def initial_state(self, batch_size: int) -> LatentState:
+        return self.rssm.initial(batch_size, self.device)
+
+    @torch.no_grad()
+    def observe(self, obs: dict, action_prev, state: LatentState | None, is_first) -> tuple[LatentState, torch.Tensor]:
+        """One env step for a batch of envs: (o_t, a_{t-1}, s_{t-1}, is_first_t) -> (s_t, features_t).
+
+        ``obs[key]`` is (B, *space.shape); ``action_prev`` (B, A); ``is_first`` (B,) bool
+        (the state and action are zeroed there). ``state=None`` starts from zeros.
+        """
+        embed = self.encode(obs)
+        batch = next(iter(embed.values())).shape[0]
+        state = self.initial_state(batch) if state is None else state
+        post, _, _ = self._filter_step(state, self._tensor(action_prev, torch.float32), self._tensor(is_first, torch.bool),
+                                       torch.cat([embed[k] for k in self.keys], -1))
+        return post, post.features
+
+    def _filter_step(self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor, embed: torch.Tensor, sample: bool = True):
+        state, action = self.rssm.reset_where(state, action, is_first)
+        prior, prior_logits = self.rssm.img_step(state, action, sample)
+        post, post_logits = self.rssm.obs_step(prior.deter, embed, sample)
+        return post, prior, (prior_logits, post_logits)
+
+    @torch.no_grad()
+    def predict(self, state: LatentState, action, sample: bool = False) -> tuple[LatentState, dict[str, torch.Tensor]]:
+        """Imagine one step: (s_t, a_t) -> (prior s_{t+1}, predicted o_{t+1} per sense in observation units).
+
+        Images come back as (B, S, S, C) floats 0..255 at ``image_size`` (``predicted_frame``
+        turns them into the env-sized uint8 frame); vectors as (B, dim). ``sample=False``
+        uses the most likely latent class, the better point prediction.
+        """
+        prior, _ = self.rssm.img_step(state, self._tensor(action, torch.float32), sample)
+        return prior, self.to_observation_units(self.decode(prior.features))
+
+    imagine = predict
+
+    def img_step(self, state: LatentState, action: torch.Tensor, sample: bool = True) -> LatentState:
+        """Differentiable prior step for imagination training (no decoding)."""
+        return self.rssm.img_step(state, action, sample)[0]
+
+    # ------------------------------------------------------------------ sequences
+    def observe_sequence(self, batch: dict, state: LatentState | None = None, sample: bool = True):
+        """Filter a (B, T) batch. Returns (posteriors, priors) as LatentState (B, T, ...), the
+        (prior_logits, post_logits) pair (B, T, G, C), and the per-sense embeddings (B, T, ...)."""
+        embeds = self.encode({k: batch[k] for k in self.keys})
+        embed = torch.cat([embeds[k] for k in self.keys], -1)
+        actions = self._tensor(batch["action_prev"], torch.float32)
+        is_first = self._tensor(batch["is_first"], torch.bool)
+        B, T = actions.shape[:2]
+        state = self.initial_state(B) if state is None else state
+        posts, priors, prior_logits, post_logits = [], [], [], []
+        for t in range(T):
+            post, prior, (pl, ql) = self._filter_step(state, actions[:, t], is_first[:, t], embed[:, t], sample)
+            posts.append(post), priors.append(prior), prior_logits.append(pl), post_logits.append(ql)
+            state = post
+        stack = LatentState.stack
+        return stack(posts), stack(priors), (torch.stack(prior_logits, 1), torch.stack(post_logits, 1)), embeds
+
+    # ------------------------------------------------------------------ training
+    def loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor], LatentState]:
+        cfg = self.config
+        posts, priors, (prior_logits, post_logits), _ = self.observe_sequence(batch)
+        targets = self.targets({k: batch[k] for k in self.keys})
+        B, T = posts.deter.shape[:2]
+        feats = torch.cat([posts.features, priors.features], 0) if cfg.next_obs_scale > 0 else posts.features
+        decoded = self.decode(feats)
+        metrics: dict[str, torch.Tensor] = {}
+        recon = torch.zeros((), device=self.device)
+        for key in self.keys:
+            err = (decoded[key] - torch.cat([targets[key]] * (2 if cfg.next_obs_scale > 0 else 1), 0)) ** 2
+            err = err.flatten(2).mean(-1)  # (2B or B, T)
+            rec = err[:B].mean()
+            metrics[f"recon_{key}"] = rec
+            term = rec
+            if cfg.next_obs_scale > 0:
+                # the prior at a step with is_first carries no information: skip it
+                valid = (~self._tensor(batch["is_first"], torch.bool)).float()
+                nxt = (err[B:] * valid).sum() / valid.sum().clamp(min=1)
+                metrics[f"next_{key}"] = nxt
+                term = term + cfg.next_obs_scale * nxt
+            recon = recon + self.loss_scales[key] * term
+        dyn = categorical_kl(post_logits.detach(), prior_logits)
+        rep = categorical_kl(post_logits, prior_logits.detach())
+        kl_loss = cfg.kl_dyn_scale * dyn.clamp(min=cfg.free_bits).mean() + cfg.kl_rep_scale * rep.clamp(min=cfg.free_bits).mean()
+        total = cfg.recon_scale * recon + kl_loss
+        metrics.update(total=total, kl=dyn.mean(), kl_loss=kl_loss, recon=recon)
+        return total, metrics, posts
+
+    def train_step(self, batch: dict, return_states: bool = False):
+        """One optimiser step on a replay batch (B, T). Returns ``{name: float}`` (stable names
+        ``total, kl, kl_loss, recon, recon_<sense>, next_<sense>, grad_norm, skipped``); with
+        ``return_states=True`` also the detached posterior ``LatentState`` (B, T, ...).
+
+        NaN guard: a non-finite loss or gradient is reported (``skipped = 1``) and the step is
+        skipped, leaving weights and optimiser moments untouched.
+        """
+        self.train()
+        total, metrics, posts = self.loss(batch)
+        out = {k: float(v.detach()) for k, v in metrics.items()}
+        self.optimizer.zero_grad(set_to_none=True)
+        skipped = not math.isfinite(out["total"])
+        if not skipped:
+            total.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip)
+            skipped = not bool(torch.isfinite(grad_norm))
+            out["grad_norm"] = float(grad_norm)
+        if skipped:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped_updates += 1
+        else:
+            self.optimizer.step()
+            self.updates += 1
+        out["skipped"] = float(skipped)
+        self.eval()
+        return (out, posts.detach()) if return_states else out
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self, *args, **kwargs):
+        """Module weights plus ``optimizer.*`` entries and counters; plain tensors only, so the
+        file loads with ``torch.load(path, weights_only=True)``."""
+        sd = super().state_dict(*args, **kwargs)
+        opt = self.optimizer.state_dict()
+        prefix = kwargs.get("prefix", "")
+        for index, moments in opt["state"].items():
+            for name, value in moments.items():
+                sd[f"{prefix}_optimizer.state.{index}.{name}"] = torch.as_tensor(value)
+        sd[f"{prefix}_counters"] = torch.tensor([self.updates, self.skipped_updates])
+        return sd
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        sd = dict(state_dict)
+        opt_entries = {k: sd.pop(k) for k in list(sd) if k.startswith("_optimizer.")}
+        counters = sd.pop("_counters", None)
+        result = super().load_state_dict(sd, strict=strict)
+        if opt_entries:
+            opt = self.optimizer.state_dict()
+            state: dict = {}
+            for key, value in opt_entries.items():
+                _, _, index, name = key.split(".", 3)
+                state.setdefault(int(index), {})[name] = value.to(self.device) if name != "step" else value
+            opt["state"] = state
+            self.optimizer.load_state_dict(opt)
+        if counters is not None:
+            self.updates, self.skipped_updates = int(counters[0]), int(counters[1])
+        return result
+
+    def copy_frozen(self) -> "WorldModel":
+        """A deep copy without gradients (for lagged/slow copies)."""
+        clone = copy.deepcopy(self)
+        for p in clone.parameters():
+            p.requires_grad_(False)
+        return clone

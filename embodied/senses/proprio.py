@@ -13,6 +13,8 @@ from .base import Sense, SimView
 
 LABELS = ("v_forward", "v_lateral", "yaw_rate", "head_angle", "head_rate", "a_forward", "a_lateral",
           "act_forward", "act_turn", "act_head")
+#: physical bounds of each reading (readings are clipped to them; a collision can spike acceleration)
+BOUNDS = np.array([3.0, 3.0, 20.0, 1.2, 30.0, 60.0, 60.0, 1.0, 1.0, 1.0], np.float32)
 
 
 class Proprioception(Sense):
@@ -20,7 +22,7 @@ class Proprioception(Sense):
 
     @property
     def space(self) -> gym.spaces.Box:
-        return gym.spaces.Box(-np.inf, np.inf, (len(LABELS),), np.float32)
+        return gym.spaces.Box(-BOUNDS, BOUNDS, (len(LABELS),), np.float32)
 
     def measure(self, view: SimView) -> np.ndarray:
         s = view.state
@@ -32,5 +34,6 @@ class Proprioception(Sense):
             c, sn = np.cos(s.yaw), np.sin(s.yaw)
             prev = np.array([c * pv.vx + sn * pv.vy, -sn * pv.vx + c * pv.vy])
             acc = (v - prev) / view.dt
-        return np.array([v[0], v[1], s.yaw_rate, s.head_angle, s.head_rate, acc[0], acc[1], *view.last_action],
-                        np.float32)
+        reading = np.array([v[0], v[1], s.yaw_rate, s.head_angle, s.head_rate, acc[0], acc[1], *view.last_action],
+                           np.float32)
+        return np.clip(reading, -BOUNDS, BOUNDS)

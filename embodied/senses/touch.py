@@ -19,7 +19,7 @@ from .base import Sense, SimView
 class WhiskerArray(Sense):
     name = "touch"
 
-    def __init__(self, per_side: int = 8, length: float = 0.1, spread_deg: tuple[float, float] = (10.0, 110.0),
+    def __init__(self, per_side: int = 8, length: float = 0.16, spread_deg: tuple[float, float] = (10.0, 110.0),
                  force_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if per_side < 1:

@@ -100,16 +100,18 @@ class OpponentSelector:
 
     # -- learning -----------------------------------------------------------------------
     def update(self, option: Hashable, reward: float | None = None, context: Hashable = None,
-               delta: float | None = None) -> float:
+               delta: float | None = None, state: Hashable = None) -> float:
         """Learn from the outcome of ``option``; returns the δ used.
 
         Give ``reward`` (δ = r − V from this selector's critic, which also learns) or
         ``delta`` (an RPE from elsewhere, e.g. the agent's dopamine critics).
+        ``state`` keys the critic when it should be finer than the actor's context
+        (e.g. the pair of stimuli on offer, while Go/NoGo stay per option); default: context.
         """
         if (reward is None) == (delta is None):
             raise ValueError("give exactly one of reward= or delta=")
         self.add_option(option, context)
-        key = self._critic_key(context, option)
+        key = self._critic_key(context if state is None else state, option)
         if delta is None:
             v = self.critic.setdefault(key, self.initial_value)
             delta = float(reward) - v

@@ -55,6 +55,7 @@ class DopamineSubject:
         self.selector = OpponentSelector(rng=self.rng, **{_SELECTOR_KEYS[k]: v for k, v in config.items()
                                                            if k in _SELECTOR_KEYS})
         self._choice_context: Hashable = None
+        self._offered: frozenset = frozenset()
 
     def step(self, stimuli: Mapping[str, float], reward=0.0, learn: bool = True,
              action: Hashable | None = None) -> SubjectOutput:
@@ -72,11 +73,16 @@ class DopamineSubject:
             total = reward if not isinstance(reward, Mapping) else sum(
                 self.dopamine.weights_by_channel[c] * r for c, r in reward.items())
             if learn:
-                channels["choice"] = self.selector.update(action, reward=float(total), context=self._choice_context)
+                channels["choice"] = self.selector.update(action, reward=float(total), context=self._choice_context,
+                                                          state=self._critic_state())
             else:
-                v = self.selector.critic.get(self._choice_context, self.selector.initial_value)
+                v = self.selector.critic.get(self._critic_state(), self.selector.initial_value)
                 channels["choice"] = float(total) - v
         return SubjectOutput(out.rpe, out.value, out.tonic, channels)
+
+    def _critic_state(self):
+        """The critic values the situation: the context and the options on offer (OpAL's V(s))."""
+        return (self._choice_context, self._offered)
 
     def end_trial(self, learn: bool = True) -> SubjectOutput:
         """Inter-trial boundary: terminal update, traces and stimulus memory cleared."""
@@ -93,7 +99,7 @@ class DopamineSubject:
         options = list(options)
         if len(options) < 1:
             raise ValueError("choose needs at least one option")
-        self._choice_context = context
+        self._choice_context, self._offered = context, frozenset(options)
         return self.selector.choose(options, context, float(self.dopamine.tonic.modulation()))
 
     @property

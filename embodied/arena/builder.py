@@ -14,6 +14,7 @@ import pybullet as p
 from .layout import LANDMARKS, TV, WALL, Layout
 
 FLOOR_COLOUR = (0.78, 0.74, 0.66, 1.0)
+PARKING_DEPTH = -50.0  # metres below the floor: pooled bodies not in the current layout wait here
 
 
 def merge_wall_cells(layout: Layout) -> list[tuple[str, int, int, int, int]]:
@@ -70,6 +71,39 @@ class Arena:
         self.wall_colours: list[tuple[float, float, float]] = []
         self.tv_bodies: list[int] = []
         self.builds = 0  # how often bodies were (re)built; tests check reuse
+        # PyBullet never frees a visual shape and keeps ~1 kB per removed body, so shapes are
+        # cached by size and bodies are pooled by size: a new layout moves pooled bodies into
+        # place (recoloured with changeVisualShape) and parks the rest out of sight below the
+        # floor. 1,000 new layouts then cost no memory (scripts/check_reset_leak.py).
+        self._shapes: dict[tuple, tuple[int, int]] = {}
+        self._pool: dict[tuple, list[int]] = {}
+        self._in_use: list[tuple[tuple, int]] = []
+
+    def _box_shapes(self, half) -> tuple[int, int]:
+        key = ("box",) + tuple(round(v, 6) for v in half)
+        if key not in self._shapes:
+            self._shapes[key] = (
+                p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client),
+                p.createVisualShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client))
+        return self._shapes[key]
+
+    def _pooled_body(self, key: tuple, make, position, rgba) -> int:
+        pool = self._pool.setdefault(key, [])
+        if pool:
+            body = pool.pop()
+            p.resetBasePositionAndOrientation(body, position, [0, 0, 0, 1], physicsClientId=self.client)
+        else:
+            body = make(position)
+        p.changeVisualShape(body, -1, rgbaColor=list(rgba), physicsClientId=self.client)
+        self._in_use.append((key, body))
+        self.bodies.append(body)
+        return body
+
+    def _box_body(self, half, position, rgb) -> int:
+        shape, visual = self._box_shapes(half)
+        key = ("box",) + tuple(round(v, 6) for v in half)
+        return self._pooled_body(key, lambda pos: p.createMultiBody(0, shape, visual, pos, physicsClientId=self.client),
+                                 position, list(rgb)[:3] + [1.0])
 
     def build(self, layout: Layout) -> bool:
         """Make ``layout``'s bodies; returns False when the current ones were reused."""
@@ -79,12 +113,9 @@ class Arena:
             return False
         self.clear()
         self.layout, self._key = layout, key
-        cid, size, height = self.client, layout.cell_size, layout.wall_height
+        size, height = layout.cell_size, layout.wall_height
         w, h = layout.cols * size, layout.rows * size
-        floor_shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=[w / 2, h / 2, 0.005], physicsClientId=cid)
-        floor_visual = p.createVisualShape(p.GEOM_BOX, halfExtents=[w / 2, h / 2, 0.005], rgbaColor=FLOOR_COLOUR,
-                                           physicsClientId=cid)
-        self.bodies.append(p.createMultiBody(0, floor_shape, floor_visual, [w / 2, h / 2, -0.005], physicsClientId=cid))
+        self._box_body([w / 2, h / 2, 0.005], [w / 2, h / 2, -0.005], FLOOR_COLOUR)
         self.boxes = merge_wall_cells(layout)
         self.wall_colours = []
         for ch, c0, r0, nc, nr in self.boxes:
@@ -97,10 +128,7 @@ class Arena:
             else:
                 rgb = plain_wall_colour(c0 + nc / 2, r0 + nr / 2)
             self.wall_colours.append(rgb)
-            shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
-            visual = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=list(rgb) + [1.0], physicsClientId=cid)
-            body = p.createMultiBody(0, shape, visual, [x, y, height / 2], physicsClientId=cid)
-            self.bodies.append(body)
+            body = self._box_body(half, [x, y, height / 2], rgb)
             if ch == TV:
                 self.tv_bodies.append(body)
         self.builds += 1
@@ -108,10 +136,12 @@ class Arena:
 
     def add_marker(self, rgba, radius: float = 0.02, height: float = 0.02) -> int:
         """A visual-only sphere (food pellet, odour source) the caller moves; removed with the arena."""
-        visual = p.createVisualShape(p.GEOM_SPHERE, radius=radius, rgbaColor=list(rgba), physicsClientId=self.client)
-        body = p.createMultiBody(0, -1, visual, [0, 0, height], physicsClientId=self.client)
-        self.bodies.append(body)
-        return body
+        key = ("sphere", radius)
+        if key not in self._shapes:
+            self._shapes[key] = (-1, p.createVisualShape(p.GEOM_SPHERE, radius=radius, physicsClientId=self.client))
+        visual = self._shapes[key][1]
+        return self._pooled_body(key, lambda pos: p.createMultiBody(0, -1, visual, pos, physicsClientId=self.client),
+                                 [0, 0, height], rgba)
 
     def update_noisy_tv(self, rng: np.random.Generator) -> None:
         """Each noisy-TV panel shows a new random colour every step (an unlearnable stimulus)."""
@@ -119,6 +149,8 @@ class Arena:
             p.changeVisualShape(body, -1, rgbaColor=list(rng.random(3)) + [1.0], physicsClientId=self.client)
 
     def clear(self) -> None:
-        for body in self.bodies:
-            p.removeBody(body, physicsClientId=self.client)
-        self.bodies, self.tv_bodies, self.boxes, self._key = [], [], [], None
+        """Park every body of the current layout out of sight, back in its pool."""
+        for key, body in self._in_use:
+            p.resetBasePositionAndOrientation(body, [0, 0, PARKING_DEPTH], [0, 0, 0, 1], physicsClientId=self.client)
+            self._pool[key].append(body)
+        self._in_use, self.bodies, self.tv_bodies, self.boxes, self._key = [], [], [], [], None

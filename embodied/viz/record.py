@@ -1,0 +1,223 @@
+"""Rollout videos: run a policy headless and write an MP4 of synchronised panels.
+
+    stats = record_rollout(env, policy, steps=300, path="runs/x/videos/step_1000.mp4")
+
+Frame t shows the observation the policy acted on at step t (``obs_t``) beside what the
+policy said about it (``extras`` from ``policy.act(obs_t)``): the top-down map with the
+trajectory, visited cells and food; the ego view (upscaled with square pixels); the world
+model's predicted frame (``extras["predicted_vision"]``, a "no model" panel without it);
+whisker contacts; scent and proprioception bars; scrolling phasic dopamine per channel
+(``extras["rpe"]``) and tonic level (``extras["tonic"]``); the selected module
+(``extras["module"]``). The map uses privileged state: it is a picture, never an input.
+
+The command ``embodied record`` wraps ``record_rollout`` for a checkpoint or a reference policy.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import pathlib
+import sys
+
+import cv2
+import numpy as np
+
+from . import panels
+from ..arena.layout import ODOUR
+from .topdown import draw_topdown
+
+POLICIES = ("random", "wander")
+
+
+class Recorder:
+    """Turns (obs, info, extras) into frames and writes them to an MP4 (cv2 'mp4v').
+
+    Use as a context manager, or call ``close()``; ``render()`` alone draws a frame without
+    writing, for the GUI or tests.
+    """
+
+    def __init__(self, path: str | pathlib.Path | None, fps: float = 30.0, proprio_bounds=None,
+                 trace_window: int = 300):
+        self.path = pathlib.Path(path) if path is not None else None
+        self.proprio_bounds = proprio_bounds
+        self.trace_window = trace_window
+        self.traces: dict[str, collections.deque] = {}
+        self.trajectory: list[tuple[float, float]] = []
+        self.frames = 0
+        self.writer = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
+                                          (panels.FRAME_W, panels.FRAME_H))
+            if not self.writer.isOpened():
+                raise OSError(f"cannot open {self.path} for writing an MP4 video (cv2.VideoWriter, 'mp4v')")
+
+    def new_episode(self) -> None:
+        """Forget the trajectory (a new maze or start); dopamine traces keep scrolling."""
+        self.trajectory = []
+
+    def _push_traces(self, extras: dict) -> None:
+        values = {f"{k}": float(v) for k, v in dict(extras.get("rpe") or {}).items()}
+        if extras.get("tonic") is not None:
+            values["tonic"] = float(extras["tonic"])
+        for name in set(values) | set(self.traces):
+            trace = self.traces.setdefault(name, collections.deque([np.nan] * len(next(iter(self.traces.values()), [])),
+                                                                   maxlen=self.trace_window))
+            trace.append(values.get(name, np.nan))
+
+    def render(self, obs: dict, info: dict, extras: dict | None, layout, step: int = 0,
+               reward: float | None = None) -> np.ndarray:
+        """One (FRAME_H, FRAME_W, 3) RGB frame; updates the trajectory and the traces."""
+        extras = dict(extras or {})
+        position = info.get("position")
+        if position is not None:
+            self.trajectory.append((float(position[0]), float(position[1])))
+        self._push_traces(extras)
+        top = draw_topdown(layout, position=position, heading=info.get("heading"), head_yaw=info.get("head_yaw"),
+                           visited=info.get("visited"), food=info.get("food_cells", ()),
+                           odour=layout.cells(ODOUR), trajectory=self.trajectory)
+        lines = [f"step {step}", f"coverage {info.get('coverage', float('nan')):.2f}",
+                 f"food {info.get('food_eaten', 0)}"]
+        if reward is not None:
+            lines.append(f"reward {reward:+.2f}")
+        if extras.get("tonic") is not None:
+            lines.append(f"tonic {float(extras['tonic']):+.3f}")
+        areas = {
+            "map": panels.fit(top),
+            "ego": panels.image_panel(obs.get("vision"), missing="no vision"),
+            "predicted": panels.image_panel(extras.get("predicted_vision"), missing="no model"),
+            "touch": panels.touch_panel(obs["touch"]) if "touch" in obs else panels.blank_panel("no touch"),
+            "senses": panels.senses_panel(obs.get("scent"), obs.get("proprio"), self.proprio_bounds),
+            "dopamine": panels.trace_panel({k: list(v) for k, v in self.traces.items()}, window=self.trace_window),
+            "status": panels.status_panel(lines, extras.get("module")),
+        }
+        titles = {"map": "map (privileged)", "ego": "ego view", "predicted": "predicted view", "touch": "whiskers",
+                  "senses": "scent / proprio", "dopamine": "phasic dopamine per channel, tonic", "status": "policy"}
+        return panels.compose_frame(areas, titles)
+
+    def add(self, obs: dict, info: dict, extras: dict | None, layout, step: int = 0,
+            reward: float | None = None) -> np.ndarray:
+        """Render a frame and append it to the video; returns the RGB frame."""
+        frame = self.render(obs, info, extras, layout, step, reward)
+        if self.writer is not None:
+            self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+        return frame
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: int | None = None,
+                   fps: float | None = None) -> dict:
+    """Run ``policy`` in ``env`` for ``steps`` steps and write one frame per step to ``path``.
+
+    ``env`` is a gymnasium env of this project (wrapped or not); ``policy`` follows the
+    Policy protocol (``reset()``, ``act(obs) -> (action, extras)``). Episodes that end are
+    reset and the video goes on. Returns ``{"path", "frames", "steps", "episodes",
+    "coverage" (last episode's), "max_coverage", "food_eaten" (total), "return" (total)}``.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be ≥ 1, got {steps}")
+    base = env.unwrapped
+    fps = fps or base.metadata.get("render_fps", 30)
+    proprio_space = getattr(base.observation_space, "spaces", {}).get("proprio")
+    bounds = proprio_space.high if proprio_space is not None else None
+    stats = {"path": str(path), "frames": 0, "steps": 0, "episodes": 1, "coverage": 0.0, "max_coverage": 0.0,
+             "food_eaten": 0, "return": 0.0}
+    obs, info = env.reset(seed=seed)
+    policy.reset()
+    reward, food_before = None, 0
+    with Recorder(path, fps=fps, proprio_bounds=bounds) as recorder:
+        for t in range(steps):
+            action, extras = policy.act(obs)
+            recorder.add(obs, info, extras, base.layout, step=t, reward=reward)
+            obs, reward, terminated, truncated, info = env.step(action)
+            stats["steps"] += 1
+            stats["return"] += float(reward)
+            stats["coverage"] = float(info.get("coverage", 0.0))
+            stats["max_coverage"] = max(stats["max_coverage"], stats["coverage"])
+            food_now = int(info.get("food_eaten", 0))
+            stats["food_eaten"] += max(0, food_now - food_before)
+            food_before = food_now
+            if (terminated or truncated) and t + 1 < steps:
+                obs, info = env.reset()
+                policy.reset()
+                recorder.new_episode()
+                stats["episodes"] += 1
+                reward, food_before = None, 0
+        stats["frames"] = recorder.frames
+    return stats
+
+
+def make_policy(name: str | None, checkpoint: str | None, env, seed: int | None = None):
+    """A policy from a checkpoint (via the trainer's ``load_policy``) or a reference policy by name."""
+    if checkpoint:
+        return load_checkpoint_policy(checkpoint, env)
+    from ..brain.policies import RandomPolicy, WanderPolicy
+    if name == "wander":
+        return WanderPolicy(seed=seed)
+    if name in (None, "random"):
+        return RandomPolicy(env.action_space, seed=seed)
+    raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be turned into a policy (missing trainer, missing or bad file)."""
+
+
+def load_checkpoint_policy(path: str, env):
+    """``embodied.train.checkpoint.load_policy(path, env)``, imported lazily, with clear errors."""
+    checkpoint = pathlib.Path(path)
+    if not checkpoint.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        from ..train.checkpoint import load_policy
+    except ImportError as err:
+        raise CheckpointError(f"cannot load checkpoints: embodied.train.checkpoint.load_policy is not available "
+                              f"({err}); use --policy random|wander instead") from err
+    try:
+        return load_policy(str(checkpoint), env)
+    except Exception as err:  # a bad file must say which file, not show torch's traceback
+        raise CheckpointError(f"checkpoint {path} could not be loaded: {type(err).__name__}: {err}") from err
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", help="policy checkpoint (from `embodied train`); default: --policy")
+    parser.add_argument("--policy", choices=POLICIES, default="random", help="reference policy when no checkpoint")
+    parser.add_argument("--out", default="rollout.mp4", help="output MP4 path")
+    parser.add_argument("--world", default="procedural:9x9", help="maze name, layout file or procedural:WxH")
+    parser.add_argument("--task", default="explore", help="explore | forage | conditioning")
+    parser.add_argument("--steps", type=int, default=300, help="env steps to record (one frame each)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the env and the reference policy")
+    parser.add_argument("--fps", type=float, default=None, help="video frame rate (default: the env's, 30)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+    from .. import ENV_ID
+
+    if args.steps < 1:
+        print(f"embodied record: --steps must be ≥ 1, got {args.steps}", file=sys.stderr)
+        return 2
+    env = gym.make(ENV_ID, world=args.world, task=args.task)
+    try:
+        try:
+            policy = make_policy(args.policy, args.checkpoint, env, seed=args.seed)
+        except CheckpointError as err:
+            print(f"embodied record: {err}", file=sys.stderr)
+            return 2
+        stats = record_rollout(env, policy, args.steps, args.out, seed=args.seed, fps=args.fps)
+    finally:
+        env.close()
+    print(f"wrote {stats['path']}: {stats['frames']} frames, {stats['episodes']} episode(s), "
+          f"coverage {stats['coverage']:.2f}, food {stats['food_eaten']}")
+    return 0

@@ -154,3 +154,29 @@ def test_replacing_trace_caps_eligibility():
         for _ in range(5):
             da.step({"tone": 1.0}, 0.0)
     assert acc.e[0] == pytest.approx(4.0) and rep.e[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("representation", [("presence",), ("microstimuli",), ("presence", "csc")])
+def test_other_representations_learn_the_cue_and_dip_on_omission(representation):
+    da = LinearDopamine(alpha=0.1, representation=representation, lam=0.9)
+    def trial(reward, learn=True):
+        rpes = [da.step({"tone": 1.0}, 0.0, learn).rpe for _ in range(10)]
+        rpes.append(da.step({}, reward, learn).rpe)
+        da.end_trial(learn)
+        return rpes
+    for _ in range(300):
+        trial(1.0)
+    omitted = trial(0.0, learn=False)
+    assert omitted[0] > 0.3             # the cue predicts reward
+    assert omitted[10] < -0.2           # dip when the expected reward fails to come (microstimuli: coarser timing, shallower)
+    assert np.argmin(omitted) == 10
+
+
+def test_precision_weighting_scales_broadcast_not_learning():
+    plain, precise = LinearDopamine(alpha=0.1), LinearDopamine(alpha=0.1, precision=True, precision_eps=1e-3)
+    for _ in range(50):
+        for da in (plain, precise):
+            da.step({"tone": 1.0}); da.step({}, 1.0); da.end_trial()
+    np.testing.assert_allclose(plain.w, precise.w)       # critics learn from raw δ
+    out_p, out_q = plain.step({"tone": 1.0}, learn=False), precise.step({"tone": 1.0}, learn=False)
+    assert out_q.rpe > out_p.rpe > 0                      # small learned RPE variance -> louder broadcast

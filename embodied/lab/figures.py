@@ -45,7 +45,7 @@ def plot(result: ProtocolResult, path, title: str) -> None:
     elif result.name == "blocking":
         fig, ax = plt.subplots(figsize=(5, 3.4))
         names = ["A", "B", "X", "Y"]
-        labels = ["A (pretrained)", "B (pretrained, no reward)", "X (blocked)", "Y (control)"]
+        labels = ["A (A+ first)", "B (B− first)", "X (blocked)", "Y (control)"]
         ax.bar(labels, [d["probe"][n] for n in names], color=["grey", "grey", "tab:red", "tab:blue"])
         ax.set_ylabel("RPE at cue onset (probe)"); ax.tick_params(axis="x", labelsize=7)
     elif result.name == "probabilistic":

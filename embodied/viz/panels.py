@@ -225,7 +225,7 @@ def trace_panel(history: Mapping[str, Sequence[float]], span: int = 2, window: i
         pts = np.stack([xs, ys], 1).round().astype(np.int32)
         colour = channel_colour(name, i)
         if len(pts) > 1:
-            cv2.polylines(img, [pts], False, colour, 2 if name == "tonic" else 1, cv2.LINE_AA)
+            cv2.polylines(img, [pts], False, colour, 3 if name == "tonic" else 2, cv2.LINE_AA)
         else:
             cv2.circle(img, tuple(pts[0]), 2, colour, -1)
     x = 4

@@ -1,0 +1,143 @@
+"""Rollout videos: the real command writes a real MP4 whose panels show what the env returned."""
+import cv2
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from embodied import ENV_ID
+from embodied.brain.policies import WanderPolicy
+from embodied.cli import main
+from embodied.viz import panels
+from embodied.viz.record import Recorder, record_rollout
+
+
+def read_video(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
+
+
+def crop(frame, name):
+    y0, y1, x0, x1 = panels.panel_rect(name)
+    return frame[y0:y1, x0:x1].astype(np.float32)
+
+
+def test_record_command_writes_a_readable_mp4(tmp_path, capsys):
+    out = tmp_path / "videos" / "run.mp4"
+    code = main(["record", "--policy", "random", "--world", "t_maze", "--steps", "24", "--out", str(out)])
+    assert code == 0
+    assert "24 frames" in capsys.readouterr().out
+    frames = read_video(out)
+    assert len(frames) == 24
+    assert frames[0].shape == (panels.FRAME_H, panels.FRAME_W, 3)
+    stack = np.stack(frames).astype(np.float32)
+    assert stack.std() > 20  # not a constant picture
+    assert np.abs(stack[-1] - stack[0]).mean() > 0.5  # and it changes over time (the map's trace, the bars)
+
+
+def test_record_rejects_a_world_that_does_not_exist(tmp_path, capsys):
+    code = main(["record", "--world", str(tmp_path / "nowhere.maze"), "--steps", "3",
+                 "--out", str(tmp_path / "x.mp4")])
+    assert code == 2
+    assert "nowhere.maze" in capsys.readouterr().err
+
+
+def test_record_explains_a_missing_checkpoint(tmp_path, capsys):
+    code = main(["record", "--checkpoint", str(tmp_path / "missing.pt"), "--steps", "3",
+                 "--out", str(tmp_path / "x.mp4")])
+    assert code == 2
+    assert "missing.pt does not exist" in capsys.readouterr().err
+
+
+class LoggingPolicy:
+    """Wander, remember each observation acted on, and report fake brain extras."""
+
+    def __init__(self):
+        self.inner = WanderPolicy(seed=1)
+        self.seen = []
+
+    def reset(self, num_envs=1):
+        self.inner.reset()
+
+    def act(self, obs):
+        self.seen.append(obs["vision"].copy())
+        action, _ = self.inner.act(obs)
+        t = len(self.seen)
+        # the "prediction" is the real frame upside down, so it is recognisable in its panel
+        extras = {"predicted_vision": obs["vision"][::-1].copy(), "rpe": {"novelty": np.sin(t / 3), "food": 0.0},
+                  "tonic": 0.1 * t, "module": "wander"}
+        return action, extras
+
+
+def test_video_panels_show_the_frame_the_env_returned_at_that_step(tmp_path):
+    env = gym.make(ENV_ID, world="t_maze")
+    policy = LoggingPolicy()
+    try:
+        stats = record_rollout(env, policy, 30, tmp_path / "sync.mp4", seed=3)
+    finally:
+        env.close()
+    frames = read_video(tmp_path / "sync.mp4")
+    assert stats["frames"] == len(frames) == len(policy.seen) == 30
+    size = panels.AREA
+
+    def upscaled(img):
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+
+    errors = np.array([[np.abs(crop(frames[t], "ego") - upscaled(policy.seen[s])).mean() for s in range(30)]
+                       for t in (5, 15, 29)])
+    for row, t in zip(errors, (5, 15, 29)):
+        assert row[t] < 6.0, f"frame {t}: ego panel differs from the env's obs by {row[t]:.1f} grey levels"
+        assert row[t] == row.min(), f"frame {t} matches the obs of step {row.argmin()} better than its own"
+    predicted = crop(frames[15], "predicted")
+    assert np.abs(predicted - upscaled(policy.seen[15][::-1])).mean() < 6.0
+    assert np.abs(predicted - upscaled(policy.seen[15])).mean() > 8.0  # really the flipped one
+
+
+def test_predicted_panel_says_no_model_without_a_prediction():
+    recorder = Recorder(None)
+    env = gym.make(ENV_ID, world="t_maze")
+    try:
+        obs, info = env.reset(seed=0)
+        frame = recorder.render(obs, info, {}, env.unwrapped.layout)
+    finally:
+        env.close()
+    no_model = crop(frame, "predicted")
+    assert no_model.std() > 1  # the words are there
+    assert (no_model == no_model[0, 0]).mean() > 0.95  # and nothing else
+    dopamine = crop(frame, "dopamine")
+    assert (dopamine == dopamine[0, 0]).mean() > 0.95
+
+
+def test_trace_panel_draws_each_channel_in_its_colour():
+    area = panels.trace_panel({"novelty": np.linspace(-1, 1, 50), "tonic": np.full(50, 0.5)})
+    assert area.shape == (panels.AREA, 2 * panels.TILE_W, 3)
+    for name in ("novelty", "tonic"):
+        colour = np.array(panels.CHANNEL_COLOURS[name])
+        assert (np.abs(area.astype(int) - colour).sum(-1) < 10).sum() > 20, name
+
+
+def test_touch_panel_lights_the_touched_whisker_and_rejects_bad_shapes():
+    free = panels.touch_panel(np.zeros(20))
+    touched = np.zeros(20)
+    touched[0] = 1.0  # the front left whisker at full contact
+    lit = panels.touch_panel(touched)
+    red = np.array([255, 0, 0])
+    assert (np.abs(lit.astype(int) - red).sum(-1) < 30).sum() > 20
+    assert (np.abs(free.astype(int) - red).sum(-1) < 30).sum() == 0
+    left, right = lit[:, : panels.TILE_W // 2], lit[:, panels.TILE_W // 2:]
+    assert (np.abs(left.astype(int) - red).sum(-1) < 30).sum() > (np.abs(right.astype(int) - red).sum(-1) < 30).sum()
+    with pytest.raises(ValueError, match="whiskers"):
+        panels.touch_panel(np.zeros(7))
+
+
+def test_compose_frame_rejects_unknown_or_misshapen_panels():
+    with pytest.raises(KeyError, match="unknown panels"):
+        panels.compose_frame({"nose": np.zeros((panels.AREA, panels.TILE_W, 3), np.uint8)})
+    with pytest.raises(ValueError, match="must be"):
+        panels.compose_frame({"ego": np.zeros((10, 10, 3), np.uint8)})

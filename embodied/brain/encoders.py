@@ -73,8 +73,9 @@ class ImageEncoder(nn.Module):
 class ImageDecoder(nn.Module):
     """Mirror of ``ImageEncoder``: features -> 4x4 map -> transposed convolutions -> image in [0, 1]."""
 
-    def __init__(self, feat_dim: int, channels: int, size: int, depth: int) -> None:
+    def __init__(self, feat_dim: int, channels: int, size: int, depth: int, offset: float = 0.5) -> None:
         super().__init__()
+        self.offset = offset
         stages = int(math.log2(size // 4))
         top = depth * 2 ** (stages - 1)
         self.top = top
@@ -93,7 +94,7 @@ class ImageDecoder(nn.Module):
     def forward(self, feat: torch.Tensor) -> torch.Tensor:  # -> (..., C, S, S), unbounded (mean of [0,1] pixels)
         lead = feat.shape[:-1]
         x = self.inp(feat.reshape(-1, feat.shape[-1])).reshape(-1, self.top, 4, 4)
-        x = self.deconv(x) + 0.5
+        x = self.deconv(x) + self.offset
         return x.reshape(*lead, *x.shape[1:])
 
 

@@ -27,20 +27,28 @@ class LatentState:
 
     deter: torch.Tensor
     stoch: torch.Tensor
+    #: the model's percept of the present observation per sense, in its comparison space
+    #: (the real one after ``observe``, the predicted one after ``predict``); next-step
+    #: predictions are residuals on it. None inside imagination, which needs only features.
+    percept: dict | None = None
 
     @property
     def features(self) -> torch.Tensor:
         """[h, flatten(z)]: what decoders, the policy and the critics read."""
         return torch.cat([self.deter, self.stoch.flatten(-2)], -1)
 
+    def _map(self, fn) -> "LatentState":
+        percept = None if self.percept is None else {k: fn(v) for k, v in self.percept.items()}
+        return LatentState(fn(self.deter), fn(self.stoch), percept)
+
     def detach(self) -> "LatentState":
-        return LatentState(self.deter.detach(), self.stoch.detach())
+        return self._map(lambda t: t.detach())
 
     def to(self, device) -> "LatentState":
-        return LatentState(self.deter.to(device), self.stoch.to(device))
+        return self._map(lambda t: t.to(device))
 
     def __getitem__(self, index) -> "LatentState":
-        return LatentState(self.deter[index], self.stoch[index])
+        return self._map(lambda t: t[index])
 
     @staticmethod
     def stack(states: list["LatentState"], dim: int = 1) -> "LatentState":

@@ -3,18 +3,26 @@
 One encoder per sense (CNN for images, symlog + MLP for vectors), their embeddings
 concatenated into e_t and fused by the RSSM (``embodied.brain.rssm``) with the previous
 action into the latent state s_t = (h_t, z_t). One decoder per sense maps features(s) to
-that sense. Decoding the posterior reconstructs o_t; decoding the *prior* (the state after
-``img_step`` from s_{t-1} and a_{t-1}, before o_t is seen) predicts the next observation, and
-both are trained:
+that sense. Two decoder heads per sense:
 
-    L = sum_s w_s * [ mse(dec_s(post_t), o_t^s) + c_next * mse(dec_s(prior_t), o_t^s) ]
-        + c_dyn * max(1, KL(sg(q) || p)) + c_rep * max(1, KL(q || sg(p)))
+- a reconstruction head reads the posterior s_t and rebuilds o_t (it shapes the latent);
+- a next-step head reads the *prior* (the state after ``img_step`` from s_{t-1} and a_{t-1},
+  before o_t is seen) and predicts the change from the percept: o_hat_t = o_{t-1} + D_s(prior_t).
+  At 30 Hz consecutive observations are nearly equal, so an absolute decoder's blur loses to
+  simply copying the last observation; a residual head starts at copy-last and learns the
+  motion (as in video prediction with skip/residual outputs). Open loop, the percept is the
+  model's own previous prediction.
 
-- per-sense mse is averaged over the sense's values (images in [0, 1] at ``image_size``,
-  vectors in symlog space) and weighted by ``loss_scales[s]``. DreamerV3 *sums* over values,
-  which would weight a 32x32x3 frame 150x a 20-value touch vector; averaging then weighting
-  makes the balance an explicit, named choice (Hafner et al. 2023, "Mastering diverse
-  domains through world models", sec. 3 and appendix).
+    L = c_rec * sum_s w_s * mse(R_s(post_t), o_t^s)
+      + c_next * sum_s w_s * mse(o_{t-1}^s + D_s(prior_t), o_t^s) / EMA[mse(o_{t-1}^s, o_t^s)]
+      + c_dyn * max(1, KL(sg(q) || p)) + c_rep * max(1, KL(q || sg(p)))
+
+- mse is averaged over the sense's values (images in [0, 1] at ``image_size``, vectors in
+  symlog space) and weighted by ``loss_scales[s]``. DreamerV3 *sums* over values, which would
+  weight a 32x32x3 frame 150x a 20-value touch vector; averaging then weighting makes the
+  balance an explicit, named choice (Hafner et al. 2023, sec. 3 and appendix).
+- the next-step error is divided by a running average of the copy-last error of that sense,
+  so 1.0 means "no better than copy-last" for every sense alike (and 1 - it is the skill score).
 - KL balancing (c_dyn = 0.5, c_rep = 0.1) and free bits of 1 nat: DreamerV3.
 
 Conventions shared with replay and the agent: row t of a sequence holds o_t and
@@ -58,10 +66,11 @@ class WorldModelConfig:
     free_bits: float = 1.0  # KL below this many nats is not penalised (DreamerV3)
     kl_dyn_scale: float = 0.5  # weight of KL(sg(posterior) || prior): trains the prior
     kl_rep_scale: float = 0.1  # weight of KL(posterior || sg(prior)): regularises the posterior
-    next_obs_scale: float = 1.0  # weight of decoding the prior (one-step prediction) vs the posterior
+    next_obs_scale: float = 10.0  # c_next: weight of the residual next-step loss (in copy-last units)
+    copy_error_decay: float = 0.99  # EMA decay of each sense's copy-last error (next-step loss units)
     loss_scales: dict = field(default_factory=lambda: {"vision": 1.0, "touch": 1.0, "proprio": 1.0, "scent": 1.0})  # per-sense weight w_s on mean squared error
     default_loss_scale: float = 1.0  # w_s for a sense missing from loss_scales
-    recon_scale: float = 100.0  # overall weight of the per-sense errors against the KL (nats)
+    recon_scale: float = 100.0  # c_rec: weight of the per-sense reconstruction errors against the KL (nats)
     lr: float = 6e-4  # Adam learning rate
     adam_eps: float = 1e-6  # Adam epsilon
     grad_clip: float = 100.0  # global gradient-norm clip
@@ -120,22 +129,28 @@ class WorldModel(nn.Module):
         if other:
             raise ValueError(f"observation keys {other} have ranks the world model cannot route (images are rank 3, vectors rank 1)")
         self.keys = self.image_keys + self.vector_keys
-        self.encoders, self.decoders = nn.ModuleDict(), nn.ModuleDict()
+        self.encoders, self.decoders, self.next_decoders = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
         self.embed_dims: dict[str, int] = {}
         feat_dim = cfg.deter + cfg.stoch_groups * cfg.stoch_classes
         for key in self.image_keys:
             channels = observation_space[key].shape[-1]
             self.encoders[key] = ImageEncoder(channels, cfg.image_size, cfg.cnn_depth, cfg.vision_embed)
             self.decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth)
+            self.next_decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth, offset=0.0)
             self.embed_dims[key] = cfg.vision_embed
         for key in self.vector_keys:
             dim = observation_space[key].shape[0]
             self.encoders[key] = VectorEncoder(dim, cfg.mlp_units, cfg.mlp_layers, cfg.vector_embed)
             self.decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
+            self.next_decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
             self.embed_dims[key] = cfg.vector_embed
         self.embed_dim = sum(self.embed_dims.values())
+        for head in self.next_decoders.values():  # residual heads start as copy-last
+            last = [m for m in head.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
+            nn.init.zeros_(last.weight), nn.init.zeros_(last.bias)
         self.rssm = RSSM(self.embed_dim, self.action_dim, cfg.deter, cfg.stoch_groups, cfg.stoch_classes, cfg.hidden, cfg.unimix)
         self.loss_scales = {k: float(cfg.loss_scales.get(k, cfg.default_loss_scale)) for k in self.keys}
+        self.register_buffer("copy_error", torch.full((len(self.keys),), float("nan")))  # EMA copy-last mse per sense
         self.device = resolve_device(cfg.device)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
@@ -173,8 +188,12 @@ class WorldModel(nn.Module):
         return out
 
     def decode(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-sense predictions in the comparison space of ``targets``."""
+        """Per-sense reconstructions in the comparison space of ``targets``."""
         return {key: self.decoders[key](features) for key in self.keys}
+
+    def decode_next(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Next-step predictions: percept + residual, in the comparison space of ``targets``."""
+        return {key: percept[key] + self.next_decoders[key](prior_features) for key in self.keys}
 
     def to_observation_units(self, decoded: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Comparison space -> observation units: images (..., S, S, C) in 0..255 float, vectors symexp'd."""
@@ -211,6 +230,7 @@ class WorldModel(nn.Module):
         state = self.initial_state(batch) if state is None else state
         post, _, _ = self._filter_step(state, self._tensor(action_prev, torch.float32), self._tensor(is_first, torch.bool),
                                        torch.cat([embed[k] for k in self.keys], -1))
+        post.percept = self.targets(obs)
         return post, post.features
 
     def _filter_step(self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor, embed: torch.Tensor, sample: bool = True):
@@ -227,8 +247,11 @@ class WorldModel(nn.Module):
         turns them into the env-sized uint8 frame); vectors as (B, dim). ``sample=False``
         uses the most likely latent class, the better point prediction.
         """
+        if state.percept is None:
+            raise ValueError("predict needs a state from observe (or predict): it carries the percept the prediction starts from")
         prior, _ = self.rssm.img_step(state, self._tensor(action, torch.float32), sample)
-        return prior, self.to_observation_units(self.decode(prior.features))
+        prior.percept = self.decode_next(prior.features, state.percept)
+        return prior, self.to_observation_units(prior.percept)
 
     imagine = predict
 
@@ -259,34 +282,39 @@ class WorldModel(nn.Module):
         cfg = self.config
         posts, priors, (prior_logits, post_logits), _ = self.observe_sequence(batch)
         targets = self.targets({k: batch[k] for k in self.keys})
-        B, T = posts.deter.shape[:2]
-        feats = torch.cat([posts.features, priors.features], 0) if cfg.next_obs_scale > 0 else posts.features
-        decoded = self.decode(feats)
+        recon_feats, prior_feats = posts.features, priors.features[:, 1:]
+        # a prior at an episode start carries no information, and t = 0 has no percept before it
+        valid = (~self._tensor(batch["is_first"], torch.bool)[:, 1:]).float()
+        n_valid = valid.sum().clamp(min=1)
         metrics: dict[str, torch.Tensor] = {}
         recon = torch.zeros((), device=self.device)
-        for key in self.keys:
-            err = (decoded[key] - torch.cat([targets[key]] * (2 if cfg.next_obs_scale > 0 else 1), 0)) ** 2
-            err = err.flatten(2).mean(-1)  # (2B or B, T)
-            rec = err[:B].mean()
-            metrics[f"recon_{key}"] = rec
-            term = rec
-            if cfg.next_obs_scale > 0:
-                # the prior at a step with is_first carries no information: skip it
-                valid = (~self._tensor(batch["is_first"], torch.bool)).float()
-                nxt = (err[B:] * valid).sum() / valid.sum().clamp(min=1)
-                metrics[f"next_{key}"] = nxt
-                term = term + cfg.next_obs_scale * nxt
-            recon = recon + self.loss_scales[key] * term
+        nxt = torch.zeros((), device=self.device)
+        for i, key in enumerate(self.keys):
+            rec = ((self.decoders[key](recon_feats) - targets[key]) ** 2).flatten(2).mean(-1).mean()
+            prev, now = targets[key][:, :-1], targets[key][:, 1:]
+            pred = prev + self.next_decoders[key](prior_feats)
+            err = ((pred - now) ** 2).flatten(2).mean(-1)
+            copy = ((prev - now) ** 2).flatten(2).mean(-1)
+            err, copy = (err * valid).sum() / n_valid, (copy * valid).sum() / n_valid
+            with torch.no_grad():  # running copy-last error: the unit of the next-step loss
+                old = self.copy_error[i]
+                new = copy if torch.isnan(old) else cfg.copy_error_decay * old + (1 - cfg.copy_error_decay) * copy
+                if torch.isfinite(new):
+                    self.copy_error[i] = new
+            metrics[f"recon_{key}"], metrics[f"next_{key}"] = rec, err / self.copy_error[i].clamp(min=1e-10)
+            recon = recon + self.loss_scales[key] * rec
+            nxt = nxt + self.loss_scales[key] * metrics[f"next_{key}"]
         dyn = categorical_kl(post_logits.detach(), prior_logits)
         rep = categorical_kl(post_logits, prior_logits.detach())
         kl_loss = cfg.kl_dyn_scale * dyn.clamp(min=cfg.free_bits).mean() + cfg.kl_rep_scale * rep.clamp(min=cfg.free_bits).mean()
-        total = cfg.recon_scale * recon + kl_loss
-        metrics.update(total=total, kl=dyn.mean(), kl_loss=kl_loss, recon=recon)
+        total = cfg.recon_scale * recon + cfg.next_obs_scale * nxt + kl_loss
+        metrics.update(total=total, kl=dyn.mean(), kl_loss=kl_loss, recon=recon, next=nxt)
         return total, metrics, posts
 
     def train_step(self, batch: dict, return_states: bool = False):
         """One optimiser step on a replay batch (B, T). Returns ``{name: float}`` (stable names
-        ``total, kl, kl_loss, recon, recon_<sense>, next_<sense>, grad_norm, skipped``); with
+        ``total, kl, kl_loss, recon, next, recon_<sense>, next_<sense>`` (next-step error over
+        copy-last error), ``grad_norm, skipped``); with
         ``return_states=True`` also the detached posterior ``LatentState`` (B, T, ...).
 
         NaN guard: a non-finite loss or gradient is reported (``skipped = 1``) and the step is
@@ -317,12 +345,14 @@ class WorldModel(nn.Module):
         """Module weights plus ``optimizer.*`` entries and counters; plain tensors only, so the
         file loads with ``torch.load(path, weights_only=True)``."""
         sd = super().state_dict(*args, **kwargs)
-        opt = self.optimizer.state_dict()
         prefix = kwargs.get("prefix", "")
+        sd[f"{prefix}_counters"] = torch.tensor([self.updates, self.skipped_updates])
+        if self.optimizer is None:
+            return sd
+        opt = self.optimizer.state_dict()
         for index, moments in opt["state"].items():
             for name, value in moments.items():
                 sd[f"{prefix}_optimizer.state.{index}.{name}"] = torch.as_tensor(value)
-        sd[f"{prefix}_counters"] = torch.tensor([self.updates, self.skipped_updates])
         return sd
 
     def load_state_dict(self, state_dict, strict: bool = True):
@@ -330,7 +360,7 @@ class WorldModel(nn.Module):
         opt_entries = {k: sd.pop(k) for k in list(sd) if k.startswith("_optimizer.")}
         counters = sd.pop("_counters", None)
         result = super().load_state_dict(sd, strict=strict)
-        if opt_entries:
+        if opt_entries and self.optimizer is not None:
             opt = self.optimizer.state_dict()
             state: dict = {}
             for key, value in opt_entries.items():
@@ -344,7 +374,11 @@ class WorldModel(nn.Module):
 
     def copy_frozen(self) -> "WorldModel":
         """A deep copy without gradients (for lagged/slow copies)."""
-        clone = copy.deepcopy(self)
+        optimizer, self.optimizer = self.optimizer, None  # the copy never trains: no optimiser state
+        try:
+            clone = copy.deepcopy(self)
+        finally:
+            self.optimizer = optimizer
         for p in clone.parameters():
             p.requires_grad_(False)
         return clone

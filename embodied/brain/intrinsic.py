@@ -1,0 +1,347 @@
+"""Intrinsic rewards ("dopamine for knowing"): prediction success, novelty, coherence.
+
+Each channel is computed only from the rat's own streams (observations, actions) and the
+world model's internal state; never from the simulator's privileged info. Each is divided
+by a running scale (RMS over a slow EMA) so channels are comparable, and each is batched:
+``step`` takes one env step for B envs, ``sequence`` a replay batch (B, T).
+
+Usage (the agent's loop):
+
+    rewards = IntrinsicRewards(world_model, IntrinsicConfig(), num_envs=B)
+    new_state, features = world_model.observe(obs, action_prev, state, is_first)
+    r = rewards.step(obs, action_prev, is_first, state, new_state)    # {channel: (B,) np.ndarray}
+    state = new_state
+    ...
+    losses, posts = world_model.train_step(batch, return_states=True)
+    rewards.train_step(batch, posts)           # ensemble + cross-sense heads, and the lagged copy
+
+Channels (formulas and sources in each function's docstring): ``prediction_success``
+(learning progress), ``novelty`` (episodic k-NN x long-term ensemble disagreement),
+``coherence`` (how much the other senses explain each sense beyond the model's expectation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from torch import nn
+
+from embodied.brain.encoders import mlp
+from embodied.brain.rssm import LatentState
+from embodied.brain.world_model import WorldModel
+
+CHANNELS = ("prediction_success", "novelty", "coherence")
+
+
+@dataclass
+class IntrinsicConfig:
+    """Hyperparameters of the intrinsic rewards (each with its one-line why)."""
+
+    lag_decay: float = 0.98  # per world-model update: lagged weights <- d * lagged + (1 - d) * current (gamma-Progress)
+    ensemble_size: int = 5  # latent predictors whose disagreement is long-term novelty (Plan2Explore)
+    ensemble_units: int = 128  # width of each ensemble member
+    episodic_k: int = 10  # neighbours in the episodic k-NN distance (NGU uses 10)
+    episodic_capacity: int = 4096  # embeddings kept per env and episode (oldest overwritten)
+    embedding_smoothing: float = 0.8  # EMA factor of the episodic embedding over steps: averages out flicker
+    novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
+    coherence_units: int = 128  # width of the cross-sense predictors
+    scale_decay: float = 0.999  # EMA decay of each channel's running mean square (~1000 steps)
+    lr: float = 1e-3  # Adam learning rate of the ensemble and cross-sense heads
+
+    def validated(self) -> "IntrinsicConfig":
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("lag_decay", "embedding_smoothing", "scale_decay") and not 0 <= value < 1:
+                raise ValueError(f"IntrinsicConfig.{f.name}={value} must be in [0, 1)")
+            if f.name in ("ensemble_size", "episodic_k", "episodic_capacity", "ensemble_units", "coherence_units") and value < 1:
+                raise ValueError(f"IntrinsicConfig.{f.name}={value} must be >= 1")
+        if self.ensemble_size < 2:
+            raise ValueError(f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)")
+        if self.novelty_max_modulator < 1:
+            raise ValueError(f"IntrinsicConfig.novelty_max_modulator={self.novelty_max_modulator} must be >= 1")
+        return self
+
+
+class RunningScale:
+    """r / sqrt(EMA[r^2]) with bias correction (Adam-style), per channel."""
+
+    def __init__(self, decay: float) -> None:
+        self.decay, self.mean_square, self.weight = decay, 0.0, 0.0
+
+    def update(self, values: np.ndarray) -> None:
+        self.mean_square = self.decay * self.mean_square + (1 - self.decay) * float(np.mean(np.square(values)))
+        self.weight = self.decay * self.weight + (1 - self.decay)
+
+    @property
+    def scale(self) -> float:
+        return float(np.sqrt(self.mean_square / self.weight)) if self.weight > 0 else 1.0
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return values / max(self.scale, 1e-8)
+
+
+class EpisodicMemory:
+    """Per-env ring of embeddings, cleared at each episode start (NGU / E3B episodic memory)."""
+
+    def __init__(self, num_envs: int, capacity: int, dim: int, device) -> None:
+        self.bank = torch.zeros(num_envs, capacity, dim, device=device)
+        self.count = torch.zeros(num_envs, dtype=torch.long, device=device)
+        self.capacity = capacity
+
+    def clear(self, mask: torch.Tensor) -> None:
+        self.count[mask] = 0
+
+    def knn_distance(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """Mean Euclidean distance from x (B, D) to its k nearest stored embeddings (0 if none)."""
+        n = self.count.clamp(max=self.capacity)
+        d = torch.cdist(x[:, None], self.bank)[:, 0]  # (B, capacity)
+        slots = torch.arange(self.capacity, device=x.device)[None]
+        d = torch.where(slots < n[:, None], d, torch.full_like(d, float("inf")))
+        kk = min(k, self.capacity)
+        near = d.topk(kk, largest=False).values
+        have = torch.isfinite(near)
+        mean = torch.where(have, near, torch.zeros_like(near)).sum(-1) / have.sum(-1).clamp(min=1)
+        return mean
+
+    def add(self, x: torch.Tensor) -> None:
+        slot = self.count % self.capacity
+        self.bank[torch.arange(len(x)), slot] = x
+        self.count += 1
+
+
+@dataclass
+class _Streams:
+    """Per-env recurrent bookkeeping: the lagged model's state, episodic memory, smoothed embedding."""
+
+    lagged: LatentState | None
+    memory: EpisodicMemory
+    smoothed: torch.Tensor | None
+
+
+class IntrinsicRewards(nn.Module):
+    def __init__(self, world_model: WorldModel, config: IntrinsicConfig | None = None, num_envs: int = 1) -> None:
+        super().__init__()
+        self.config = cfg = (config or IntrinsicConfig()).validated()
+        self.wm = [world_model]  # a list: not registered as a submodule (its weights are not ours)
+        self.lagged = world_model.copy_frozen()
+        wm, device = world_model, world_model.device
+        feat, act = wm.feature_dim, wm.action_dim
+        latent = wm.config.stoch_groups * wm.config.stoch_classes
+        self.latent_dim = latent
+        self.ensemble = nn.ModuleList(mlp(feat + act, cfg.ensemble_units, 2, latent) for _ in range(cfg.ensemble_size))
+        self.expect = nn.ModuleDict({k: mlp(wm.config.deter, cfg.coherence_units, 2, wm.embed_dims[k]) for k in wm.keys})
+        self.cross = nn.ModuleDict({k: mlp(wm.config.deter + wm.embed_dim - wm.embed_dims[k], cfg.coherence_units, 2, wm.embed_dims[k])
+                                    for k in wm.keys})
+        self.to(device)
+        self.optimizer = torch.optim.Adam(list(self.ensemble.parameters()) + list(self.expect.parameters())
+                                          + list(self.cross.parameters()), lr=cfg.lr)
+        self.scales = {c: RunningScale(cfg.scale_decay) for c in CHANNELS}
+        self.disagreement_scale = RunningScale(cfg.scale_decay)
+        self.reset(num_envs)
+
+    @property
+    def world_model(self) -> WorldModel:
+        return self.wm[0]
+
+    def reset(self, num_envs: int) -> None:
+        """Forget all per-env streams (lagged state, episodic memories)."""
+        self.num_envs = num_envs
+        self.streams = self._new_streams(num_envs)
+
+    def _new_streams(self, num_envs: int) -> _Streams:
+        return _Streams(None, EpisodicMemory(num_envs, self.config.episodic_capacity, self.latent_dim, self.world_model.device), None)
+
+    # ------------------------------------------------------------------ the three signals
+    def _prediction_error(self, model: WorldModel, state: LatentState, action: torch.Tensor, obs_targets: dict) -> torch.Tensor:
+        """Mean over senses of next-step mse in copy-last units (the model's own running copy error)."""
+        prior, _ = model.rssm.img_step(state, action, sample=False)
+        pred = model.decode_next(prior.features, state.percept)
+        errs = [((pred[k] - obs_targets[k]) ** 2).flatten(1).mean(-1) / model.copy_error[i].clamp(min=1e-10).nan_to_num(1.0)
+                for i, k in enumerate(model.keys)]
+        return torch.stack(errs, -1).mean(-1)
+
+    def prediction_success(self, state_before, lagged_before, action_prev, obs_targets) -> torch.Tensor:
+        """Learning progress: r = E_lagged(o_t | s_{t-1}, a_{t-1}) - E_current(o_t | s_{t-1}, a_{t-1}).
+
+        E is the next-step prediction error of a model on the *same* transition (mean over
+        senses, each in units of its copy-last error); the lagged model is an EMA of the
+        current weights (gamma-Progress, Kim et al. 2020, "Active World Model Learning with
+        Progress Curiosity"; learning progress after Oudeyer et al. 2007 and Schmidhuber 1991).
+        A dark corner is predicted equally well by both copies: no reward. Kept *signed*: on
+        an unlearnable stimulus (noisy TV) both errors are equal in expectation, and the signed
+        difference averages to zero, whereas clipping at 0 would pay the positive half of the
+        noise; a negative value (forgetting) is honest information for the critic.
+        """
+        current = self._prediction_error(self.world_model, state_before, action_prev, obs_targets)
+        lagged = self._prediction_error(self.lagged, lagged_before, action_prev, obs_targets)
+        return lagged - current
+
+    def disagreement(self, features_before: torch.Tensor, action_prev: torch.Tensor) -> torch.Tensor:
+        """Long-term novelty: variance across the ensemble of next-latent predictions, mean over
+        dims (Plan2Explore, Sekar et al. 2020). Members trained on the same data converge to the
+        same conditional mean, even for an unpredictable target, so a noisy TV's pull fades."""
+        x = torch.cat([features_before, action_prev], -1)
+        preds = torch.stack([m(x) for m in self.ensemble])
+        return preds.var(0).mean(-1)
+
+    def coherence(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cross-sense coherence: c_t = mean_s [ |P_s(h_t) - e_t^s|^2 - |Q_s(h_t, e_t^{-s}) - e_t^s|^2 ] / dim_s.
+
+        P_s predicts sense s's embedding from the model's expectation h_t alone (h_t is computed
+        before o_t is seen); Q_s from h_t and the *other* senses' embeddings now. c_t is how much
+        the other senses improve each sense's prediction: high when they agree about what just
+        happened (whiskers touch as the wall looms), about zero when nothing surprising happens
+        (dark room: P already predicts everything), and zero or negative when a sense is noise or
+        out of step with the rest (Q then does no better, or worse, than P). Inspired by
+        multisensory prediction and cross-modal agreement objectives (de Sa 1994, "Learning
+        classification with unlabeled data"; Arandjelovic & Zisserman 2017, audio-visual correspondence).
+        """
+        keys = self.world_model.keys
+        total = 0.0
+        for k in keys:
+            others = torch.cat([embeds[o] for o in keys if o != k], -1)
+            target = embeds[k]
+            expect = ((self.expect[k](deter) - target) ** 2).mean(-1)
+            cross = ((self.cross[k](torch.cat([deter, others], -1)) - target) ** 2).mean(-1)
+            total = total + (expect - cross)
+        return total / len(keys)
+
+    def _posterior_probs(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
+        wm = self.world_model
+        logits = wm.rssm._logits(wm.rssm.post_net(torch.cat([deter, torch.cat([embeds[k] for k in wm.keys], -1)], -1)))
+        return logits.exp().flatten(-2)
+
+    def episodic_novelty(self, streams: _Streams, embedding: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
+        """Mean distance from the (smoothed) posterior latent to its k nearest neighbours in this
+        episode's memory (NGU, Badia et al. 2020; E3B, Henaff et al. 2022). The embedding is the
+        posterior's class probabilities (deterministic, bottlenecked by the KL to what the prior
+        finds worth encoding), smoothed over steps by an EMA so a flicker averages out."""
+        a = self.config.embedding_smoothing
+        if streams.smoothed is None:
+            streams.smoothed = embedding.clone()
+        first = is_first[:, None]
+        streams.smoothed = torch.where(first, embedding, a * streams.smoothed + (1 - a) * embedding)
+        streams.memory.clear(is_first)
+        distance = streams.memory.knn_distance(streams.smoothed, self.config.episodic_k)
+        streams.memory.add(streams.smoothed)
+        return torch.where(is_first, torch.zeros_like(distance), distance)
+
+    # ------------------------------------------------------------------ per step
+    @torch.no_grad()
+    def _compute(self, streams: _Streams, obs: dict, action_prev: torch.Tensor, is_first: torch.Tensor,
+                 state_before: LatentState | None, state_after: LatentState) -> dict[str, torch.Tensor]:
+        wm = self.world_model
+        targets = wm.targets(obs)
+        embeds = wm.encode(obs)
+        # the lagged model filters the same stream with its own weights and state
+        lagged_before = streams.lagged
+        lagged_after, _ = self.lagged.observe(obs, action_prev, lagged_before, is_first)
+        streams.lagged = lagged_after
+        if state_before is None or lagged_before is None or state_before.percept is None:
+            ps = torch.zeros(len(is_first), device=wm.device)
+            dis = torch.zeros_like(ps)
+        else:
+            ps = self.prediction_success(state_before, lagged_before, action_prev, targets)
+            dis = self.disagreement(state_before.features, action_prev)
+        ps = torch.where(is_first, torch.zeros_like(ps), ps)
+        dis = torch.where(is_first, torch.zeros_like(dis), dis)
+        episodic = self.episodic_novelty(streams, self._posterior_probs(state_after.deter, embeds), is_first)
+        coherence = self.coherence(state_after.deter, embeds)
+        return {"prediction_success": ps, "disagreement": dis, "episodic": episodic, "coherence": coherence}
+
+    def _finish(self, raw: dict[str, torch.Tensor], update_scale: bool) -> dict[str, np.ndarray]:
+        """Combine novelty terms and normalise every channel by its running scale.
+
+        novelty = episodic * clip(disagreement / RMS(disagreement), 1, L)   (NGU's modulator form)
+        """
+        dis = raw["disagreement"].cpu().numpy()
+        if update_scale:
+            self.disagreement_scale.update(dis)
+        modulator = np.clip(self.disagreement_scale(dis), 1.0, self.config.novelty_max_modulator)
+        out = {
+            "prediction_success": raw["prediction_success"].cpu().numpy(),
+            "novelty": raw["episodic"].cpu().numpy() * modulator,
+            "coherence": raw["coherence"].cpu().numpy(),
+        }
+        for channel in CHANNELS:
+            if update_scale:
+                self.scales[channel].update(out[channel])
+            out[channel] = self.scales[channel](out[channel]).astype(np.float32)
+        return out
+
+    def step(self, obs: dict, action_prev, is_first, state_before: LatentState | None, state_after: LatentState,
+             update_scale: bool = True) -> dict[str, np.ndarray]:
+        """Rewards for the step just taken by B envs: ``{channel: (B,) float32}``.
+
+        ``state_before`` is the world model's state s_{t-1} given to ``observe`` (None at the
+        very start), ``state_after`` the s_t it returned.
+        """
+        wm = self.world_model
+        action_prev = wm._tensor(action_prev, torch.float32)
+        is_first = wm._tensor(is_first, torch.bool)
+        if len(is_first) != self.num_envs:
+            raise ValueError(f"step got {len(is_first)} envs but IntrinsicRewards was reset for {self.num_envs}; call reset(num_envs)")
+        raw = self._compute(self.streams, obs, action_prev, is_first, state_before, state_after)
+        return self._finish(raw, update_scale)
+
+    @torch.no_grad()
+    def sequence(self, batch: dict, update_scale: bool = False) -> dict[str, np.ndarray]:
+        """Rewards for a replay batch (B, T): ``{channel: (B, T) float32}``. The sequence is
+        filtered from a zero state and an empty episodic memory at its first row (replay
+        windows start mid-episode, so episodic novelty there is relative to the window)."""
+        wm = self.world_model
+        B, T = np.asarray(batch["is_first"]).shape[:2]
+        streams = self._new_streams(B)
+        state, rows = None, []
+        for t in range(T):
+            obs = {k: batch[k][:, t] for k in wm.keys}
+            first = wm._tensor(batch["is_first"][:, t], torch.bool) | (t == 0)
+            action = wm._tensor(batch["action_prev"][:, t], torch.float32)
+            new_state, _ = wm.observe(obs, action, state, first)
+            rows.append(self._compute(streams, obs, action, first, state, new_state))
+            state = new_state
+        raw = {k: torch.stack([r[k] for r in rows], 1).reshape(B * T) for k in rows[0]}
+        return {k: v.reshape(B, T) for k, v in self._finish(raw, update_scale).items()}
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Checkpoints hold the heads and the lagged copy (its counters are informational)."""
+        return super().load_state_dict({k: v for k, v in state_dict.items() if not k.endswith("._counters")}, strict=strict)
+
+    # ------------------------------------------------------------------ learning
+    def train_step(self, batch: dict, posts: LatentState) -> dict[str, float]:
+        """One update of the ensemble and the cross-sense heads on a replay batch, using the
+        world model's posterior states from ``train_step(batch, return_states=True)``; then the
+        lagged copy moves towards the current weights. Returns losses (NaN-guarded like the model)."""
+        wm = self.world_model
+        with torch.no_grad():
+            embeds = {k: v.detach() for k, v in wm.encode({k: batch[k] for k in wm.keys}).items()}
+        action = wm._tensor(batch["action_prev"], torch.float32)[:, 1:]
+        valid = (~wm._tensor(batch["is_first"], torch.bool)[:, 1:]).float()
+        x = torch.cat([posts.features[:, :-1], action], -1)
+        target = posts.stoch[:, 1:].flatten(-2)
+        ens = sum((((m(x) - target) ** 2).mean(-1) * valid).sum() / valid.sum().clamp(min=1) for m in self.ensemble)
+        coh = 0.0
+        for k in wm.keys:
+            others = torch.cat([embeds[o] for o in wm.keys if o != k], -1)
+            coh = coh + ((self.expect[k](posts.deter) - embeds[k]) ** 2).mean()
+            coh = coh + ((self.cross[k](torch.cat([posts.deter, others], -1)) - embeds[k]) ** 2).mean()
+        loss = ens + coh
+        out = {"ensemble": float(ens.detach()), "coherence_heads": float(coh.detach()), "skipped": 0.0}
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            out["skipped"] = 1.0
+        else:
+            loss.backward()
+            self.optimizer.step()
+        self.update_lagged()
+        return out
+
+    @torch.no_grad()
+    def update_lagged(self) -> None:
+        """lagged <- d * lagged + (1 - d) * current, parameters and buffers (gamma-Progress)."""
+        d = self.config.lag_decay
+        for lag, cur in zip(self.lagged.parameters(), self.world_model.parameters()):
+            lag.mul_(d).add_(cur.detach(), alpha=1 - d)
+        for lag, cur in zip(self.lagged.buffers(), self.world_model.buffers()):
+            lag.copy_(cur)

@@ -1,9 +1,10 @@
 """Tasks: explore, forage (and the conditioning box for the lab)."""
 from .base import Task
+from .conditioning import Conditioning
 from .explore import Explore
 from .forage import Forage
 
-TASKS = {"explore": Explore, "forage": Forage}
+TASKS = {"explore": Explore, "forage": Forage, "conditioning": Conditioning}
 
 
 def make_task(name: str, **kwargs) -> Task:
@@ -15,4 +16,4 @@ def make_task(name: str, **kwargs) -> Task:
         raise ValueError(f"task {name!r}: bad option ({err})") from None
 
 
-__all__ = ["TASKS", "Explore", "Forage", "Task", "make_task"]
+__all__ = ["TASKS", "Conditioning", "Explore", "Forage", "Task", "make_task"]

@@ -1,0 +1,115 @@
+"""Conditioning box: a cue light, then food at the feeder a fixed delay later.
+
+Pavlovian trace/delay conditioning as in Schultz, Dayan & Montague (1997): each trial a
+light above the feeder switches on for ``cue_steps``; ``delay_steps`` after light onset a
+pellet drops into the feeder (it is seen and smelt) unless the trial is an omission trial
+(probability ``omission_prob``). The pellet is eaten on nose contact (reward +1) or removed
+after ``food_timeout`` steps. Inter-trial intervals are drawn uniformly from ``iti_steps``
+so that time alone does not predict the cue. One env step is 1/30 s.
+
+The light and the pellet are ordinary things in the world: the rat learns about them only
+through its senses. Trial bookkeeping in ``info`` (cue on, food present, trial index,
+omission) is privileged and serves figures and tests.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from ..arena.layout import FOOD
+from ..body.rat import NOSE_OFFSET
+from .base import Task
+
+LIGHT_ON = (1.0, 0.95, 0.3, 1.0)
+LIGHT_OFF = (0.15, 0.15, 0.15, 1.0)
+PELLET_RGBA = (0.85, 0.55, 0.1, 1.0)
+
+
+class Conditioning(Task):
+    name = "conditioning"
+
+    def __init__(self, cue_steps: int = 15, delay_steps: int = 30, iti_steps: tuple[int, int] = (60, 150),
+                 omission_prob: float = 0.0, food_timeout: int = 150, eat_radius: float = 0.08, reward: float = 1.0):
+        if not 0.0 <= omission_prob <= 1.0:
+            raise ValueError(f"conditioning: omission_prob must be in [0, 1], got {omission_prob}")
+        if not (0 < cue_steps and 0 <= delay_steps and 0 < iti_steps[0] <= iti_steps[1]):
+            raise ValueError(f"conditioning: need cue_steps > 0, delay_steps ≥ 0, 0 < iti_steps[0] ≤ iti_steps[1]; "
+                             f"got {cue_steps}, {delay_steps}, {iti_steps}")
+        self.cue_steps, self.delay_steps, self.iti_steps = cue_steps, delay_steps, tuple(iti_steps)
+        self.omission_prob, self.food_timeout, self.eat_radius, self.reward = omission_prob, food_timeout, eat_radius, reward
+        self._build = -1
+
+    def initialize_episode(self, env, rng):
+        layout = env.layout
+        feeders = layout.cells(FOOD)
+        if not feeders:
+            raise ValueError(f"conditioning: layout {layout.name!r} has no feeder cell 'F'")
+        self.feeder = layout.cell_centre(*feeders[0])
+        if self._build != env.arena.builds:
+            self._pellet = env.arena.add_marker(PELLET_RGBA)
+            self._light = env.arena.add_marker(LIGHT_OFF, radius=0.06)
+            self._build = env.arena.builds
+        # The light hangs on the wall beyond the feeder, facing into the box, above the rat's eye line.
+        col, row = feeders[0]
+        wall_dir = next(((dc, dr) for dc, dr in ((0, -1), (1, 0), (0, 1), (-1, 0))
+                         if not layout.free[row + dr, col + dc]), (0, -1))
+        half = layout.cell_size / 2
+        p.resetBasePositionAndOrientation(self._light, [self.feeder[0] + wall_dir[0] * half,
+                                                        self.feeder[1] - wall_dir[1] * half, 0.12],
+                                          [0, 0, 0, 1], physicsClientId=env.client)
+        self.trial, self.t = 0, 0
+        self.eaten = 0
+        self._new_trial(rng)
+        self._set_light(env, False)
+        self._set_food(env, False)
+
+    def _new_trial(self, rng):
+        self.iti = int(rng.integers(self.iti_steps[0], self.iti_steps[1] + 1))
+        self.omitted = bool(rng.random() < self.omission_prob)
+        self.t = 0
+        self.food_present = False
+        self.cue_on = False
+
+    def _set_light(self, env, on: bool):
+        self.cue_on = on
+        p.changeVisualShape(self._light, -1, rgbaColor=list(LIGHT_ON if on else LIGHT_OFF), physicsClientId=env.client)
+
+    def _set_food(self, env, present: bool):
+        self.food_present = present
+        x, y = self.feeder if present else (0.0, 0.0)
+        p.resetBasePositionAndOrientation(self._pellet, [x, y, 0.02 if present else -50.0], [0, 0, 0, 1],
+                                          physicsClientId=env.client)
+        if env.odour is not None:
+            env.refresh_food_odour()
+
+    def before_step(self, env, action, rng):
+        self.t += 1
+        onset = self.iti
+        if self.t == onset:
+            self._set_light(env, True)
+        elif self.t == onset + self.cue_steps:
+            self._set_light(env, False)
+        if self.t == onset + self.delay_steps and not self.omitted:
+            self._set_food(env, True)
+        if self.t >= onset + max(self.delay_steps, self.cue_steps) + self.food_timeout:
+            if self.food_present:
+                self._set_food(env, False)
+            self.trial += 1
+            self._new_trial(rng)
+
+    def after_step(self, env, rng):
+        if not self.food_present:
+            return 0.0, False
+        nose = env.state.head_point(NOSE_OFFSET)
+        if np.hypot(nose[0] - self.feeder[0], nose[1] - self.feeder[1]) < self.eat_radius:
+            self._set_food(env, False)
+            self.eaten += 1
+            return self.reward, False
+        return 0.0, False
+
+    def odour_sources(self, env):
+        return [self.feeder] if getattr(self, "food_present", False) else []
+
+    def info(self):
+        return {"cue_on": self.cue_on, "food_present": self.food_present, "trial": self.trial,
+                "omitted": self.omitted, "trial_step": self.t - self.iti, "food_eaten": self.eaten}

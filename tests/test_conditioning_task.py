@@ -1,0 +1,54 @@
+"""The conditioning box: light, then food after the delay; omissions; the rat sees and smells it."""
+import numpy as np
+import pytest
+
+ACTION_STILL = np.zeros(3, np.float32)
+
+
+def run_until(env, predicate, limit=400):
+    for _ in range(limit):
+        obs, reward, _, _, info = env.step(ACTION_STILL)
+        if predicate(info):
+            return obs, reward, info
+    raise AssertionError("event never happened")
+
+
+def test_food_follows_the_light_after_the_delay_and_is_seen_and_smelt(make_env):
+    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
+                   task_options={"delay_steps": 30, "cue_steps": 15})
+    dark, info = env.reset(seed=0)
+    assert not info["cue_on"] and not info["food_present"]
+    lit, _, info = run_until(env, lambda i: i["cue_on"])
+    assert info["trial_step"] == 0
+    assert np.abs(lit["vision"].astype(int) - dark["vision"].astype(int)).sum() > 0  # the light is visible
+    assert lit["scent"][:2].max() == 0.0
+    fed, _, info = run_until(env, lambda i: i["food_present"])
+    assert info["trial_step"] == 30
+    assert fed["scent"][:2].min() > 0.1  # the pellet smells
+
+
+def test_omission_trials_never_deliver_food(make_env):
+    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
+                   task_options={"omission_prob": 1.0, "iti_steps": (20, 30)})
+    env.reset(seed=0)
+    for _ in range(600):
+        _, reward, _, _, info = env.step(ACTION_STILL)
+        assert not info["food_present"] and reward == 0.0
+    assert info["trial"] >= 2 and info["omitted"]
+
+
+def test_walking_to_the_feeder_eats_the_pellet(make_env):
+    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
+                   task_options={"iti_steps": (10, 10), "delay_steps": 5})
+    env.reset(seed=0, options={"start": (2, 3), "heading": np.pi / 2})
+    run_until(env, lambda i: i["food_present"])
+    total = 0.0
+    for _ in range(60):
+        _, reward, _, _, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))
+        total += reward
+    assert total == 1.0 and info["food_eaten"] == 1 and not info["food_present"]
+
+
+def test_bad_options_are_named(make_env):
+    with pytest.raises(ValueError, match="omission_prob"):
+        make_env(world="conditioning_box", task="conditioning", task_options={"omission_prob": 2.0})

@@ -1,0 +1,229 @@
+"""``embodied eval``: run a policy on held-out mazes and print coverage and food rates.
+
+Held-out means maze seeds ≥ ``HELD_OUT_START`` (10,000). Training uses seeds below it, so the
+evaluator refuses seeds < 10,000 unless told ``allow_training_seeds=True``
+(``--allow-training-seeds``). Each seed gives one episode on the maze that ``reset(seed=…)``
+draws; the figures are the mean over seeds with a bootstrap 95% interval (``embodied.stats``).
+
+    embodied eval runs/explore/checkpoints/latest.pt --task explore --seeds 10
+    embodied eval --policy random --task forage --seeds 5 --episode-steps 2000
+
+Metrics per episode: ``coverage`` (fraction of free cells visited by the end), ``food_per_1000``
+(pellets eaten per 1,000 steps), ``steps_to_50`` / ``steps_to_90`` (first step with that
+coverage; the episode length when never reached). Privileged info is read for metrics only.
+
+Library use (the scripts under ``scripts/`` call this)::
+
+    evaluate_policy(make_policy, world, task, seeds, episode_steps) -> dict
+
+``make_policy(env, seed)`` returns an object with ``reset()`` and ``act(obs) -> (action, extras)``.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from .. import ENV_ID
+from ..stats import bootstrap_ci
+
+HELD_OUT_START = 10_000
+DEFAULT_WORLD = "procedural:9x9"
+
+
+def held_out_seeds(n: int, start: int = HELD_OUT_START) -> list[int]:
+    """``n`` consecutive maze seeds from ``start`` (default the first held-out seed)."""
+    if start < HELD_OUT_START:
+        raise ValueError(f"held-out seeds start at {HELD_OUT_START}; got start={start}")
+    return list(range(start, start + n))
+
+
+def check_seeds(seeds, allow_training_seeds: bool = False) -> list[int]:
+    """The seeds as ints; raises if any is a training seed (< 10,000) unless allowed."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("no evaluation seeds")
+    bad = [s for s in seeds if s < HELD_OUT_START]
+    if bad and not allow_training_seeds:
+        raise ValueError(f"evaluation seeds {bad[:5]} are below {HELD_OUT_START}: those mazes may have been "
+                         f"used in training. Use held-out seeds ≥ {HELD_OUT_START}, or pass "
+                         f"allow_training_seeds=True (--allow-training-seeds) to evaluate on training mazes on purpose")
+    return seeds
+
+
+def env_kwargs_from_config(config: dict) -> dict:
+    """The env constructor arguments found in a run's ``config.json`` (top level or under ``env``)."""
+    from ..env import RodentMazeEnv
+    names = set(inspect.signature(RodentMazeEnv.__init__).parameters) - {"self", "world", "task", "render_mode"}
+    found = {k: v for k, v in config.items() if k in names}
+    for key in ("env", "env_kwargs"):
+        if isinstance(config.get(key), dict):
+            found.update({k: v for k, v in config[key].items() if k in names})
+    return found
+
+
+def make_eval_env(world: str, task: str, episode_steps: int, env_kwargs: dict | None = None):
+    return gym.make(ENV_ID, world=world, task=task, max_episode_steps=int(episode_steps), **(env_kwargs or {}))
+
+
+def run_episode(env, policy, seed: int, episode_steps: int) -> dict:
+    """One episode of exactly ``episode_steps`` steps (or until the env ends it) on maze ``seed``."""
+    obs, info = env.reset(seed=seed)
+    policy.reset()
+    steps, steps_to = 0, {50: None, 90: None}
+    for steps in range(1, episode_steps + 1):
+        action, _ = policy.act(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        for level in steps_to:
+            if steps_to[level] is None and info["coverage"] >= level / 100:
+                steps_to[level] = steps
+        if terminated or truncated:
+            break
+    eaten = int(info.get("food_eaten", 0))
+    return {"seed": int(seed), "steps": steps, "coverage": float(info["coverage"]), "food_eaten": eaten,
+            "food_per_1000": 1000.0 * eaten / max(steps, 1),
+            "steps_to_50": steps_to[50] or steps, "steps_to_90": steps_to[90] or steps}
+
+
+def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode_steps: int, *,
+                    allow_training_seeds: bool = False, env_kwargs: dict | None = None,
+                    progress: bool = False, label: str = "") -> dict:
+    """Run ``make_policy(env, seed)`` for one episode on each held-out maze seed.
+
+    Returns per-episode lists (``coverage``, ``food_per_1000``, ``steps_to_50``, ``steps_to_90``,
+    ``episodes``) and bootstrap intervals (``coverage_ci``, ``food_per_1000_ci`` as dicts).
+    """
+    seeds = check_seeds(seeds, allow_training_seeds)
+    env = make_eval_env(world, task, episode_steps, env_kwargs)
+    episodes, start = [], time.time()
+    try:
+        for seed in seeds:
+            policy = make_policy(env, seed)
+            episodes.append(run_episode(env, policy, seed, int(episode_steps)))
+            if progress:
+                e = episodes[-1]
+                print(f"  {label or 'policy'} seed {seed}: coverage {e['coverage']:.3f}, "
+                      f"food/1000 {e['food_per_1000']:.2f}", flush=True)
+    finally:
+        env.close()
+    result = {"world": world, "task": task, "seeds": seeds, "episode_steps": int(episode_steps),
+              "wall_s": time.time() - start, "episodes": episodes}
+    for key in ("coverage", "food_per_1000", "steps_to_50", "steps_to_90"):
+        values = [e[key] for e in episodes]
+        result[key] = values
+        result[f"{key}_ci"] = bootstrap_ci(values).as_dict()
+    return result
+
+
+def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor: float = 3.0,
+                      allow_training_seeds: bool = False) -> dict:
+    """``factor`` × the mean env steps the depth-first oracle needs on these mazes, measured by
+    driving :class:`embodied.brain.oracles.DFSOracle` through each (evaluation only)."""
+    from ..brain.oracles import measure_dfs_steps
+    seeds = check_seeds(seeds, allow_training_seeds)
+    env = make_eval_env(world, "explore", 50_000, env_kwargs)
+    try:
+        runs = [measure_dfs_steps(env, seed=s) for s in seeds]
+    finally:
+        env.close()
+    steps = [r["steps"] for r in runs]
+    return {"episode_steps": int(round(factor * float(np.mean(steps)))), "oracle_steps": steps,
+            "oracle_steps_to_full": [r["steps_to_full"] for r in runs], "cell_moves": [r["cell_moves"] for r in runs],
+            "formula_steps": [r["formula_steps"] for r in runs], "factor": factor}
+
+
+# ---- policies by name --------------------------------------------------------------------
+def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
+    """``random``, ``wander``, ``oracle`` (privileged; forage or dfs by task) or a checkpoint path.
+
+    Returns (make_policy(env, seed), env kwargs read from the checkpoint's run folder)."""
+    from ..brain.policies import RandomPolicy, WanderPolicy
+    if spec == "random":
+        return (lambda env, seed: RandomPolicy(env.action_space, seed)), {}
+    if spec == "wander":
+        return (lambda env, seed: WanderPolicy(seed)), {}
+    if spec in ("forage-oracle", "dfs-oracle"):
+        from ..brain.oracles import DFSOracle, ForageOracle
+        cls = ForageOracle if spec == "forage-oracle" else DFSOracle
+        return (lambda env, seed: cls(env)), {}
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint {spec!r} (and not one of random, wander, forage-oracle, dfs-oracle)")
+    if path.is_dir():  # a run folder
+        path = path / "checkpoints" / "latest.pt"
+    env_kwargs = {}
+    for config_path in (path.parent.parent / "config.json", path.parent / "config.json"):
+        if config_path.exists():
+            env_kwargs = env_kwargs_from_config(json.loads(config_path.read_text()))
+            break
+    from .checkpoint import load_policy
+    cache = {}
+
+    def make(env, seed):
+        if "policy" not in cache:
+            cache["policy"] = load_policy(str(path), env=env, device=device)
+        return cache["policy"]
+
+    return make, env_kwargs
+
+
+def summary_line(name: str, result: dict) -> str:
+    cov, food = result["coverage_ci"], result["food_per_1000_ci"]
+    return (f"{name:<22} coverage {cov['mean']:.3f} [{cov['low']:.3f}, {cov['high']:.3f}]   "
+            f"food/1000 steps {food['mean']:.2f} [{food['low']:.2f}, {food['high']:.2f}]   (n={cov['n']})")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", nargs="?", help="checkpoint .pt or run folder (or use --policy)")
+    parser.add_argument("--policy", choices=["random", "wander", "forage-oracle", "dfs-oracle"],
+                        help="a reference policy instead of a checkpoint (oracles are privileged baselines)")
+    parser.add_argument("--world", default=DEFAULT_WORLD, help="layout name, file, or procedural:WxH")
+    parser.add_argument("--task", default="explore", choices=["explore", "forage"])
+    parser.add_argument("--seeds", type=int, default=5, help="number of held-out mazes")
+    parser.add_argument("--seed-start", type=int, default=HELD_OUT_START, help="first maze seed (≥ 10000)")
+    parser.add_argument("--episode-steps", default="auto",
+                        help="steps per episode; 'auto' = 3x the DFS oracle's steps (explore) or 2000 (forage)")
+    parser.add_argument("--allow-training-seeds", action="store_true", help="permit seeds < 10000 (training mazes)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", help="also write the full result here")
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.checkpoint) == bool(args.policy):
+        print("embodied eval: give a checkpoint or --policy (one of them)")
+        return 2
+    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    try:
+        seeds = check_seeds(seeds, args.allow_training_seeds)
+        make, env_kwargs = policy_factory(args.policy or args.checkpoint, args.device)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"embodied eval: {err}")
+        return 2
+    if args.episode_steps == "auto":
+        if args.task == "explore":
+            dfs = dfs_episode_steps(args.world, seeds, env_kwargs, allow_training_seeds=args.allow_training_seeds)
+            episode_steps = dfs["episode_steps"]
+            print(f"episode length {episode_steps} steps = 3 x mean DFS-oracle traversal "
+                  f"({np.mean(dfs['oracle_steps']):.0f} steps, {dfs['cell_moves'][0]} cell moves)")
+        else:
+            episode_steps = 2000
+    else:
+        episode_steps = int(args.episode_steps)
+    name = args.policy or args.checkpoint
+    print(f"evaluating {name} on {args.world} task {args.task}: seeds {seeds[0]}..{seeds[-1]}, "
+          f"{episode_steps} steps each")
+    result = evaluate_policy(make, args.world, args.task, seeds, episode_steps,
+                             allow_training_seeds=args.allow_training_seeds, env_kwargs=env_kwargs)
+    cov, food = result["coverage_ci"], result["food_per_1000_ci"]
+    print(f"coverage        mean {cov['mean']:.3f}  95% CI [{cov['low']:.3f}, {cov['high']:.3f}]  (n={cov['n']})")
+    print(f"food per 1000   mean {food['mean']:.2f}  95% CI [{food['low']:.2f}, {food['high']:.2f}]  (n={food['n']})")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0

@@ -11,3 +11,15 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet -e ".[test]"
+# 3. the GUI's display for tests and servers: Xvfb (a virtual X server), xdotool (key presses),
+#    and the Mesa OpenGL libraries PyBullet's GUI loads; apt-get only when something is missing.
+if ! command -v Xvfb >/dev/null 2>&1 || ! command -v xdotool >/dev/null 2>&1 \
+    || ! ldconfig -p 2>/dev/null | grep -c "libGL.so.1" >/dev/null; then
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends \
+      xvfb xdotool libgl1 libglx-mesa0 libgl1-mesa-dri >/dev/null
+  else
+    echo "install.sh: no apt-get; install Xvfb, xdotool and Mesa GL yourself for the GUI tests" >&2
+  fi
+fi

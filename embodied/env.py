@@ -10,6 +10,8 @@ The recipe (what ``__init__`` does): rat → arena → odour field → senses �
 """
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pybullet as p
@@ -50,9 +52,7 @@ class RodentMazeEnv(gym.Env):
         self._procedural = None if self._fixed_layout else dict(resolved, cell_size=cell_size or 0.3)
         self.task = make_task(task, **(task_options or {}))
 
-        self.client = p.connect(p.GUI if render_mode == "human" else p.DIRECT)
-        if render_mode == "human":
-            p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=self.client)
+        self.client = self._connect(render_mode)
         p.setGravity(0, 0, -9.81, physicsClientId=self.client)
         p.setPhysicsEngineParameter(fixedTimeStep=1.0 / PHYSICS_HZ, numSubSteps=1, physicsClientId=self.client)
         self.rat = Rat(self.client, top_speed=top_speed)
@@ -72,6 +72,18 @@ class RodentMazeEnv(gym.Env):
         self.layout: Layout | None = None
         self._odour_markers: list[int] = []
         self._odour_build = -1
+
+    @staticmethod
+    def _connect(render_mode: str | None) -> int:
+        if render_mode != "human":
+            return p.connect(p.DIRECT)
+        try:
+            client = p.connect(p.GUI)
+        except p.error:  # PyBullet allows one GUI per process (check_env opens a second human env)
+            warnings.warn("a PyBullet GUI is already open in this process; this human-mode env runs headless (DIRECT)")
+            return p.connect(p.DIRECT)
+        p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=client)
+        return client
 
     # ---- lifecycle -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -86,8 +86,8 @@ def bench_reset(n: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="steps per timed block")
-    parser.add_argument("--blocks", type=int, default=5, help="alternating env/floor blocks (median taken)")
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed block")
+    parser.add_argument("--blocks", type=int, default=15, help="alternating env/floor blocks (median taken)")
     parser.add_argument("--resets", type=int, default=50, help="procedural resets to time")
     args = parser.parse_args()
     print(f"{'configuration':<22} {'env steps/s':>12} {'floor steps/s':>14} {'env/floor':>10}")

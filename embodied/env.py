@@ -123,6 +123,7 @@ class RodentMazeEnv(gym.Env):
         self.last_action = np.zeros(3, np.float32)
         self.visited = np.zeros((layout.rows, layout.cols), bool)
         self.visited[start[1], start[0]] = True
+        self._n_visited, self._n_free = 1, int(layout.free.sum())
         self._cell_distance_cache: dict = {}
         self.task.initialize_episode(self, rng)
         self.refresh_food_odour()
@@ -141,7 +142,9 @@ class RodentMazeEnv(gym.Env):
         self.prev_state, self.state = self.state, self.rat.read_state()
         self.last_action = action
         col, row = self.layout.cell_of(self.state.x, self.state.y)
-        self.visited[row, col] = True
+        if not self.visited[row, col]:
+            self.visited[row, col] = True
+            self._n_visited += 1
         self.arena.update_noisy_tv(rng)
         reward, terminated = self.task.after_step(self, rng)
         return self._observe(), float(reward), bool(terminated), False, self._info()
@@ -159,7 +162,7 @@ class RodentMazeEnv(gym.Env):
             "heading": s.yaw,
             "head_yaw": s.head_yaw,
             "cell": self.layout.cell_of(s.x, s.y),
-            "coverage": float(self.visited.sum() / self.layout.free.sum()),
+            "coverage": self._n_visited / self._n_free,
             "visited": self.visited.copy(),
         }
         info.update(self.task.info())

@@ -9,6 +9,8 @@ meets a traceback from inside PyBullet.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections import deque
 from pathlib import Path
 
@@ -73,9 +75,9 @@ class Layout:
     def cols(self) -> int:
         return self.grid.shape[1]
 
-    @property
+    @functools.cached_property
     def free(self) -> np.ndarray:
-        """Boolean (rows, cols): cells the rat may stand in."""
+        """Boolean (rows, cols): cells the rat may stand in (computed once; the grid is not edited)."""
         return np.isin(self.grid, list(FREE_CHARS))
 
     def cells(self, chars) -> list[tuple[int, int]]:
@@ -96,8 +98,8 @@ class Layout:
 
     def cell_of(self, x: float, y: float) -> tuple[int, int]:
         """(col, row) containing world point (x, y), clipped to the grid."""
-        col = int(np.clip(np.floor(x / self.cell_size), 0, self.cols - 1))
-        row = int(np.clip(self.rows - 1 - np.floor(y / self.cell_size), 0, self.rows - 1))
+        col = min(max(math.floor(x / self.cell_size), 0), self.cols - 1)
+        row = min(max(self.rows - 1 - math.floor(y / self.cell_size), 0), self.rows - 1)
         return col, row
 
     def distances_from(self, cell: tuple[int, int]) -> np.ndarray:

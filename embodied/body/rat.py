@@ -12,6 +12,7 @@ Action (all in [-1, 1]):
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pybullet as p
@@ -49,12 +50,13 @@ class BodyState:
         return self.yaw + self.head_angle
 
     def neck(self) -> np.ndarray:
-        return np.array([self.x + NECK_OFFSET * np.cos(self.yaw), self.y + NECK_OFFSET * np.sin(self.yaw)])
+        return np.array([self.x + NECK_OFFSET * math.cos(self.yaw), self.y + NECK_OFFSET * math.sin(self.yaw)])
 
     def head_point(self, forward: float, left: float = 0.0) -> np.ndarray:
         """World (x, y) of a point given in the head frame (origin at the neck)."""
-        c, s = np.cos(self.head_yaw), np.sin(self.head_yaw)
-        return self.neck() + np.array([forward * c - left * s, forward * s + left * c])
+        c, s = math.cos(self.head_yaw), math.sin(self.head_yaw)
+        return np.array([self.x + NECK_OFFSET * math.cos(self.yaw) + forward * c - left * s,
+                         self.y + NECK_OFFSET * math.sin(self.yaw) + forward * s + left * c])
 
     def nostrils(self) -> np.ndarray:
         """(2, 2): left then right nostril, world x, y."""

@@ -26,6 +26,7 @@ class WhiskerArray(Sense):
             raise ValueError(f"touch: per_side must be ≥ 1, got {per_side}")
         self.per_side, self.length, self.force_scale = per_side, length, force_scale
         self.angles = np.deg2rad(np.linspace(*spread_deg, per_side))  # front to back
+        self._side_angles = np.concatenate([self.angles, -self.angles])  # left (+) then right (−)
         self.height = NECK_HEIGHT - 0.004
 
     @property
@@ -35,14 +36,15 @@ class WhiskerArray(Sense):
     def rays(self, view: SimView) -> tuple[np.ndarray, np.ndarray]:
         """(from, to) arrays of shape (2·per_side, 3): left whiskers then right."""
         s = view.state
-        starts, ends = [], []
-        for side in (1.0, -1.0):
-            pad = s.head_point(WHISKER_PAD[0], side * WHISKER_PAD[1])
-            angle = s.head_yaw + side * self.angles
-            starts.append(np.repeat(pad[None], self.per_side, 0))
-            ends.append(pad[None] + self.length * np.stack([np.cos(angle), np.sin(angle)], 1))
-        z = np.full((2 * self.per_side, 1), self.height)
-        return np.hstack([np.concatenate(starts), z]), np.hstack([np.concatenate(ends), z])
+        pads = np.repeat(np.stack([s.head_point(WHISKER_PAD[0], WHISKER_PAD[1]),
+                                   s.head_point(WHISKER_PAD[0], -WHISKER_PAD[1])]), self.per_side, axis=0)
+        angles = s.head_yaw + self._side_angles
+        starts = np.empty((2 * self.per_side, 3))
+        starts[:, :2], starts[:, 2] = pads, self.height
+        ends = starts.copy()
+        ends[:, 0] += self.length * np.cos(angles)
+        ends[:, 1] += self.length * np.sin(angles)
+        return starts, ends
 
     def whiskers(self, view: SimView) -> np.ndarray:
         starts, ends = self.rays(view)

@@ -1,0 +1,356 @@
+"""The agent: world model + intrinsic rewards + dopamine critics + pathways.
+
+One step for B envs (``Agent.step``), in the order a reader can follow:
+
+1. **perceive**   ``s_t = WM.observe(o_t, a_{t−1}, s_{t−1})`` — the recurrent latent state
+2. **reward**     the vector ``r_{t−1}`` for the transition just made: prediction success,
+                  novelty and coherence (``IntrinsicRewards``, from the rat's own streams),
+                  food (the env's extrinsic reward) and effort ``−k·|a_{t−1} − a_{t−2}|²``
+                  (a local motor channel: smooth movement is cheap)
+3. **phasic DA**  ``δ_c = r_c + γ V_c(s_t) − V_c(s_{t−1})`` per channel, precision-weighted by
+                  the spread of the distributional heads (``ChannelCritics``)
+4. **tonic DA**   ``ρ ← ρ + κ (Σ_c w_c r_c − ρ)`` per env (``TonicDopamine``): vigour (top
+                  speed) and exploration temperature
+5. **basal ganglia**  the module in control accumulates its routed RPE; when its option
+                  ends it is reinforced (Go/NoGo, strength) and a new module is selected in the
+                  latent's context, tilted by tonic dopamine
+6. **act**        the selected module proposes; the forward drive is scaled by vigour
+
+The one hard rule holds: inputs are the observation, the agent's own actions and states,
+and the env's scalar reward (food). ``info`` never enters here.
+
+``Agent.learn(records)`` trains critics (λ-returns, expectiles) and the learned actor modules
+(policy gradient on their own steps with their routed advantage) from the rollout just
+collected; ``Agent.train_world_model(batch)`` trains the world model and intrinsic heads
+from replay. ``AgentPolicy`` wraps an agent into the single-env Policy interface with extras.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from embodied.brain.critics import ChannelCritics
+from embodied.brain.dopamine import REWARD_CHANNELS, TonicDopamine
+from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
+from embodied.brain.pathways import PathwayPopulation, PlasticityConfig
+from embodied.brain.world_model import WorldModel, WorldModelConfig
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    """A numpy Generator's state as strings and lists (loads with weights_only)."""
+    state = rng.bit_generator.state
+    return {"bit_generator": state["bit_generator"], "state": {k: str(v) for k, v in state["state"].items()},
+            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+
+
+def _set_rng_state(rng: np.random.Generator, saved: dict) -> None:
+    rng.bit_generator.state = {"bit_generator": saved["bit_generator"],
+                               "state": {k: int(v) for k, v in saved["state"].items()},
+                               "has_uint32": saved["has_uint32"], "uinteger": saved["uinteger"]}
+
+
+class Agent:
+    """The rat's brain for ``num_envs`` parallel bodies. Built from a ``TrainConfig``."""
+
+    def __init__(self, cfg, observation_space, action_space, num_envs: int = 1, device: str | None = None):
+        self.cfg = cfg
+        device = device or cfg.device
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng([cfg.seed, 1])  # selection, reflex drift, actor noise
+        wm_cfg = WorldModelConfig.preset(cfg.world_model, **{**cfg.world_model_overrides, "device": device, "seed": cfg.seed})
+        self.world_model = WorldModel(observation_space, action_space, wm_cfg)
+        self.device = self.world_model.device
+        self.intrinsic = (IntrinsicRewards(self.world_model, IntrinsicConfig(**cfg.intrinsic_overrides), num_envs)
+                          if cfg.intrinsic else None)
+        self.channels = ["total"] if cfg.scalar_dopamine else list(REWARD_CHANNELS)
+        self.weights = {c: float(cfg.channel_weights.get(c, 0.0)) for c in REWARD_CHANNELS}
+        self.critics = ChannelCritics(self.world_model.feature_dim, self.channels, cfg.critic_taus, cfg.critic_units,
+                                      cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps, device=self.device)
+        plasticity = PlasticityConfig(
+            enabled=cfg.plasticity, strength_rate=cfg.strength_rate, strength_gain=cfg.strength_gain,
+            strength_decay=cfg.strength_decay, prune_threshold=cfg.prune_threshold, spawn_threshold=cfg.spawn_threshold,
+            mutation_std=cfg.mutation_std, min_modules=cfg.min_modules, max_modules=cfg.max_modules, min_age=cfg.min_age)
+        self.population = PathwayPopulation(
+            self.world_model.feature_dim, cfg.initial_modules, cfg.routing, self.rng, plasticity, cfg.context_bits,
+            cfg.selector_beta, cfg.selector_alpha, cfg.actor_units, cfg.actor_lr, self.device, scalar=cfg.scalar_dopamine)
+        self.tonic = TonicDopamine(rate=cfg.tonic_rate, scale=cfg.tonic_scale, vigour_range=tuple(cfg.vigour_range),
+                                   temperature_gain=cfg.temperature_gain, num_envs=num_envs)
+        self.nan_skips = 0
+        self.step_count = 0  # env steps seen (all envs), for population ages
+        self._carry = None
+        self.reset(num_envs)
+
+    # ------------------------------------------------------------------ per-env state
+    def reset(self, num_envs: int | None = None) -> None:
+        """Forget the per-env streams (latent state, options); tonic keeps its mean level."""
+        n = num_envs or self.num_envs
+        if getattr(self, "num_envs", n) != n:
+            level = float(np.mean(self.tonic.level))
+            self.tonic.level = np.full(n, level)
+        self.num_envs = n
+        if self.intrinsic is not None:
+            self.intrinsic.reset(n)
+        self.wm_state = None
+        self.action_prev = np.zeros((n, 3), np.float32)
+        self.action_prev2 = np.zeros((n, 3), np.float32)
+        self.prev_value = np.zeros((n, len(self.channels)), np.float32)
+        self.prev_spread = np.ones((n, len(self.channels)), np.float32)
+        self.module: list[str | None] = [None] * n
+        self.option_left = np.zeros(n, np.int64)
+        self.option_context = np.zeros(n, np.int64)
+        self.option_rpe = [defaultdict(float) for _ in range(n)]
+        self.option_len = np.zeros(n, np.int64)
+        self.t_in_episode = np.zeros(n, np.int64)
+        self._carry = None
+
+    def end_episode(self, learn: bool = True) -> None:
+        """All envs end their episode: options still running are reinforced with what they earned."""
+        for b in range(self.num_envs):
+            self._end_option(b, learn)
+
+    def _end_option(self, b: int, learn: bool) -> None:
+        name = self.module[b]
+        if name is not None and learn and self.option_len[b] > 0:
+            mean = {c: v / self.option_len[b] for c, v in self.option_rpe[b].items()}
+            self.population.reinforce(name, int(self.option_context[b]), mean, step=self.step_count)
+        self.module[b] = None
+        self.option_left[b] = 0
+        self.option_rpe[b] = defaultdict(float)
+        self.option_len[b] = 0
+
+    # ------------------------------------------------------------------ rewards
+    def reward_vector(self, intrinsic: dict, food: np.ndarray, effort: np.ndarray) -> dict[str, np.ndarray]:
+        """``{channel: (B,)}`` over the five channels (intrinsic channels zero when switched off)."""
+        zeros = np.zeros(self.num_envs, np.float32)
+        out = {c: np.asarray(intrinsic.get(c, zeros), np.float32) for c in ("prediction_success", "novelty", "coherence")}
+        out["food"] = np.asarray(food, np.float32)
+        out["effort"] = np.asarray(effort, np.float32)
+        return out
+
+    def _critic_rewards(self, rewards: dict[str, np.ndarray]) -> np.ndarray:
+        """``[B, C]``: the channel vector, or the weighted sum for the scalar ablation."""
+        if self.channels == ["total"]:
+            return sum(self.weights[c] * rewards[c] for c in REWARD_CHANNELS)[:, None].astype(np.float32)
+        return np.stack([rewards[c] for c in self.channels], -1).astype(np.float32)
+
+    # ------------------------------------------------------------------ the step
+    def step(self, obs: dict, reward, is_first, learn: bool = True, predict: bool = False):
+        """One step for all envs. ``obs[key]`` is (B, ...), ``reward`` the extrinsic reward of the
+        previous action (B,), ``is_first`` (B,). Returns ``(actions (B, 3), info)`` where info has
+        per-env arrays ``rpe`` {channel: (B,)}, ``rewards``, ``tonic``, ``vigour``, ``module`` (list)
+        and the learner's ``record``."""
+        B = self.num_envs
+        is_first = np.asarray(is_first, bool).reshape(B)
+        reward = np.where(is_first, 0.0, np.asarray(reward, np.float32).reshape(B))
+        self.action_prev[is_first] = 0.0  # an episode starts from rest (and the WM zeroes it too)
+        self.action_prev2[is_first] = 0.0
+        predicted = None
+        if predict and self.wm_state is not None and self.wm_state.percept is not None:
+            _, pred = self.world_model.predict(self.wm_state, self.action_prev)
+            predicted = self.world_model.predicted_frame(pred)
+        # 1. perceive
+        state_before = self.wm_state
+        state, features_t = self.world_model.observe(obs, self.action_prev, state_before, is_first)
+        features = features_t.float().cpu().numpy()
+        # 2. rewards of the transition just made
+        intrinsic = {}
+        if self.intrinsic is not None:
+            intrinsic = self.intrinsic.step(obs, self.action_prev, is_first, state_before, state, update_scale=learn)
+        effort = -self.cfg.effort_scale * np.square(self.action_prev - self.action_prev2).sum(-1)
+        rewards = self.reward_vector(intrinsic, reward, np.where(is_first, 0.0, effort))
+        rewards = {c: np.where(is_first, 0.0, v).astype(np.float32) for c, v in rewards.items()}
+        # 3. phasic dopamine
+        value, spread = self.critics.evaluate(features_t)
+        r_vec = self._critic_rewards(rewards)
+        delta, weighted = self.critics.rpe(r_vec, self.prev_value, value, self.prev_spread)
+        valid = ~is_first
+        delta, weighted = delta * valid[:, None], weighted * valid[:, None]
+        rpe = {c: weighted[:, i].astype(np.float32) for i, c in enumerate(self.channels)}
+        # 4. tonic dopamine: average reward rate of life (not reset per episode)
+        total = sum(self.weights[c] * rewards[c] for c in REWARD_CHANNELS)
+        if not self.cfg.fixed_tonic:
+            self.tonic.update(np.where(valid, total, self.tonic.level))
+        modulation, temperature, vigour = self.tonic.modulation(), self.tonic.temperature(), self.tonic.vigour()
+        # 5. basal ganglia: credit the module that made the transition, end options, select
+        contexts = self.population.context(features)
+        for b in range(B):
+            if self.module[b] is not None and valid[b]:
+                for c in self.channels:
+                    self.option_rpe[b][c] += float(rpe[c][b])
+                self.option_len[b] += 1
+            if is_first[b] or self.option_left[b] <= 0 or self.module[b] not in self.population.modules:
+                self._end_option(b, learn)
+                self.module[b] = self.population.choose(contexts[b], modulation[b], temperature[b])
+                self.option_context[b] = contexts[b]
+                self.option_left[b] = self.cfg.option_steps
+            self.option_left[b] -= 1
+        # 6. act: each module proposes for the envs it controls; vigour scales the forward drive
+        self.t_in_episode = np.where(is_first, 0, self.t_in_episode + 1)
+        actions = np.zeros((B, 3), np.float32)
+        raw = np.zeros((B, 3), np.float32)
+        for name in sorted(set(self.module)):
+            rows = np.array([b for b in range(B) if self.module[b] == name])
+            a, r = self.population.act(name, {k: np.asarray(v)[rows] for k, v in obs.items()}, features[rows],
+                                       self.t_in_episode[rows].astype(np.float64))
+            actions[rows], raw[rows] = a, r
+        actions[:, 0] = np.where(actions[:, 0] > 0, actions[:, 0] * vigour, actions[:, 0])
+        record = {"features": features, "module": list(self.module), "raw": raw, "reward": r_vec,
+                  "is_first": is_first.copy()}
+        # bookkeeping for the next step
+        self.wm_state = state
+        self.action_prev2, self.action_prev = self.action_prev, actions.copy()
+        self.prev_value, self.prev_spread = value, spread
+        if learn:
+            self.step_count += B
+        info = {"rpe": rpe, "rpe_raw": {c: delta[:, i] for i, c in enumerate(self.channels)}, "rewards": rewards,
+                "tonic": np.asarray(self.tonic.level, np.float64).copy(), "vigour": np.asarray(vigour),
+                "module": list(self.module), "record": record, "predicted_vision": predicted}
+        return actions, info
+
+    # ------------------------------------------------------------------ learning
+    def learn(self, records: list[dict]) -> dict[str, float]:
+        """Critics and actor modules from the rollout just collected (``records`` from ``step``).
+
+        Row t's ``reward`` belongs to the transition t−1 -> t, so transitions are (row t,
+        row t+1). The last row of the previous rollout is carried over to link rollouts,
+        except at an episode boundary (every env starts fresh: nothing to link).
+        """
+        if self._carry is not None and not records[0]["is_first"].all():
+            records = [self._carry] + list(records)
+        self._carry = records[-1]
+        if len(records) < 2:
+            return {}
+        feats = torch.as_tensor(np.stack([r["features"] for r in records]), device=self.device)      # [T+1, B, F]
+        rewards = torch.as_tensor(np.stack([r["reward"] for r in records[1:]]), device=self.device)  # [T, B, C]
+        first_next = torch.as_tensor(np.stack([r["is_first"] for r in records[1:]]), device=self.device)
+        mask = (~first_next).float()
+        discounts = self.cfg.gamma * mask
+        out: dict[str, float] = {}
+        loss, returns, values = self.critics.loss(feats, rewards, discounts, mask)
+        out["critic"] = float(loss.detach())
+        if not self.critics.update(loss):
+            self.nan_skips += 1
+        # actors: policy gradient on their own steps, advantage routed by their kind
+        advantage = (returns - values).cpu().numpy()                                      # [T, B, C]
+        modules = [r["module"] for r in records[:-1]]
+        routed = np.zeros(mask.shape, np.float32)
+        for t, row in enumerate(modules):
+            for b, name in enumerate(row):
+                if name is not None:
+                    routed[t, b] = self.population.route(name, dict(zip(self.channels, advantage[t, b])))
+        m = mask.cpu().numpy()
+        scale = routed[m > 0].std() + 1e-6 if (m > 0).sum() > 1 else 1.0
+        routed = routed / scale
+        raw = np.stack([r["raw"] for r in records[:-1]])
+        actor_losses = []
+        for name, module in self.population.actors().items():
+            sel = np.array([[row[b] == name for b in range(len(row))] for row in modules]) & (m > 0)
+            if not sel.any():
+                continue
+            f = feats[:-1][torch.as_tensor(sel, device=self.device)]
+            a = torch.as_tensor(raw[sel], device=self.device)
+            adv = torch.as_tensor(routed[sel], device=self.device)
+            logp, entropy = module.actor.log_prob(f, a)
+            actor_loss = -(logp * adv).mean() - self.cfg.entropy_coef * entropy.mean()
+            module.optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(actor_loss):
+                self.nan_skips += 1
+                continue
+            actor_loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(module.actor.parameters(), 10.0)
+            if not math.isfinite(float(norm)):
+                module.optimizer.zero_grad(set_to_none=True)
+                self.nan_skips += 1
+                continue
+            module.optimizer.step()
+            actor_losses.append(float(actor_loss.detach()))
+        if actor_losses:
+            out["actor"] = float(np.mean(actor_losses))
+        out["nan_skips"] = float(self.nan_skips)
+        return out
+
+    def train_world_model(self, batch: dict) -> dict[str, float]:
+        """One world-model update on a replay batch, then the intrinsic heads (NaN-guarded both)."""
+        wm_out, posts = self.world_model.train_step(batch, return_states=True)
+        out = {"world_model": wm_out["total"], "world_model_kl": wm_out["kl"], "world_model_next": wm_out["next"]}
+        self.nan_skips += int(wm_out["skipped"])
+        if self.intrinsic is not None and not wm_out["skipped"]:
+            ir = self.intrinsic.train_step(batch, posts)
+            out["intrinsic"] = ir["ensemble"] + ir["coherence_heads"]
+            self.nan_skips += int(ir["skipped"])
+        return out
+
+    def plasticity_tick(self, n_steps: int) -> None:
+        """Structural plasticity after ``n_steps`` steps per env (decay, prune, spawn)."""
+        active = {m for m in self.module if m is not None}
+        self.population.tick(self.step_count, active, n_steps)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Weights, optimisers, population, tonic level and RNG: tensors and plain data only."""
+        state = {"world_model": self.world_model.state_dict(), "critics": self.critics.state_dict(),
+                 "critics_optimizer": self.critics.optimizer.state_dict(), "population": self.population.state_dict(),
+                 "tonic": torch.as_tensor(np.asarray(self.tonic.level, np.float64)), "rng": _rng_state(self.rng),
+                 "nan_skips": int(self.nan_skips), "step_count": int(self.step_count), "intrinsic": None}
+        if self.intrinsic is not None:
+            scales = {c: [s.mean_square, s.weight] for c, s in self.intrinsic.scales.items()}
+            scales["_disagreement"] = [self.intrinsic.disagreement_scale.mean_square, self.intrinsic.disagreement_scale.weight]
+            state["intrinsic"] = {"weights": self.intrinsic.state_dict(), "optimizer": self.intrinsic.optimizer.state_dict(),
+                                  "scales": scales}
+        return state
+
+    def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
+        """Restore everything (``weights_only=True``: weights, population and tonic only, no optimisers)."""
+        wm_state = state["world_model"] if not weights_only else {k: v for k, v in state["world_model"].items()
+                                                                  if not k.startswith("_optimizer.")}
+        self.world_model.load_state_dict(wm_state)
+        self.critics.load_state_dict(state["critics"])
+        self.population.load_state_dict(state["population"])
+        level = state["tonic"].cpu().numpy()
+        self.tonic.level = level if len(level) == self.num_envs else np.full(self.num_envs, float(level.mean()))
+        if self.intrinsic is not None and state.get("intrinsic") is not None:
+            self.intrinsic.load_state_dict(state["intrinsic"]["weights"])
+            for c, (ms, w) in state["intrinsic"]["scales"].items():
+                scale = self.intrinsic.disagreement_scale if c == "_disagreement" else self.intrinsic.scales[c]
+                scale.mean_square, scale.weight = float(ms), float(w)
+            if not weights_only:
+                self.intrinsic.optimizer.load_state_dict(state["intrinsic"]["optimizer"])
+        if not weights_only:
+            self.critics.optimizer.load_state_dict(state["critics_optimizer"])
+            _set_rng_state(self.rng, state["rng"])
+            self.nan_skips, self.step_count = int(state["nan_skips"]), int(state["step_count"])
+
+
+class AgentPolicy:
+    """The Policy interface (docs/architecture.md) over one env: ``act(obs) -> (action, extras)``.
+
+    Acting does not learn. ``observe_reward(r)`` passes the env's reward for the food channel
+    (optional: without it food reads 0, the rat just does not know it ate).
+    """
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+        self.reset()
+
+    def reset(self, num_envs: int = 1) -> None:
+        if num_envs != 1:
+            raise ValueError(f"AgentPolicy acts in one env at a time (act takes one unbatched obs); got num_envs={num_envs}")
+        self.agent.reset(1)
+        self._first, self._reward = True, 0.0
+
+    def observe_reward(self, reward: float) -> None:
+        self._reward = float(reward)
+
+    def act(self, obs: dict) -> tuple[np.ndarray, dict]:
+        batch = {k: np.asarray(v)[None] for k, v in obs.items()}
+        actions, info = self.agent.step(batch, [self._reward], [self._first], learn=False, predict=True)
+        self._first, self._reward = False, 0.0
+        extras = {"rpe": {c: float(v[0]) for c, v in info["rpe"].items()},
+                  "tonic": float(info["tonic"][0]), "module": str(info["module"][0]),
+                  "rewards": {c: float(v[0]) for c, v in info["rewards"].items()}}
+        if info["predicted_vision"] is not None:
+            extras["predicted_vision"] = info["predicted_vision"][0]
+        return actions[0], extras

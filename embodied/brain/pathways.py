@@ -1,0 +1,320 @@
+"""Pathways: a population of policy modules with striatal selection and structural plasticity.
+
+Brain words -> code
+-------------------
+cortex proposes        each module proposes an action: an innate reflex program reading the
+                       whiskers (``ReflexProgram``) or a learned Gaussian actor reading the
+                       world model's latent features (``GaussianActor``)
+striatal context       a locality-sensitive hash of the latent (signs of ``bits`` fixed random
+                       projections, Charikar 2002): nearby latent states share a context, so
+                       Go/NoGo values generalise, and 2^bits contexts keep the tables small
+                       enough to learn in a few thousand steps
+striatum / pallidum    Go (D1) and NoGo (D2) values per (context, module) in
+                       :class:`~embodied.brain.selection.OpponentSelector` (OpAL, Collins &
+                       Frank 2014); softmax over β_G·G − β_N·N with β scaled by 1/temperature;
+                       tonic dopamine's modulation m tilts β_G = β(1 + m), β_N = β(1 − m)
+motor program          a selected module keeps control for ``option_steps`` steps (an option)
+local reward           each module kind receives its own mix of channel RPEs (routing matrix):
+                       ``δ_module = Σ_c routing[kind][c] · δ_c``
+structural plasticity  each module's strength s is a running average of its credit when it is
+                       selected, ``s ← s + η (1 + g·δ̄ − s)`` (δ̄ = mean routed RPE over the
+                       option), and decays when unused, ``s ← s · decay^steps``; modules with
+                       s < prune_threshold are pruned (never below ``min_modules``), modules
+                       with s > spawn_threshold spawn a copy with Gaussian-perturbed weights
+                       (never beyond ``max_modules``) and share their strength with it —
+                       "copy the best performers and let the copies vary"
+
+Innate reflexes are honest biology (a newborn rat already runs and turns away from a touched
+whisker) and give exploration something to select among on a CPU budget; they read only the
+observation, and which of them acts, where, is learned from dopamine.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from embodied.brain.encoders import mlp
+from embodied.brain.selection import OpponentSelector
+
+MODULE_KINDS = ("forward", "turn", "explorer", "forager", "motor")
+REFLEX_KINDS = ("forward", "turn")
+#: innate programs: [forward drive, turn bias, whisker-avoid gain, head sweep amplitude]
+REFLEX_PRESETS = {
+    "forward": [1.0, 0.0, 3.0, 0.5],
+    "turn_left": [0.3, 0.8, 1.0, 0.2],
+    "turn_right": [0.3, -0.8, 1.0, 0.2],
+}
+
+
+def base_name(name: str) -> str:
+    return name.split("#", 1)[0]
+
+
+def kind_of(name: str) -> str:
+    """``turn_left#3`` -> ``turn``; ``explorer#2`` -> ``explorer``."""
+    base = base_name(name)
+    return "turn" if base.startswith("turn") else base
+
+
+class ReflexProgram:
+    """A Braitenberg-style whisker reflex with four heritable parameters (see REFLEX_PRESETS).
+
+    ``turn = bias + gain·(right − left) + drift``; a wall right ahead (front whiskers > 0.5)
+    turns hard away from the more touched side; ``forward = drive·(1 − 0.8·front)``;
+    the head sweeps sinusoidally (whisking the surroundings). Reads only ``obs['touch']``.
+    """
+
+    def __init__(self, params):
+        self.params = np.asarray(params, dtype=np.float64).copy()
+
+    def act(self, touch: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        drive, bias, gain, head_amp = self.params
+        n = (touch.shape[-1] - 4) // 2
+        left, right = touch[:, :n], touch[:, n:2 * n]
+        front = np.maximum(left[:, : n // 2].max(-1), right[:, : n // 2].max(-1))
+        turn = bias + gain * (right.mean(-1) - left.mean(-1)) + rng.normal(0.0, 0.3, len(touch))
+        away = np.where(right.sum(-1) >= left.sum(-1), 1.0, -1.0)
+        turn = np.where(front > 0.5, away, np.clip(turn, -1, 1))
+        forward = drive * (1.0 - 0.8 * front)
+        head = head_amp * np.sin(t / 15.0)
+        return np.clip(np.stack([forward, turn, head], -1), -1, 1).astype(np.float32)
+
+
+class GaussianActor(nn.Module):
+    """A learned cortical module: latent features -> N(μ, σ) over the 3 action dims."""
+
+    def __init__(self, feature_dim: int, units: int, action_dim: int = 3):
+        super().__init__()
+        self.net = mlp(feature_dim, units, 2, action_dim)
+        nn.init.uniform_(self.net[-1].weight, -1e-3, 1e-3)
+        self.log_std = nn.Parameter(torch.full((action_dim,), -0.5))
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.tanh(self.net(features)), self.log_std.clamp(-3.0, 1.0).exp()
+
+    def log_prob(self, features: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = self(features)
+        dist = torch.distributions.Normal(mean, std)
+        return dist.log_prob(raw).sum(-1), dist.entropy().sum(-1)
+
+
+@dataclass
+class Module:
+    """One pathway: its program, its lineage and its reinforcement strength."""
+
+    name: str
+    kind: str
+    parent: str = ""
+    strength: float = 1.0
+    selections: int = 0
+    born: int = 0
+    reflex: ReflexProgram | None = None
+    actor: GaussianActor | None = None
+    optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
+
+
+@dataclass
+class PlasticityConfig:
+    enabled: bool = True
+    strength_rate: float = 0.1
+    strength_gain: float = 1.0
+    strength_decay: float = 0.999
+    prune_threshold: float = 0.3
+    spawn_threshold: float = 1.3
+    mutation_std: float = 0.05
+    min_modules: int = 3
+    max_modules: int = 12
+    min_age: int = 200
+
+
+class PathwayPopulation:
+    """The module population, its Go/NoGo selector and its births and prunes."""
+
+    def __init__(self, feature_dim: int, initial_modules, routing: dict, rng: np.random.Generator,
+                 plasticity: PlasticityConfig | None = None, context_bits: int = 2, beta: float = 2.0,
+                 alpha: float = 0.1, actor_units: int = 64, actor_lr: float = 3e-4, device="cpu",
+                 scalar: bool = False):
+        self.feature_dim, self.routing, self.rng, self.device = feature_dim, routing, rng, device
+        self.plasticity = plasticity or PlasticityConfig()
+        self.actor_units, self.actor_lr, self.beta, self.scalar = actor_units, actor_lr, beta, scalar
+        self.projection = rng.normal(size=(feature_dim, context_bits)) if context_bits > 0 else np.zeros((feature_dim, 0))
+        self.selector = OpponentSelector(alpha_critic=0.0, alpha_go=alpha, alpha_nogo=alpha, beta=beta, rule="opal", rng=rng)
+        self.modules: dict[str, Module] = {}
+        self.next_id = 0
+        self.births = self.prunes = 0
+        self.events: list[tuple[int, str, str, str, float]] = []  # (step, event, module, parent, strength)
+        for base in initial_modules:
+            self._add(self._new_module(base, born=0), step=0, log=True)
+
+    # -- population -------------------------------------------------------------------------
+    def _new_module(self, base: str, born: int, parent: Module | None = None) -> Module:
+        name = f"{base}#{self.next_id}"
+        self.next_id += 1
+        kind = kind_of(base)
+        module = Module(name=name, kind=kind, parent=parent.name if parent else "", born=born)
+        if kind in REFLEX_KINDS:
+            params = parent.reflex.params if parent else REFLEX_PRESETS.get(base, REFLEX_PRESETS["forward"])
+            module.reflex = ReflexProgram(params)
+        else:
+            module.actor = GaussianActor(self.feature_dim, self.actor_units).to(self.device)
+            if parent is not None:
+                module.actor.load_state_dict(parent.actor.state_dict())
+            module.optimizer = torch.optim.Adam(module.actor.parameters(), lr=self.actor_lr, eps=1e-6)
+        return module
+
+    def _add(self, module: Module, step: int, log: bool) -> None:
+        self.modules[module.name] = module
+        if log:
+            self.events.append((step, "birth", module.name, module.parent, module.strength))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.modules)
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    # -- context and selection ----------------------------------------------------------------
+    def context(self, features: np.ndarray) -> np.ndarray:
+        """LSH context per row: the integer whose bits are the signs of the projections."""
+        bits = (np.asarray(features) @ self.projection) > 0
+        return (bits * (1 << np.arange(bits.shape[-1]))).sum(-1).astype(np.int64)
+
+    def probabilities(self, context: int, modulation: float = 0.0, temperature: float = 1.0) -> np.ndarray:
+        self.selector.beta = self.beta / max(float(temperature), 1e-3)
+        return self.selector.probabilities(self.names, int(context), float(modulation))
+
+    def choose(self, context: int, modulation: float = 0.0, temperature: float = 1.0) -> str:
+        """Pallidum: sample a module with p ∝ exp(β_G G − β_N N) at this temperature."""
+        self.selector.beta = self.beta / max(float(temperature), 1e-3)
+        return self.selector.choose(self.names, int(context), float(modulation))
+
+    def route(self, name: str, channel_rpe: dict[str, float]) -> float:
+        """The RPE that reaches a module: its kind's weighted mix of the channels (scalar: as is)."""
+        if self.scalar:
+            return float(sum(channel_rpe.values()))
+        weights = self.routing[self.modules[name].kind if name in self.modules else kind_of(name)]
+        return float(sum(weights.get(c, 0.0) * float(v) for c, v in channel_rpe.items()))
+
+    # -- acting ------------------------------------------------------------------------------
+    def act(self, name: str, obs: dict, features: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Actions ``[n, 3]`` of module ``name`` for n rows, and the raw Gaussian samples (actors)."""
+        module = self.modules[name]
+        if module.reflex is not None:
+            action = module.reflex.act(np.asarray(obs["touch"], np.float32), t, self.rng)
+            return action, action.copy()
+        with torch.no_grad():
+            mean, std = module.actor(torch.as_tensor(features, dtype=torch.float32, device=self.device))
+        raw = mean.cpu().numpy() + std.cpu().numpy() * self.rng.standard_normal(mean.shape)
+        return np.clip(raw, -1, 1).astype(np.float32), raw.astype(np.float32)
+
+    # -- learning ----------------------------------------------------------------------------
+    def reinforce(self, name: str, context: int, channel_rpe: dict[str, float] | float, step: int = 0) -> float:
+        """End of an option: Go/NoGo learn from the routed RPE, the strength from the credit.
+
+        ``channel_rpe`` is the option's mean RPE per channel (or an already routed float).
+        Returns the routed δ̄ (clipped to [−1, 1], the range OpAL's multiplicative rule tolerates).
+        """
+        if name not in self.modules:
+            return 0.0
+        routed = float(channel_rpe) if not isinstance(channel_rpe, dict) else self.route(name, channel_rpe)
+        routed = float(np.clip(routed, -1.0, 1.0))
+        self.selector.update(name, context=int(context), delta=routed)
+        module = self.modules[name]
+        module.selections += 1
+        p = self.plasticity
+        module.strength += p.strength_rate * (1.0 + p.strength_gain * routed - module.strength)
+        self.events.append((step, "select", name, module.parent, module.strength))
+        return routed
+
+    def tick(self, step: int, active: set[str], n_steps: int) -> None:
+        """``n_steps`` passed: unused modules decay; then prune the weak and copy the strong."""
+        p = self.plasticity
+        for module in self.modules.values():
+            if module.name not in active:
+                module.strength *= p.strength_decay ** n_steps
+        if not p.enabled:
+            return
+        for module in sorted(self.modules.values(), key=lambda m: m.strength):
+            if len(self.modules) <= p.min_modules:
+                break
+            if module.strength < p.prune_threshold and step - module.born >= p.min_age:
+                self.prune(module.name, step)
+        for module in sorted(self.modules.values(), key=lambda m: -m.strength):
+            if len(self.modules) >= p.max_modules:
+                break
+            if module.strength > p.spawn_threshold and step - module.born >= p.min_age:
+                self.spawn(module.name, step)
+
+    def prune(self, name: str, step: int) -> None:
+        module = self.modules.pop(name)
+        self.selector.remove_option(name)
+        self.prunes += 1
+        self.events.append((step, "prune", name, module.parent, module.strength))
+
+    def spawn(self, name: str, step: int) -> str:
+        """Copy a module, perturb the copy (Gaussian noise), split the parent's strength."""
+        parent = self.modules[name]
+        child = self._new_module(base_name(name), born=step, parent=parent)
+        std = self.plasticity.mutation_std
+        if child.reflex is not None:
+            child.reflex.params = child.reflex.params + self.rng.normal(0.0, std, child.reflex.params.shape)
+        else:
+            with torch.no_grad():
+                for param in child.actor.parameters():
+                    noise = self.rng.normal(0.0, std, tuple(param.shape))
+                    param.add_(torch.as_tensor(noise, dtype=param.dtype, device=param.device))
+        parent.strength /= 2.0
+        child.strength = parent.strength
+        for (ctx, option), go in list(self.selector.go.items()):  # the copy inherits its parent's striatal values
+            if option == name:
+                self.selector.add_option(child.name, ctx, go=go, nogo=self.selector.nogo[(ctx, option)])
+        self._add(child, step, log=True)
+        self.births += 1
+        return child.name
+
+    def actors(self) -> dict[str, Module]:
+        return {n: m for n, m in self.modules.items() if m.actor is not None}
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Plain tensors, numbers, strings, lists and dicts only (``torch.load(weights_only=True)``)."""
+        modules = []
+        for m in self.modules.values():
+            modules.append({"name": m.name, "kind": m.kind, "parent": m.parent, "strength": float(m.strength),
+                            "selections": int(m.selections), "born": int(m.born),
+                            "reflex": m.reflex.params.tolist() if m.reflex is not None else None,
+                            "actor": m.actor.state_dict() if m.actor is not None else None,
+                            "optimizer": m.optimizer.state_dict() if m.optimizer is not None else None})
+        table = lambda t: [[int(c), str(o), float(v)] for (c, o), v in t.items()]  # noqa: E731
+        return {"modules": modules, "go": table(self.selector.go), "nogo": table(self.selector.nogo),
+                "projection": torch.as_tensor(self.projection), "next_id": self.next_id,
+                "births": self.births, "prunes": self.prunes}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.modules = {}
+        for entry in state["modules"]:
+            m = Module(name=entry["name"], kind=entry["kind"], parent=entry["parent"], strength=entry["strength"],
+                       selections=entry["selections"], born=entry["born"])
+            if entry["reflex"] is not None:
+                m.reflex = ReflexProgram(entry["reflex"])
+            else:
+                m.actor = GaussianActor(self.feature_dim, self.actor_units).to(self.device)
+                m.actor.load_state_dict(entry["actor"])
+                m.optimizer = torch.optim.Adam(m.actor.parameters(), lr=self.actor_lr, eps=1e-6)
+                if entry["optimizer"] is not None:
+                    m.optimizer.load_state_dict(entry["optimizer"])
+            self.modules[m.name] = m
+        self.selector.go = {(int(c), o): float(v) for c, o, v in state["go"]}
+        self.selector.nogo = {(int(c), o): float(v) for c, o, v in state["nogo"]}
+        self.projection = state["projection"].cpu().numpy()
+        self.next_id, self.births, self.prunes = int(state["next_id"]), int(state["births"]), int(state["prunes"])
+        self.events = []
+
+
+def finite(x: float) -> bool:
+    return math.isfinite(float(x))

@@ -1,0 +1,122 @@
+"""Rollout collection behind a small interface, so env workers can move (e.g. to Ray) without
+touching the learner.
+
+    collector = LocalCollector(cfg)                     # gymnasium Sync/AsyncVectorEnv
+    batch = collector.collect(agent, n_steps)           # n_steps per env, [T, B, ...] arrays
+
+Episodes are segments of ``episode_steps`` for every env at once: at each episode boundary
+all envs reset together with seeds derived from ``(seed, episode index, env index)``. So the
+environment stream after step N depends only on N — which is what lets ``--resume`` (PyBullet
+states cannot be saved) reproduce an uninterrupted run from a checkpoint taken at a boundary.
+An env that terminates inside an episode is reset at once (gymnasium's same-step autoreset)
+from its own generator, itself seeded at the episode start: deterministic too.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import gymnasium as gym
+import numpy as np
+
+import embodied  # noqa: F401  (registers the env id)
+from embodied import ENV_ID
+
+
+class Collector(Protocol):
+    num_envs: int
+    observation_space: gym.spaces.Dict
+    action_space: gym.spaces.Box
+
+    def collect(self, policy, n_steps: int) -> dict: ...
+    def state(self) -> dict: ...
+    def load_state(self, state: dict) -> None: ...
+    def close(self) -> None: ...
+
+
+def episode_seeds(seed: int, episode: int, num_envs: int) -> list[int]:
+    """Reset seeds of every env for one episode (independent streams, SeedSequence)."""
+    return [int(np.random.SeedSequence([seed, episode, i]).generate_state(1)[0]) for i in range(num_envs)]
+
+
+def make_env_fn(cfg):
+    def thunk():
+        return gym.make(ENV_ID, world=cfg.world, task=cfg.task, vision_size=cfg.vision_size,
+                        max_episode_steps=cfg.episode_steps + 1)  # our segments end episodes, never TimeLimit
+    return thunk
+
+
+def make_single_env(cfg):
+    return make_env_fn(cfg)()
+
+
+class LocalCollector:
+    """Vectorised envs in this process (``sync``) or in worker processes (``async``).
+
+    The policy it drives is a batched agent: ``policy.step(obs, reward, is_first) ->
+    (actions, info)`` (``embodied.brain.agent.Agent``) — it sees the observation, the
+    extrinsic reward and the episode-start flag, never ``info``.
+    """
+
+    def __init__(self, cfg):
+        self.cfg, self.num_envs = cfg, cfg.num_envs
+        fns = [make_env_fn(cfg) for _ in range(cfg.num_envs)]
+        kwargs = dict(autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.envs = (gym.vector.AsyncVectorEnv(fns, **kwargs) if cfg.vector_env == "async"
+                     else gym.vector.SyncVectorEnv(fns, **kwargs))
+        self.observation_space = self.envs.single_observation_space
+        self.action_space = self.envs.single_action_space
+        self.steps = 0            # steps per env since the start of the run
+        self.obs = None
+        self.reward = np.zeros(self.num_envs, np.float32)
+        self.is_first = np.ones(self.num_envs, bool)
+
+    @property
+    def episode(self) -> int:
+        return self.steps // self.cfg.episode_steps
+
+    def at_episode_start(self) -> bool:
+        return self.steps % self.cfg.episode_steps == 0
+
+    def _reset_all(self) -> None:
+        self.obs, _ = self.envs.reset(seed=episode_seeds(self.cfg.seed, self.episode, self.num_envs))
+        self.reward = np.zeros(self.num_envs, np.float32)
+        self.is_first = np.ones(self.num_envs, bool)
+
+    def collect(self, policy, n_steps: int) -> dict:
+        """Step every env ``n_steps`` times. Returns ``[T, B]``-leading arrays: ``obs`` (dict,
+        what the policy acted on), ``action``, ``reward`` (after the action), ``is_first``,
+        ``terminated``, the policy's per-step ``info`` list, and privileged ``coverage`` and
+        ``food_eaten`` (metrics only)."""
+        rows = {"obs": [], "action": [], "reward": [], "is_first": [], "terminated": [], "coverage": [], "food_eaten": [],
+                "info": []}
+        for _ in range(n_steps):
+            if self.at_episode_start():
+                self._reset_all()
+            actions, info = policy.step(self.obs, self.reward, self.is_first)
+            next_obs, reward, terminated, truncated, env_info = self.envs.step(actions)
+            rows["obs"].append(self.obs), rows["action"].append(actions), rows["is_first"].append(self.is_first)
+            rows["reward"].append(np.asarray(reward, np.float32)), rows["terminated"].append(np.asarray(terminated))
+            rows["info"].append(info)
+            rows["coverage"].append(np.asarray(env_info.get("coverage", np.zeros(self.num_envs)), np.float32))
+            rows["food_eaten"].append(np.asarray(env_info.get("food_eaten", np.zeros(self.num_envs)), np.float32))
+            done = np.asarray(terminated) | np.asarray(truncated)
+            self.obs, self.reward, self.is_first = next_obs, np.asarray(reward, np.float32), done
+            self.steps += 1
+            if self.at_episode_start() and hasattr(policy, "end_episode"):
+                policy.end_episode()  # before any checkpoint: a resumed run starts with no open options
+        batch = {k: (np.stack(v) if k not in ("obs", "info") else v) for k, v in rows.items()}
+        batch["obs"] = {k: np.stack([o[k] for o in rows["obs"]]) for k in rows["obs"][0]}
+        return batch
+
+    def state(self) -> dict:
+        """Only the step count: at an episode boundary the env stream is a function of it."""
+        if not self.at_episode_start():
+            raise RuntimeError(f"collector state is only defined at an episode boundary (step {self.steps} per env)")
+        return {"steps": self.steps}
+
+    def load_state(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+        self.obs = None
+
+    def close(self) -> None:
+        self.envs.close()

@@ -21,7 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (inter-trial intervals, rewards, choices)")
     parser.add_argument("--alpha", type=float, default=0.1, help="critic learning rate")
     parser.add_argument("--embodied", action="store_true",
-                        help="run the protocols on the rat in the conditioning box instead of the tabular model")
+                        help="train the rat in the conditioning box and probe its own dopamine (light -> food)")
+    parser.add_argument("--steps", type=int, default=12000, help="--embodied: env steps of training in the box")
+    parser.add_argument("--trials", type=int, default=12, help="--embodied: probe trials per checkpoint")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="--embodied: training config overrides (see embodied train --help)")
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
@@ -36,10 +40,15 @@ def _write_csv(rows: list[dict], path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.embodied:
-        print("embodied lab --embodied: the embodied version needs the conditioning task "
-              "(embodied/tasks, task='conditioning'), which is not built yet; run without --embodied "
-              "for the tabular dopamine model.")
-        return 2
+        from embodied.lab.embodied_lab import run_embodied_lab
+
+        summary = run_embodied_lab(Path(args.out), args.steps, args.seed, trials=args.trials, overrides=args.set)
+        for check, ok in summary["checks"].items():
+            print(f"  {'ok ' if ok else 'NO '} {check}")
+        for step, resp in summary["responses"].items():
+            print(f"  after {step:>6} steps: cue {resp['cue']:+.3f}  eat {resp['eat']:+.3f}  omission {resp['omission']:+.3f}")
+        print(f"{'PASS' if summary['passed'] else 'FAIL'}  embodied conditioning; wrote {args.out}/embodied.png")
+        return 0 if summary["passed"] else 1
     unknown = [p for p in args.protocols if p not in PROTOCOLS]
     if unknown:
         print(f"embodied lab: unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)}")

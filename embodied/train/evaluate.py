@@ -138,6 +138,76 @@ def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor:
             "formula_steps": [r["formula_steps"] for r in runs], "factor": factor}
 
 
+# ---- helpers the comparison scripts share ---------------------------------------------------
+def paired_difference(a: dict, b: dict, key: str) -> dict:
+    """Bootstrap CI of the per-maze difference a − b (same seeds: a paired comparison)."""
+    if a["seeds"] != b["seeds"]:
+        raise ValueError("paired_difference needs results on the same seeds")
+    return bootstrap_ci(np.subtract(a[key], b[key])).as_dict()
+
+
+def trainer_missing_reason() -> str | None:
+    """None when ``embodied.train.loop``/``checkpoint`` import; else why not."""
+    try:
+        from . import checkpoint, config, loop  # noqa: F401
+    except ImportError as err:
+        return f"the trainer is not available ({err})"
+    return None
+
+
+def train_agent(run_dir, overrides: list[str], config_path: str = "configs/default.json",
+                resume: bool = False) -> dict:
+    """Train with ``embodied.train.loop.train``; returns the checkpoint path, wall-clock and summary."""
+    from .config import load_config
+    from .loop import train
+    cfg = load_config(config_path, overrides=list(overrides))
+    run_dir = Path(run_dir)
+    start = time.time()
+    summary = train(cfg, run_dir, resume=resume, progress=False)
+    wall = time.time() - start
+    checkpoint = run_dir / "checkpoints" / "latest.pt"
+    info = {"checkpoint": str(checkpoint), "wall_s": wall, "total_steps": int(cfg.total_steps),
+            "overrides": list(overrides), "config": config_path}
+    try:
+        json.dumps(summary)
+        info["summary"] = summary
+    except TypeError:
+        info["summary"] = str(summary)
+    return info
+
+
+def save_bar_figure(path, results: dict, key: str, ylabel: str, title: str, target: float | None = None,
+                    target_label: str = "target") -> None:
+    """Bars of mean ``key`` with bootstrap 95% CI whiskers, one per condition, and the per-maze points."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(results)
+    means = [results[n][f"{key}_ci"]["mean"] for n in names]
+    lows = [results[n][f"{key}_ci"]["mean"] - results[n][f"{key}_ci"]["low"] for n in names]
+    highs = [results[n][f"{key}_ci"]["high"] - results[n][f"{key}_ci"]["mean"] for n in names]
+    fig, ax = plt.subplots(figsize=(1.3 + 1.25 * len(names), 3.2), dpi=120)
+    ax.bar(range(len(names)), means, yerr=[lows, highs], capsize=4, color="#7a9cc6", edgecolor="black")
+    for i, n in enumerate(names):
+        pts = results[n][key]
+        ax.scatter(np.full(len(pts), i) + np.linspace(-0.15, 0.15, len(pts)), pts, s=9, color="black", zorder=3)
+    if target is not None:
+        ax.axhline(target, color="#c0392b", linestyle="--", linewidth=1)
+        ax.text(len(names) - 0.5, target, f" {target_label}", color="#c0392b", va="bottom", ha="right", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_json(path, data) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, default=str))
+
+
 # ---- policies by name --------------------------------------------------------------------
 def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
     """``random``, ``wander``, ``oracle`` (privileged; forage or dfs by task) or a checkpoint path.

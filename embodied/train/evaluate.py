@@ -176,6 +176,34 @@ def train_agent(run_dir, overrides: list[str], config_path: str = "configs/defau
     return info
 
 
+def training_overlap(config: dict, eval_seeds, world: str | None = None) -> dict:
+    """Do the held-out mazes overlap the mazes a training run saw?
+
+    Recomputes every reset seed the trainer used (``collector.episode_seeds`` over the run's
+    episodes) and, for procedural worlds, every training maze's free-cell map. Returns the
+    shared seeds and the held-out seeds whose maze geometry also occurred in training.
+    """
+    import math
+    from ..arena.catalogue import resolve_world
+    from ..arena.procedural import generate_maze
+    from .collector import episode_seeds
+    world = world or config["world"]
+    num_envs, episode_steps = int(config["num_envs"]), int(config["episode_steps"])
+    episodes = math.ceil(int(config["total_steps"]) / (episode_steps * num_envs))
+    train_seeds = {s for e in range(episodes) for s in episode_seeds(int(config["seed"]), e, num_envs)}
+    shared = sorted(train_seeds & set(int(s) for s in eval_seeds))
+    same_maze: list[int] = []
+    spec = resolve_world(config["world"])
+    if isinstance(spec, dict) and config["world"] == world:
+        def mask(seed):
+            return generate_maze(np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed)))),
+                                 **spec).free.tobytes()
+        train_masks = {mask(s) for s in train_seeds}
+        same_maze = [int(s) for s in eval_seeds if mask(s) in train_masks]
+    return {"training_episodes": episodes * num_envs, "shared_seeds": shared, "same_maze_geometry": same_maze,
+            "train_seed_min": min(train_seeds), "train_seed_max": max(train_seeds)}
+
+
 def save_bar_figure(path, results: dict, key: str, ylabel: str, title: str, target: float | None = None,
                     target_label: str = "target") -> None:
     """Bars of mean ``key`` with bootstrap 95% CI whiskers, one per condition, and the per-maze points."""

@@ -6,10 +6,12 @@ It is trained for ``steps`` env steps; checkpoints along the way are probed with
 off, and its phasic dopamine (the agent's RPE: food channel and the weighted total) is
 aligned to light onset and to food delivery, on rewarded and omission trials.
 
-Criteria (Schultz, Dayan & Montague 1997; Schultz 1998), comparing the last probe to the first:
-* the response at light onset grows (the burst moves to the earliest reliable cue);
-* the response at eating shrinks (food becomes predicted);
-* on omission trials of the trained rat, dopamine at the expected food time dips below zero.
+Criteria (Schultz, Dayan & Montague 1997; Schultz 1998), comparing the last probe to the first,
+with margins so that noise around zero cannot pass (``MARGIN`` of the first eating response):
+* the response at light onset grows by more than the margin and is positive (the burst moves
+  to the earliest reliable cue);
+* the response at eating shrinks by more than the margin (food becomes predicted);
+* on omission trials of the trained rat, dopamine at the expected food time dips below −margin.
 These are measured, not assumed: the summary says PASS or FAIL with the numbers.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from .. import ENV_ID
 
 WINDOW = 6  # steps (0.2 s) after an event over which the phasic response is averaged
+MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's response to food
 
 
 def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channel: str) -> dict:
@@ -106,12 +109,13 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     for ckpt in ckpts:
         probes[int(ckpt.stem.split("_")[1])] = probe(ckpt, trials, seed + 1, omission_prob=0.25, channel=channel)
     first, last = probes[min(probes)], probes[max(probes)]
+    margin = MARGIN * abs(first["eat"]) if np.isfinite(first["eat"]) and first["eat"] != 0 else 0.05
     checks = {
-        "cue response grows with training": last["cue"] > first["cue"],
-        "eating response shrinks with training": last["eat"] < first["eat"],
-        "dip at the expected time of omitted food": last["omission"] < 0,
+        "cue response grows with training": last["cue"] > max(0.0, first["cue"]) + margin,
+        "eating response shrinks with training": last["eat"] < first["eat"] - margin,
+        "dip at the expected time of omitted food": last["omission"] < -margin,
     }
-    summary = {"steps": steps, "seed": seed, "channel": channel, "checks": checks, "passed": all(checks.values()),
+    summary = {"steps": steps, "seed": seed, "channel": channel, "margin": margin, "checks": checks, "passed": all(checks.values()),
                "responses": {step: {k: v for k, v in pr.items() if k != "rows"} for step, pr in probes.items()}}
     _write_trace(out / "embodied.csv", probes)
     _figure(out / "embodied.png", probes, channel)

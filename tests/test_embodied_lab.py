@@ -1,0 +1,32 @@
+"""The embodied lab end to end on a tiny budget: trains, probes checkpoints, writes its outputs."""
+import json
+
+import numpy as np
+
+from embodied.lab.embodied_lab import _responses, run_embodied_lab
+
+
+def test_responses_align_rpe_to_light_eating_and_omission():
+    rows = []
+    for t in range(-10, 60):  # one rewarded trial: burst 1.0 at light, eating at step 35
+        rows.append({"trial_step": t, "omitted": False, "food_present": 30 <= t < 35, "reward": 1.0 if t == 35 else 0.0,
+                     "rpe": 1.0 if t == 0 else (0.5 if t == 36 else 0.0)})
+    for t in range(-10, 60):  # one omission trial: dip at the expected food time
+        rows.append({"trial_step": t, "omitted": True, "food_present": False, "reward": 0.0,
+                     "rpe": -0.6 if t == 30 else 0.0})
+    responses = _responses(rows)
+    assert np.isclose(responses["cue"], (1.0 / 6 + 0.0) / 2)  # burst in one of the two trials' windows
+    assert np.isclose(responses["eat"], 0.5 / 6)  # the reward shows one step after the eating step
+    assert np.isclose(responses["omission"], -0.6 / 6)
+    assert responses["n_cues"] == 2 and responses["n_eaten"] == 1 and responses["n_omissions"] == 1
+
+
+def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
+    summary = run_embodied_lab(tmp_path, steps=1024, seed=0, checkpoints=2, trials=2,
+                               overrides=["episode_steps=256", "num_envs=2", "vision_size=16", "learning_starts=128"])
+    for name in ("embodied.png", "embodied.csv", "embodied.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    saved = json.loads((tmp_path / "embodied.json").read_text())
+    assert set(saved["checks"]) == {"cue response grows with training", "eating response shrinks with training",
+                                    "dip at the expected time of omitted food"}
+    assert len(summary["responses"]) >= 2 and all(r["n_cues"] >= 1 for r in summary["responses"].values())

@@ -91,5 +91,5 @@ def test_load_policy_acts_with_extras(run, make_env):
     assert action.shape == (3,)
     assert {"predicted_vision", "rpe", "tonic", "module", "rewards"} <= set(extras)
     assert extras["predicted_vision"].shape == (24, 24, 3)
-    standalone = load_policy(run / "checkpoints" / "latest.pt")  # builds the spaces from the checkpoint's config
+    standalone = load_policy(run / "checkpoints" / "latest.pt", device="auto")  # spaces from the checkpoint's config
     assert standalone.act(obs)[0].shape == (3,)

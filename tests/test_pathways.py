@@ -75,12 +75,13 @@ def test_unused_module_decays_and_is_pruned_but_minimum_kept():
 
 def test_strong_module_spawns_a_mutated_copy():
     pop = population(modules=("forward", "explorer"), spawn_threshold=1.2, max_modules=3)
-    parent = pop.names[1]
-    for step in range(30):
+    other, parent = pop.names
+    for step in range(30):  # better than what is usual in this context: the other module does badly
         pop.reinforce(parent, 0, {"novelty": 1.0}, step=step)
+        pop.reinforce(other, 0, {"novelty": -1.0}, step=step)
     go_parent = pop.selector.go[(0, parent)]
     pop.tick(30, active={parent}, n_steps=1)
-    assert pop.births == 1 and len(pop) == 3
+    assert pop.births == 1 and len(pop) == 3 and pop.modules[other].strength < 1.0
     child = pop.names[-1]
     assert pop.modules[child].parent == parent and kind_of(child) == "explorer"
     assert pop.selector.go[(0, child)] == pytest.approx(go_parent)
@@ -88,6 +89,7 @@ def test_strong_module_spawns_a_mutated_copy():
     diffs = [float((pa - pc).detach().abs().max()) for pa, pc in zip(a.parameters(), c.parameters())]
     assert all(0 < d < 1.0 for d in diffs)  # a copy, perturbed
     assert any(e[1] == "birth" and e[3] == parent for e in pop.events)
+    pop.modules[parent].strength = 2.0
     pop.tick(31, active={parent}, n_steps=1)
     assert len(pop) == 3  # capped
 

@@ -75,7 +75,7 @@ class Agent:
             mutation_std=cfg.mutation_std, min_modules=cfg.min_modules, max_modules=cfg.max_modules, min_age=cfg.min_age)
         self.population = PathwayPopulation(
             self.world_model.feature_dim, cfg.initial_modules, cfg.routing, self.rng, plasticity, cfg.context_bits,
-            cfg.selector_beta, cfg.selector_alpha, cfg.actor_units, cfg.actor_lr, self.device, scalar=cfg.scalar_dopamine)
+            cfg.selector_beta, cfg.selector_alpha, cfg.selector_baseline_rate, cfg.actor_units, cfg.actor_lr, self.device, scalar=cfg.scalar_dopamine)
         self.tonic = TonicDopamine(rate=cfg.tonic_rate, scale=cfg.tonic_scale, vigour_range=tuple(cfg.vigour_range),
                                    temperature_gain=cfg.temperature_gain, num_envs=num_envs)
         self.nan_skips = 0

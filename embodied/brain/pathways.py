@@ -15,10 +15,14 @@ striatum / pallidum    Go (D1) and NoGo (D2) values per (context, module) in
                        tonic dopamine's modulation m tilts β_G = β(1 + m), β_N = β(1 − m)
 motor program          a selected module keeps control for ``option_steps`` steps (an option)
 local reward           each module kind receives its own mix of channel RPEs (routing matrix):
-                       ``δ_module = Σ_c routing[kind][c] · δ_c``
+                       ``r_module = Σ_c routing[kind][c] · δ̄_c`` (δ̄: mean over the option)
+option RPE             OpAL's own step on that outcome: ``δ = r_module − V(context)``, with the
+                       context critic ``V(c) ← V(c) + α_V δ``. A young dopamine critic lags (every
+                       early RPE is positive while it learns the return scale); the context
+                       baseline removes that common bias, so a module is reinforced for being
+                       better than what is usual *here*
 structural plasticity  each module's strength s is a running average of its credit when it is
-                       selected, ``s ← s + η (1 + g·δ̄ − s)`` (δ̄ = mean routed RPE over the
-                       option), and decays when unused, ``s ← s · decay^steps``; modules with
+                       selected, ``s ← s + η (1 + g·δ − s)`` (δ the option RPE above), and decays when unused, ``s ← s · decay^steps``; modules with
                        s < prune_threshold are pruned (never below ``min_modules``), modules
                        with s > spawn_threshold spawn a copy with Gaussian-perturbed weights
                        (never beyond ``max_modules``) and share their strength with it —
@@ -136,13 +140,13 @@ class PathwayPopulation:
 
     def __init__(self, feature_dim: int, initial_modules, routing: dict, rng: np.random.Generator,
                  plasticity: PlasticityConfig | None = None, context_bits: int = 2, beta: float = 2.0,
-                 alpha: float = 0.1, actor_units: int = 64, actor_lr: float = 3e-4, device="cpu",
+                 alpha: float = 0.1, baseline_rate: float = 0.1, actor_units: int = 64, actor_lr: float = 3e-4, device="cpu",
                  scalar: bool = False):
         self.feature_dim, self.routing, self.rng, self.device = feature_dim, routing, rng, device
         self.plasticity = plasticity or PlasticityConfig()
         self.actor_units, self.actor_lr, self.beta, self.scalar = actor_units, actor_lr, beta, scalar
         self.projection = rng.normal(size=(feature_dim, context_bits)) if context_bits > 0 else np.zeros((feature_dim, 0))
-        self.selector = OpponentSelector(alpha_critic=0.0, alpha_go=alpha, alpha_nogo=alpha, beta=beta, rule="opal", rng=rng)
+        self.selector = OpponentSelector(alpha_critic=baseline_rate, alpha_go=alpha, alpha_nogo=alpha, beta=beta, rule="opal", rng=rng)
         self.modules: dict[str, Module] = {}
         self.next_id = 0
         self.births = self.prunes = 0
@@ -214,22 +218,23 @@ class PathwayPopulation:
 
     # -- learning ----------------------------------------------------------------------------
     def reinforce(self, name: str, context: int, channel_rpe: dict[str, float] | float, step: int = 0) -> float:
-        """End of an option: Go/NoGo learn from the routed RPE, the strength from the credit.
+        """End of an option: Go/NoGo learn from the option's RPE, the strength from the credit.
 
-        ``channel_rpe`` is the option's mean RPE per channel (or an already routed float).
-        Returns the routed δ̄ (clipped to [−1, 1], the range OpAL's multiplicative rule tolerates).
+        ``channel_rpe`` is the option's mean RPE per channel (or an already routed float). The
+        routed outcome (clipped to [−1, 1], the range OpAL's multiplicative rule tolerates) minus
+        the context critic is the δ that moves Go (δ > 0) or NoGo (δ < 0). Returns δ.
         """
         if name not in self.modules:
             return 0.0
         routed = float(channel_rpe) if not isinstance(channel_rpe, dict) else self.route(name, channel_rpe)
         routed = float(np.clip(routed, -1.0, 1.0))
-        self.selector.update(name, context=int(context), delta=routed)
+        delta = self.selector.update(name, reward=routed, context=int(context))
         module = self.modules[name]
         module.selections += 1
         p = self.plasticity
-        module.strength += p.strength_rate * (1.0 + p.strength_gain * routed - module.strength)
+        module.strength += p.strength_rate * (1.0 + p.strength_gain * delta - module.strength)
         self.events.append((step, "select", name, module.parent, module.strength))
-        return routed
+        return delta
 
     def tick(self, step: int, active: set[str], n_steps: int) -> None:
         """``n_steps`` passed: unused modules decay; then prune the weak and copy the strong."""
@@ -292,6 +297,7 @@ class PathwayPopulation:
                             "optimizer": m.optimizer.state_dict() if m.optimizer is not None else None})
         table = lambda t: [[int(c), str(o), float(v)] for (c, o), v in t.items()]  # noqa: E731
         return {"modules": modules, "go": table(self.selector.go), "nogo": table(self.selector.nogo),
+                "critic": [[int(c), float(v)] for c, v in self.selector.critic.items()],
                 "projection": torch.as_tensor(self.projection), "next_id": self.next_id,
                 "births": self.births, "prunes": self.prunes}
 
@@ -311,6 +317,7 @@ class PathwayPopulation:
             self.modules[m.name] = m
         self.selector.go = {(int(c), o): float(v) for c, o, v in state["go"]}
         self.selector.nogo = {(int(c), o): float(v) for c, o, v in state["nogo"]}
+        self.selector.critic = {int(c): float(v) for c, v in state["critic"]}
         self.projection = state["projection"].cpu().numpy()
         self.next_id, self.births, self.prunes = int(state["next_id"]), int(state["births"]), int(state["prunes"])
         self.events = []

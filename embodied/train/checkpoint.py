@@ -44,7 +44,10 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """Load and check a checkpoint (``weights_only=True``); CheckpointError names file and fault."""
+    """Load and check a checkpoint (``weights_only=True``); CheckpointError names file and fault.
+    ``device`` may be ``"auto"`` (CUDA when available)."""
+    from embodied.brain.device import resolve_device
+    device = resolve_device(device)
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -118,6 +121,8 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
     from embodied.brain.agent import Agent, AgentPolicy
     from embodied.train.config import ConfigError, config_from_dict
 
+    from embodied.brain.device import resolve_device
+    device = str(resolve_device(device))
     payload = load_checkpoint(path, device=device)
     try:
         cfg = config_from_dict(dict(payload["config"]), source=f"checkpoint {path}")

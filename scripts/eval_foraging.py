@@ -114,10 +114,17 @@ def main(argv=None) -> int:
     for other, target in (("ppo", TARGET_VS_PPO), ("forage_oracle", TARGET_VS_ORACLE)):
         if "agent" in results and other in results:
             ci = ratio_ci(results["agent"]["food_per_1000"], results[other]["food_per_1000"]).as_dict()
-            ci.update(target=target, met=bool(ci["mean"] >= target))
+            if ci["mean"] == float("inf"):  # the baseline ate nothing: no ratio to speak of
+                agent_rate = results["agent"]["food_per_1000_ci"]["mean"]
+                ci.update(target=target, met=None)
+                verdict = (f"undefined: {other} ate 0 pellets on every maze; agent ate {agent_rate:.2f} per 1000 steps "
+                           f"(target >= {target}x not testable as a ratio)")
+            else:
+                ci.update(target=target, met=bool(ci["mean"] >= target))
+                verdict = (f"{ci['mean']:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]  target >= {target}: "
+                           f"{'MET' if ci['met'] else 'NOT met'}")
             comparisons[f"agent_over_{other}"] = ci
-            print(f"agent / {other}: {ci['mean']:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]  target >= {target}: "
-                  f"{'MET' if ci['met'] else 'NOT met'}")
+            print(f"agent / {other}: {verdict}")
     report.update(results=results, comparisons=comparisons, wall_s=time.time() - t_start)
     write_json(out / "results.json", report)
     if not args.quick:

@@ -67,7 +67,8 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     assert a["agent"]["population"]["go"] == b["agent"]["population"]["go"]
 
 
-@pytest.mark.parametrize("switch", ["intrinsic=false", "plasticity=false", "scalar_dopamine=true", "fixed_tonic=true"])
+@pytest.mark.parametrize("switch", ["intrinsic=false", "plasticity=false", "scalar_dopamine=true", "fixed_tonic=true",
+                                    'task="forage"'])
 def test_ablation_switches_run(tmp_path, switch):
     cfg = load_config(None, [f"{k}={json.dumps(v)}" for k, v in dict(TINY, total_steps=64, log_every=64).items()] + [switch])
     train(cfg, tmp_path / "run", progress=False)
@@ -78,6 +79,8 @@ def test_ablation_switches_run(tmp_path, switch):
         assert float(last["dopamine/tonic"]) == 0.0
     if switch == "intrinsic=false":
         assert float(last["rewards/novelty"]) == 0.0
+    if switch == 'task="forage"':
+        assert "rewards/food" in last and "charts/food_per_1000_steps" in last
 
 
 def test_bad_config_key_names_key_and_file(tmp_path):

@@ -46,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"embodied train: {err}", file=sys.stderr)
         return 2
+    from embodied.brain.device import resolve_device
+    try:
+        resolve_device(cfg.device)
+    except ValueError as err:
+        print(f"embodied train: {err}", file=sys.stderr)
+        return 2
     if args.resume and not args.run_dir:
         print("embodied train: --resume needs --run-dir (the run to continue)", file=sys.stderr)
         return 2

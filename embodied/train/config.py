@@ -99,7 +99,7 @@ class TrainConfig:
     strength_gain: float = _f(1.0, "credit = 1 + gain · mean routed RPE of the option")
     strength_decay: float = _f(0.999, "per-step multiplicative decay of an unused module's strength")
     prune_threshold: float = _f(0.3, "modules weaker than this are pruned")
-    spawn_threshold: float = _f(1.3, "modules stronger than this spawn a mutated copy")
+    spawn_threshold: float = _f(1.15, "modules stronger than this spawn a mutated copy")
     mutation_std: float = _f(0.05, "std of the Gaussian noise added to a copy's weights")
     min_modules: int = _f(3, "never prune below this many modules")
     max_modules: int = _f(12, "never grow beyond this many modules")

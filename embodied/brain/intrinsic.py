@@ -38,7 +38,7 @@ CHANNELS = ("prediction_success", "novelty", "coherence")
 class IntrinsicConfig:
     """Hyperparameters of the intrinsic rewards (each with its one-line why)."""
 
-    lag_decay: float = 0.98  # per world-model update: lagged weights <- d * lagged + (1 - d) * current (gamma-Progress)
+    lag_updates: int = 50  # the lagged copy is a snapshot of the model, refreshed every this many updates
     ensemble_size: int = 5  # latent predictors whose disagreement is long-term novelty (Plan2Explore)
     ensemble_units: int = 128  # width of each ensemble member
     episodic_k: int = 10  # neighbours in the episodic k-NN distance (NGU uses 10)
@@ -46,21 +46,45 @@ class IntrinsicConfig:
     embedding_smoothing: float = 0.8  # EMA factor of the episodic embedding over steps: averages out flicker
     novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
     coherence_units: int = 128  # width of the cross-sense predictors
-    scale_decay: float = 0.999  # EMA decay of each channel's running mean square (~1000 steps)
+    scale_decay: float = 0.9999  # EMA decay of each channel's running mean square (~10,000 steps: a dull stretch does not re-inflate itself)
     lr: float = 1e-3  # Adam learning rate of the ensemble and cross-sense heads
 
     def validated(self) -> "IntrinsicConfig":
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("lag_decay", "embedding_smoothing", "scale_decay") and not 0 <= value < 1:
+            if f.name in ("embedding_smoothing", "scale_decay") and not 0 <= value < 1:
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be in [0, 1)")
-            if f.name in ("ensemble_size", "episodic_k", "episodic_capacity", "ensemble_units", "coherence_units") and value < 1:
+            if f.name in ("lag_updates", "ensemble_size", "episodic_k", "episodic_capacity", "ensemble_units", "coherence_units") and value < 1:
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be >= 1")
         if self.ensemble_size < 2:
             raise ValueError(f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)")
         if self.novelty_max_modulator < 1:
             raise ValueError(f"IntrinsicConfig.novelty_max_modulator={self.novelty_max_modulator} must be >= 1")
         return self
+
+
+class Ensemble(nn.Module):
+    """K independent MLPs (2 hidden SiLU layers) evaluated in one batched matmul per layer."""
+
+    def __init__(self, members: int, in_dim: int, units: int, out_dim: int) -> None:
+        super().__init__()
+        dims = [in_dim, units, units, out_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(dims[:-1], dims[1:]):
+            w = torch.empty(members, a, b)
+            for k in range(members):  # independent initialisations: the source of disagreement
+                nn.init.kaiming_uniform_(w[k].T, a=5 ** 0.5)
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(torch.zeros(members, 1, b).uniform_(-1 / a ** 0.5, 1 / a ** 0.5)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, in) -> (K, N, out)
+        h = x.expand(self.weights[0].shape[0], *x.shape)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < len(self.weights) - 1:
+                h = torch.nn.functional.silu(h)
+        return h
 
 
 class RunningScale:
@@ -129,14 +153,20 @@ class IntrinsicRewards(nn.Module):
         feat, act = wm.feature_dim, wm.action_dim
         latent = wm.config.stoch_groups * wm.config.stoch_classes
         self.latent_dim = latent
-        self.ensemble = nn.ModuleList(mlp(feat + act, cfg.ensemble_units, 2, latent) for _ in range(cfg.ensemble_size))
-        self.expect = nn.ModuleDict({k: mlp(wm.config.deter, cfg.coherence_units, 2, wm.embed_dims[k]) for k in wm.keys})
-        self.cross = nn.ModuleDict({k: mlp(wm.config.deter + wm.embed_dim - wm.embed_dims[k], cfg.coherence_units, 2, wm.embed_dims[k])
-                                    for k in wm.keys})
+        self.ensemble = Ensemble(cfg.ensemble_size, feat + act, cfg.ensemble_units, latent)
+        # P: h -> every sense's embedding; Q: (h, embeddings with sense s masked out, one-hot s) -> embeddings
+        self.expect = mlp(wm.config.deter, cfg.coherence_units, 2, wm.embed_dim)
+        self.cross = mlp(wm.config.deter + wm.embed_dim + len(wm.keys), cfg.coherence_units, 2, wm.embed_dim)
+        slices, start = {}, 0
+        for k in wm.keys:
+            slices[k] = slice(start, start + wm.embed_dims[k])
+            start += wm.embed_dims[k]
+        self.slices = slices
         self.to(device)
         self.optimizer = torch.optim.Adam(list(self.ensemble.parameters()) + list(self.expect.parameters())
                                           + list(self.cross.parameters()), lr=cfg.lr)
         self.scales = {c: RunningScale(cfg.scale_decay) for c in CHANNELS}
+        self.updates_seen = 0
         self.disagreement_scale = RunningScale(cfg.scale_decay)
         self.reset(num_envs)
 
@@ -154,20 +184,24 @@ class IntrinsicRewards(nn.Module):
 
     # ------------------------------------------------------------------ the three signals
     def _prediction_error(self, model: WorldModel, state: LatentState, action: torch.Tensor, obs_targets: dict) -> torch.Tensor:
-        """Mean over senses of next-step mse in copy-last units (the model's own running copy error)."""
+        """Mean over senses of next-step mse in copy-last units (the *current* model's running
+        copy error for both copies, so the two errors share one unit)."""
         prior, _ = model.rssm.img_step(state, action, sample=False)
         pred = model.decode_next(prior.features, state.percept)
-        errs = [((pred[k] - obs_targets[k]) ** 2).flatten(1).mean(-1) / model.copy_error[i].clamp(min=1e-10).nan_to_num(1.0)
-                for i, k in enumerate(model.keys)]
+        unit = self.world_model.copy_error.clamp(min=1e-10).nan_to_num(1.0)
+        errs = [((pred[k] - obs_targets[k]) ** 2).flatten(1).mean(-1) / unit[i] for i, k in enumerate(model.keys)]
         return torch.stack(errs, -1).mean(-1)
 
     def prediction_success(self, state_before, lagged_before, action_prev, obs_targets) -> torch.Tensor:
         """Learning progress: r = E_lagged(o_t | s_{t-1}, a_{t-1}) - E_current(o_t | s_{t-1}, a_{t-1}).
 
         E is the next-step prediction error of a model on the *same* transition (mean over
-        senses, each in units of its copy-last error); the lagged model is an EMA of the
-        current weights (gamma-Progress, Kim et al. 2020, "Active World Model Learning with
-        Progress Curiosity"; learning progress after Oudeyer et al. 2007 and Schmidhuber 1991).
+        senses, each in units of its copy-last error); the lagged model is a snapshot of the
+        current one, refreshed every ``lag_updates`` updates (learning progress: Oudeyer, Kaplan
+        & Hafner 2007, "Intrinsic motivation systems for autonomous mental development";
+        Schmidhuber 1991). Not an EMA of weights (gamma-Progress, Kim et al. 2020): averaged
+        weights predicted *better* than the current ones in our tests (Polyak averaging), so
+        the progress signal came out negative while the model was learning.
         A dark corner is predicted equally well by both copies: no reward. Kept *signed*: on
         an unlearnable stimulus (noisy TV) both errors are equal in expectation, and the signed
         difference averages to zero, whereas clipping at 0 would pay the positive half of the
@@ -181,8 +215,7 @@ class IntrinsicRewards(nn.Module):
         """Long-term novelty: variance across the ensemble of next-latent predictions, mean over
         dims (Plan2Explore, Sekar et al. 2020). Members trained on the same data converge to the
         same conditional mean, even for an unpredictable target, so a noisy TV's pull fades."""
-        x = torch.cat([features_before, action_prev], -1)
-        preds = torch.stack([m(x) for m in self.ensemble])
+        preds = self.ensemble(torch.cat([features_before, action_prev], -1))
         return preds.var(0).mean(-1)
 
     def coherence(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -197,15 +230,25 @@ class IntrinsicRewards(nn.Module):
         multisensory prediction and cross-modal agreement objectives (de Sa 1994, "Learning
         classification with unlabeled data"; Arandjelovic & Zisserman 2017, audio-visual correspondence).
         """
+        expect, cross = self._coherence_errors(deter, embeds)
+        return (expect - cross).mean(-1)
+
+    def _coherence_errors(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sense mean squared errors of P and Q, each (..., senses)."""
         keys = self.world_model.keys
-        total = 0.0
-        for k in keys:
-            others = torch.cat([embeds[o] for o in keys if o != k], -1)
-            target = embeds[k]
-            expect = ((self.expect[k](deter) - target) ** 2).mean(-1)
-            cross = ((self.cross[k](torch.cat([deter, others], -1)) - target) ** 2).mean(-1)
-            total = total + (expect - cross)
-        return total / len(keys)
+        e = torch.cat([embeds[k] for k in keys], -1)
+        expect_all = self.expect(deter)
+        masks = torch.ones(len(keys), e.shape[-1], device=e.device)
+        for i, k in enumerate(keys):
+            masks[i, self.slices[k]] = 0
+        onehot = torch.eye(len(keys), device=e.device)
+        lead = e.shape[:-1]
+        x = torch.cat([deter.unsqueeze(-2).expand(*lead, len(keys), deter.shape[-1]),
+                       e.unsqueeze(-2) * masks, onehot.expand(*lead, len(keys), len(keys))], -1)
+        cross_all = self.cross(x)  # (..., senses, embed_dim): row i predicts with sense i hidden
+        expect = torch.stack([((expect_all[..., self.slices[k]] - embeds[k]) ** 2).mean(-1) for k in keys], -1)
+        cross = torch.stack([((cross_all[..., i, self.slices[k]] - embeds[k]) ** 2).mean(-1) for i, k in enumerate(keys)], -1)
+        return expect, cross
 
     def _posterior_probs(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
         wm = self.world_model
@@ -232,8 +275,11 @@ class IntrinsicRewards(nn.Module):
     def _compute(self, streams: _Streams, obs: dict, action_prev: torch.Tensor, is_first: torch.Tensor,
                  state_before: LatentState | None, state_after: LatentState) -> dict[str, torch.Tensor]:
         wm = self.world_model
-        targets = wm.targets(obs)
-        embeds = wm.encode(obs)
+        if state_after.percept is not None and state_after.embeds is not None:
+            targets, embeds = state_after.percept, state_after.embeds
+        else:
+            targets = wm.targets(obs)
+            embeds = wm.encode(obs, targets)
         # the lagged model filters the same stream with its own weights and state
         lagged_before = streams.lagged
         lagged_after, _ = self.lagged.observe(obs, action_prev, lagged_before, is_first)
@@ -320,12 +366,11 @@ class IntrinsicRewards(nn.Module):
         valid = (~wm._tensor(batch["is_first"], torch.bool)[:, 1:]).float()
         x = torch.cat([posts.features[:, :-1], action], -1)
         target = posts.stoch[:, 1:].flatten(-2)
-        ens = sum((((m(x) - target) ** 2).mean(-1) * valid).sum() / valid.sum().clamp(min=1) for m in self.ensemble)
-        coh = 0.0
-        for k in wm.keys:
-            others = torch.cat([embeds[o] for o in wm.keys if o != k], -1)
-            coh = coh + ((self.expect[k](posts.deter) - embeds[k]) ** 2).mean()
-            coh = coh + ((self.cross[k](torch.cat([posts.deter, others], -1)) - embeds[k]) ** 2).mean()
+        B, T1 = action.shape[:2]
+        preds = self.ensemble(x.reshape(B * T1, -1)).reshape(-1, B, T1, target.shape[-1])
+        ens = ((((preds - target) ** 2).mean(-1) * valid).sum((1, 2)) / valid.sum().clamp(min=1)).sum()
+        expect, cross = self._coherence_errors(posts.deter, embeds)
+        coh = expect.mean() + cross.mean()
         loss = ens + coh
         out = {"ensemble": float(ens.detach()), "coherence_heads": float(coh.detach()), "skipped": 0.0}
         self.optimizer.zero_grad(set_to_none=True)
@@ -339,9 +384,10 @@ class IntrinsicRewards(nn.Module):
 
     @torch.no_grad()
     def update_lagged(self) -> None:
-        """lagged <- d * lagged + (1 - d) * current, parameters and buffers (gamma-Progress)."""
-        d = self.config.lag_decay
-        for lag, cur in zip(self.lagged.parameters(), self.world_model.parameters()):
-            lag.mul_(d).add_(cur.detach(), alpha=1 - d)
-        for lag, cur in zip(self.lagged.buffers(), self.world_model.buffers()):
-            lag.copy_(cur)
+        """Count one world-model update; every ``lag_updates`` of them, lagged <- current."""
+        self.updates_seen += 1
+        if self.updates_seen % self.config.lag_updates == 0:
+            for lag, cur in zip(self.lagged.parameters(), self.world_model.parameters()):
+                lag.copy_(cur.detach())
+            for lag, cur in zip(self.lagged.buffers(), self.world_model.buffers()):
+                lag.copy_(cur)

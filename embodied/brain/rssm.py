@@ -31,6 +31,9 @@ class LatentState:
     #: (the real one after ``observe``, the predicted one after ``predict``); next-step
     #: predictions are residuals on it. None inside imagination, which needs only features.
     percept: dict | None = None
+    #: per-sense embeddings of the observation this state saw (set by ``observe``; intrinsic
+    #: rewards reuse them instead of encoding the frame again)
+    embeds: dict | None = None
 
     @property
     def features(self) -> torch.Tensor:
@@ -39,7 +42,8 @@ class LatentState:
 
     def _map(self, fn) -> "LatentState":
         percept = None if self.percept is None else {k: fn(v) for k, v in self.percept.items()}
-        return LatentState(fn(self.deter), fn(self.stoch), percept)
+        embeds = None if self.embeds is None else {k: fn(v) for k, v in self.embeds.items()}
+        return LatentState(fn(self.deter), fn(self.stoch), percept, embeds)
 
     def detach(self) -> "LatentState":
         return self._map(lambda t: t.detach())
@@ -80,8 +84,9 @@ class RSSM(nn.Module):
     def sample(self, logits: torch.Tensor, sample: bool = True) -> torch.Tensor:
         """One-hot sample (or mode) with straight-through gradients."""
         probs = logits.exp()
-        if sample:
-            index = torch.multinomial(probs.reshape(-1, self.classes), 1).reshape(probs.shape[:-1])
+        if sample:  # Gumbel-max: a categorical sample that stays defined (not raising) on NaN input
+            gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-20, 1.0)).clamp(min=1e-20))
+            index = (logits.detach() + gumbel).argmax(-1)
         else:
             index = probs.argmax(-1)
         onehot = F.one_hot(index, self.classes).to(probs.dtype)

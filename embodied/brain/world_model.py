@@ -142,7 +142,7 @@ class WorldModel(nn.Module):
             dim = observation_space[key].shape[0]
             self.encoders[key] = VectorEncoder(dim, cfg.mlp_units, cfg.mlp_layers, cfg.vector_embed)
             self.decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
-            self.next_decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
+            self.next_decoders[key] = VectorDecoder(feat_dim + dim, dim, cfg.mlp_units, cfg.mlp_layers)  # also reads the percept
             self.embed_dims[key] = cfg.vector_embed
         self.embed_dim = sum(self.embed_dims.values())
         for head in self.next_decoders.values():  # residual heads start as copy-last
@@ -151,6 +151,10 @@ class WorldModel(nn.Module):
         self.rssm = RSSM(self.embed_dim, self.action_dim, cfg.deter, cfg.stoch_groups, cfg.stoch_classes, cfg.hidden, cfg.unimix)
         self.loss_scales = {k: float(cfg.loss_scales.get(k, cfg.default_loss_scale)) for k in self.keys}
         self.register_buffer("copy_error", torch.full((len(self.keys),), float("nan")))  # EMA copy-last mse per sense
+        for key in self.keys:  # range of each value seen in training (comparison space): open-loop predictions stay inside
+            shape = (observation_space[key].shape[-1], 1, 1) if key in self.image_keys else observation_space[key].shape
+            self.register_buffer(f"low_{key}", torch.full(shape, float("inf")))
+            self.register_buffer(f"high_{key}", torch.full(shape, float("-inf")))
         self.device = resolve_device(cfg.device)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
@@ -177,9 +181,9 @@ class WorldModel(nn.Module):
             out[key] = symlog(self._tensor(obs[key], torch.float32))
         return out
 
-    def encode(self, obs: dict) -> dict[str, torch.Tensor]:
-        """Per-sense embeddings e_t^s, each (..., embed_dims[s])."""
-        t = self.targets(obs)
+    def encode(self, obs: dict, targets: dict | None = None) -> dict[str, torch.Tensor]:
+        """Per-sense embeddings e_t^s, each (..., embed_dims[s]) (``targets``: ``self.targets(obs)`` if known)."""
+        t = self.targets(obs) if targets is None else targets
         out = {}
         for key in self.image_keys:
             out[key] = self.encoders[key](t[key])
@@ -192,8 +196,22 @@ class WorldModel(nn.Module):
         return {key: self.decoders[key](features) for key in self.keys}
 
     def decode_next(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Next-step predictions: percept + residual, in the comparison space of ``targets``."""
-        return {key: percept[key] + self.next_decoders[key](prior_features) for key in self.keys}
+        """Next-step predictions: percept + residual, in the comparison space of ``targets``,
+        kept inside the range of values seen in training (open loop, a drifting residual would
+        otherwise compound, and symexp would turn the drift exponential). Vector heads also
+        read the percept (mean reversion of accelerations, whisker release)."""
+        out = {}
+        for key in self.keys:
+            if key in self.image_keys:
+                delta = self.next_decoders[key](prior_features)
+            else:
+                delta = self.next_decoders[key](torch.cat([prior_features, percept[key]], -1))
+            pred = percept[key] + delta
+            low, high = getattr(self, f"low_{key}"), getattr(self, f"high_{key}")
+            if torch.isfinite(low).all():
+                pred = torch.maximum(torch.minimum(pred, high), low)
+            out[key] = pred
+        return out
 
     def to_observation_units(self, decoded: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Comparison space -> observation units: images (..., S, S, C) in 0..255 float, vectors symexp'd."""
@@ -225,12 +243,13 @@ class WorldModel(nn.Module):
         ``obs[key]`` is (B, *space.shape); ``action_prev`` (B, A); ``is_first`` (B,) bool
         (the state and action are zeroed there). ``state=None`` starts from zeros.
         """
-        embed = self.encode(obs)
+        targets = self.targets(obs)
+        embed = self.encode(obs, targets)
         batch = next(iter(embed.values())).shape[0]
         state = self.initial_state(batch) if state is None else state
         post, _, _ = self._filter_step(state, self._tensor(action_prev, torch.float32), self._tensor(is_first, torch.bool),
                                        torch.cat([embed[k] for k in self.keys], -1))
-        post.percept = self.targets(obs)
+        post.percept, post.embeds = targets, embed
         return post, post.features
 
     def _filter_step(self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor, embed: torch.Tensor, sample: bool = True):
@@ -292,7 +311,17 @@ class WorldModel(nn.Module):
         for i, key in enumerate(self.keys):
             rec = ((self.decoders[key](recon_feats) - targets[key]) ** 2).flatten(2).mean(-1).mean()
             prev, now = targets[key][:, :-1], targets[key][:, 1:]
-            pred = prev + self.next_decoders[key](prior_feats)
+            if key in self.image_keys:
+                pred = prev + self.next_decoders[key](prior_feats)
+            else:
+                pred = prev + self.next_decoders[key](torch.cat([prior_feats, prev], -1))
+            with torch.no_grad():
+                finite = torch.isfinite(targets[key])
+                if finite.all():
+                    dims = (0, 1, 3, 4) if key in self.image_keys else (0, 1)
+                    low, high = getattr(self, f"low_{key}"), getattr(self, f"high_{key}")
+                    low.copy_(torch.minimum(low, targets[key].amin(dim=dims, keepdim=False).reshape(low.shape)))
+                    high.copy_(torch.maximum(high, targets[key].amax(dim=dims, keepdim=False).reshape(high.shape)))
             err = ((pred - now) ** 2).flatten(2).mean(-1)
             copy = ((prev - now) ** 2).flatten(2).mean(-1)
             err, copy = (err * valid).sum() / n_valid, (copy * valid).sum() / n_valid

@@ -1,0 +1,146 @@
+"""World model on documented-shape (and other-shape) observation dicts; device resolution."""
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+from embodied.brain.device import resolve_device
+from embodied.brain.world_model import WorldModel, WorldModelConfig
+
+torch.set_num_threads(1)
+
+TINY = dict(image_size=16, cnn_depth=8, vision_embed=32, vector_embed=16, mlp_units=32, deter=32, stoch_groups=4,
+            stoch_classes=4, hidden=32, batch_size=4, seq_len=8, device="cpu")
+
+
+def spaces(vision=(64, 64, 3), touch=20):
+    obs = gymnasium.spaces.Dict({
+        "vision": gymnasium.spaces.Box(0, 255, vision, np.uint8),
+        "touch": gymnasium.spaces.Box(0, 1, (touch,), np.float32),
+        "proprio": gymnasium.spaces.Box(-np.inf, np.inf, (10,), np.float32),
+        "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
+    })
+    return obs, gymnasium.spaces.Box(-1, 1, (3,), np.float32)
+
+
+def moving_bar_batch(B, T, vision=(64, 64, 3), touch=20, seed=0):
+    """A bar that moves by the action each step; touch, scent and proprio follow it: learnable dynamics."""
+    rng = np.random.default_rng(seed)
+    H, W, C = vision
+    pos = rng.uniform(0, W, size=B)
+    act = rng.uniform(-1, 1, size=(B, T, 3)).astype(np.float32)
+    act[:, 0] = 0
+    out = {"vision": np.zeros((B, T, H, W, C), np.uint8), "touch": np.zeros((B, T, touch), np.float32),
+           "proprio": np.zeros((B, T, 10), np.float32), "scent": np.zeros((B, T, 4), np.float32)}
+    for t in range(T):
+        pos = (pos + 4 * act[:, t, 0]) % W
+        for b in range(B):
+            x = int(pos[b])
+            out["vision"][b, t, :, max(0, x - 3):x + 3] = 200
+        out["touch"][:, t, :] = (pos[:, None] / W)
+        out["proprio"][:, t, :3] = act[:, t]
+        out["scent"][:, t, 0] = np.sin(pos / W * np.pi)
+    return dict(out, action_prev=act, is_first=np.eye(T, dtype=bool)[0][None].repeat(B, 0))
+
+
+def test_presets_and_config_errors_name_the_key():
+    cpu, gpu = WorldModelConfig.preset("cpu"), WorldModelConfig.preset("gpu")
+    assert cpu.image_size == 32 and gpu.image_size == 64 and gpu.deter > cpu.deter
+    with pytest.raises(ValueError, match="preset 'tpu'.*cpu, gpu"):
+        WorldModelConfig.preset("tpu")
+    with pytest.raises(ValueError, match="image_size=48"):
+        WorldModelConfig.preset("cpu", image_size=48)
+    with pytest.raises(ValueError, match="stoch_classes"):
+        WorldModelConfig(stoch_classes=1).validated()
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    with pytest.raises(ValueError, match="allowed"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+@pytest.mark.parametrize("vision,touch", [((64, 64, 3), 20), ((32, 48, 4), 7)])
+def test_shapes_follow_the_observation_space(vision, touch):
+    wm = WorldModel(*spaces(vision, touch), WorldModelConfig(**TINY))
+    batch = moving_bar_batch(3, 4, vision, touch)
+    state, feats = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+    assert feats.shape == (3, wm.feature_dim) == (3, 32 + 16)
+    nxt, pred = wm.predict(state, batch["action_prev"][:, 1])
+    assert pred["vision"].shape == (3, 16, 16, vision[2]) and pred["touch"].shape == (3, touch)
+    assert wm.predicted_frame(pred).shape == (3, *vision) and wm.predicted_frame(pred).dtype == np.uint8
+    losses = wm.train_step(batch)
+    assert np.isfinite(losses["total"]) and {"recon_vision", "next_touch", "kl"} <= set(losses)
+
+
+def test_is_first_resets_the_recurrent_state():
+    wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
+    batch = moving_bar_batch(2, 6)
+    obs = lambda t: {k: batch[k][:, t] for k in wm.keys}
+    state = None
+    for t in range(5):
+        state, _ = wm.observe(obs(t), batch["action_prev"][:, t], state, batch["is_first"][:, t])
+    fresh, _ = wm.observe(obs(5), batch["action_prev"][:, 5], None, np.array([True, True]))
+    reset, _ = wm.observe(obs(5), batch["action_prev"][:, 5], state, np.array([True, False]))
+    assert torch.allclose(reset.deter[0], fresh.deter[0]) and not torch.allclose(reset.deter[1], fresh.deter[1])
+
+
+def test_training_lowers_the_loss_and_beats_copy_last_on_learnable_dynamics():
+    torch.manual_seed(0)
+    wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, lr=3e-3)))
+    batch = moving_bar_batch(8, 8)
+    first = wm.train_step(batch)
+    for _ in range(60):
+        last = wm.train_step(batch)
+    assert last["total"] < 0.5 * first["total"]
+    assert last["next_proprio"] < 0.5  # the efference copy of the action is predictable: better than copy-last
+    assert wm.updates == 61 and wm.skipped_updates == 0
+
+
+def test_actions_change_the_prediction():
+    torch.manual_seed(0)
+    wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, lr=3e-3)))
+    batch = moving_bar_batch(8, 8)
+    for _ in range(40):
+        wm.train_step(batch)
+    state, _ = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+    _, a = wm.predict(state, np.full((8, 3), 0.9, np.float32))
+    _, b = wm.predict(state, np.full((8, 3), -0.9, np.float32))
+    assert (a["proprio"][:, :3] - b["proprio"][:, :3]).abs().mean() > 0.3
+
+
+def test_non_finite_loss_skips_the_step_and_leaves_weights_untouched():
+    wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
+    batch = moving_bar_batch(2, 6)
+    batch["touch"][0, 3, 2] = np.nan
+    before = {k: v.clone() for k, v in wm.state_dict().items() if not k.startswith("_")}
+    losses = wm.train_step(batch)
+    assert losses["skipped"] == 1.0 and not np.isfinite(losses["total"])
+    after = wm.state_dict()
+    stats = ("copy_error", "low_", "high_")  # running data statistics, not weights
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith(stats))
+    assert wm.updates == 0 and wm.skipped_updates == 1
+
+
+def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
+    wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
+    batch = moving_bar_batch(4, 8)
+    for _ in range(3):
+        wm.train_step(batch)
+    torch.save(wm.state_dict(), tmp_path / "wm.pt")
+    clone = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, seed=1)))
+    clone.load_state_dict(torch.load(tmp_path / "wm.pt", weights_only=True))
+    assert clone.updates == 3
+    obs = {k: batch[k][:, 2] for k in wm.keys}
+    s1, _ = wm.observe(obs, batch["action_prev"][:, 2], None, np.ones(4, bool))
+    s2, _ = clone.observe(obs, batch["action_prev"][:, 2], None, np.ones(4, bool))
+    _, p1 = wm.predict(s1, batch["action_prev"][:, 3])
+    _, p2 = clone.predict(s2, batch["action_prev"][:, 3])
+    assert torch.allclose(s1.deter, s2.deter) and all(torch.allclose(p1[k], p2[k], atol=1e-5) for k in p1)
+    # the optimiser's moments came along
+    m1, m2 = wm.optimizer.state_dict()["state"], clone.optimizer.state_dict()["state"]
+    assert len(m1) == len(m2) > 0 and all(torch.equal(m1[i]["exp_avg"], m2[i]["exp_avg"]) for i in m1)

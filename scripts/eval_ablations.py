@@ -5,7 +5,8 @@ Each condition is the full config with one switch flipped (``plasticity=false``,
 evaluated on the same held-out mazes (seeds ≥ 10,000): food per 1,000 steps and coverage,
 mean and bootstrap 95% CI, and the paired (same-maze) difference to the full agent.
 
-Full version (~90 min on 2 free cores):
+Full version (estimated ~56 min on the 2 shared cores, from measured rates: 4 x 8,192 training
+steps at ~15 env steps/s, 4 x 5 x 1,024 evaluation steps at ~17 steps/s):
     python scripts/eval_ablations.py --train-steps 8192 --seeds 5
 Smoke version:
     python scripts/eval_ablations.py --quick

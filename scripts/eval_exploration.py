@@ -9,7 +9,8 @@
    held-out mazes (seeds ≥ 10,000): cell coverage at the end of the episode, mean and bootstrap
    95% CI, and paired (same-maze) differences.
 
-Full version (the documented figures; ~90 min on 2 free cores):
+Full version (estimated ~75 min on the 2 shared cores, from measured rates: trainer ~15 env
+steps/s, agent evaluation ~17 steps/s; 2 x 16,384 training steps + 2 x 5 x ~3,584 evaluation steps):
     python scripts/eval_exploration.py --train-steps 16384 --seeds 5
 Smoke version (no trainer needed with --no-train):
     python scripts/eval_exploration.py --quick [--no-train]

@@ -1,8 +1,7 @@
 """Exploration on held-out procedural 9x9 mazes: trained agent vs random vs no-intrinsic agent.
 
 1. Drive the privileged depth-first oracle (evaluation only) through each held-out maze; the
-   evaluation episode length is 3x its mean step count, rounded up to the trainer's rollout
-   length (32).
+   evaluation episode length is 3x its mean step count (the same rule as ``embodied eval``).
 2. Train the full agent and the same agent with ``intrinsic=false`` with the trainer, same
    budget (``--train-steps`` env steps, same seed, same config otherwise).
 3. Evaluate both checkpoints, a uniform-random-action policy and the whisker wanderer on the
@@ -10,7 +9,7 @@
    95% CI, and paired (same-maze) differences.
 
 Full version (estimated ~75 min on the 2 shared cores, from measured rates: trainer ~15 env
-steps/s, agent evaluation ~17 steps/s; 2 x 16,384 training steps + 2 x 5 x ~3,584 evaluation steps):
+steps/s, agent evaluation ~17 steps/s; 2 x 16,384 training steps + 2 x 5 x ~3,564 evaluation steps):
     python scripts/eval_exploration.py --train-steps 16384 --seeds 5
 Smoke version (no trainer needed with --no-train):
     python scripts/eval_exploration.py --quick [--no-train]
@@ -30,10 +29,6 @@ from embodied.train.evaluate import (dfs_episode_steps, evaluate_policy, held_ou
                                      trainer_missing_reason, training_overlap, write_json)
 
 TARGET_COVERAGE = 0.8
-
-
-def round_up(n: float, multiple: int) -> int:
-    return int(-(-int(np.ceil(n)) // multiple) * multiple)
 
 
 def main(argv=None) -> int:
@@ -62,13 +57,14 @@ def main(argv=None) -> int:
     env_kwargs = {"vision_size": vision}
 
     dfs = dfs_episode_steps(args.world, seeds, env_kwargs)
-    episode_steps = args.episode_steps or round_up(dfs["episode_steps"], 32)
+    episode_steps = args.episode_steps or dfs["episode_steps"]
     if args.quick:
         episode_steps = min(episode_steps, 300)
     print(f"DFS oracle (privileged, evaluation only): {dfs['cell_moves'][0]} cell moves = 2(cells-1); "
           f"driven steps per maze {dfs['oracle_steps']} (formula {[round(f) for f in dfs['formula_steps']]}); "
           f"full coverage at {dfs['oracle_steps_to_full']}", flush=True)
-    print(f"evaluation episode: {episode_steps} steps (3 x mean DFS steps, rounded up to 32)"
+    print(f"evaluation episode: {episode_steps} steps" + (" (set by --episode-steps; 3 x mean DFS = "
+          f"{dfs['episode_steps']})" if args.episode_steps else " (3 x mean DFS steps)")
           + (" [quick: capped at 300]" if args.quick else ""), flush=True)
 
     results: dict[str, dict] = {}

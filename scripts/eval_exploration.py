@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from embodied.train.evaluate import (dfs_episode_steps, evaluate_policy, held_out_seeds, paired_difference,
                                      policy_factory, save_bar_figure, summary_line, train_agent,

@@ -53,12 +53,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes): the write was interrupted")
+    size = path.stat().st_size
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its directory sits at the end
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): not a complete torch archive")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError, KeyError) as err:
-        kind = "truncated or corrupted" if not isinstance(err, pickle.UnpicklingError) else "not loadable with weights_only=True"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} is {kind} ({path.stat().st_size} bytes): {first}") from err
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} holds objects that need code to load, refused by "
+                              f"torch.load(weights_only=True): {first}") from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as err:
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): {first}") from err
     if not isinstance(payload, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(payload).__name__}, not an embodied checkpoint dict")
     missing = [k for k in REQUIRED if k not in payload]

@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-train", action="store_true", help="skip the trained agents (reference policies only)")
     parser.add_argument("--checkpoint", help="use this full-agent checkpoint instead of training")
     parser.add_argument("--checkpoint-no-intrinsic", help="use this no-intrinsic checkpoint instead of training")
+    parser.add_argument("--skip-no-intrinsic", action="store_true", help="train and evaluate only the full agent")
     parser.add_argument("--out", default="runs/eval_exploration")
     parser.add_argument("--figure", default="docs/figures/results_exploration.png")
     parser.add_argument("--quick", action="store_true", help="smoke: 2 mazes, 300-step episodes, 64 train steps in 1 env")
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
 
     if not args.no_train:
         missing = trainer_missing_reason()
-        if missing and not (args.checkpoint and args.checkpoint_no_intrinsic):
+        if missing and not (args.checkpoint and (args.checkpoint_no_intrinsic or args.skip_no_intrinsic)):
             print(f"skipping the trained agents: {missing}")
         else:
             steps = 64 if args.quick else args.train_steps
@@ -86,6 +87,8 @@ def main(argv=None) -> int:
                     "video_every=0", "tensorboard=false"] + quick + list(args.set)
             conditions = {"agent": (args.checkpoint, base + ["intrinsic=true"]),
                           "agent_no_intrinsic": (args.checkpoint_no_intrinsic, base + ["intrinsic=false"])}
+            if args.skip_no_intrinsic:
+                conditions.pop("agent_no_intrinsic")
             for name, (checkpoint, overrides) in conditions.items():
                 if checkpoint is None:
                     print(f"training {name}: {steps} env steps, overrides {overrides[:4]} ...", flush=True)

@@ -39,6 +39,10 @@ from embodied.brain.pathways import PathwayPopulation, PlasticityConfig
 from embodied.brain.world_model import WorldModel, WorldModelConfig
 
 
+#: counters of IntrinsicRewards that live outside its state_dict (saved by the agent for exact resume)
+INTRINSIC_COUNTERS = ("updates_seen",)
+
+
 def _rng_state(rng: np.random.Generator) -> dict:
     """A numpy Generator's state as strings and lists (loads with weights_only)."""
     state = rng.bit_generator.state
@@ -298,8 +302,11 @@ class Agent:
         if self.intrinsic is not None:
             scales = {c: [s.mean_square, s.weight] for c, s in self.intrinsic.scales.items()}
             scales["_disagreement"] = [self.intrinsic.disagreement_scale.mean_square, self.intrinsic.disagreement_scale.weight]
+            # plain-number counters IntrinsicRewards keeps outside its state_dict (e.g. when its lagged
+            # snapshot is next refreshed); without them a resumed run would drift
+            counters = {k: v for k, v in vars(self.intrinsic).items() if k in INTRINSIC_COUNTERS}
             state["intrinsic"] = {"weights": self.intrinsic.state_dict(), "optimizer": self.intrinsic.optimizer.state_dict(),
-                                  "scales": scales}
+                                  "scales": scales, "counters": counters}
         return state
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
@@ -316,6 +323,8 @@ class Agent:
             for c, (ms, w) in state["intrinsic"]["scales"].items():
                 scale = self.intrinsic.disagreement_scale if c == "_disagreement" else self.intrinsic.scales[c]
                 scale.mean_square, scale.weight = float(ms), float(w)
+            for k, v in state["intrinsic"].get("counters", {}).items():
+                setattr(self.intrinsic, k, v)
             if not weights_only:
                 self.intrinsic.optimizer.load_state_dict(state["intrinsic"]["optimizer"])
         if not weights_only:

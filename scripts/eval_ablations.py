@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from embodied.train.evaluate import (evaluate_policy, held_out_seeds, paired_difference, policy_factory,
+from embodied.train.evaluate import (limit_threads, evaluate_policy, held_out_seeds, paired_difference, policy_factory,
                                      save_bar_figure, summary_line, train_agent, trainer_missing_reason,
                                      training_overlap, write_json)
 
@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/eval_ablations")
     parser.add_argument("--figure", default="docs/figures/results_ablations.png")
     parser.add_argument("--quick", action="store_true", help="smoke: 2 mazes of 200 steps, 64 training steps each")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads when evaluating a checkpoint (0 = default)")
     args = parser.parse_args(argv)
     missing = trainer_missing_reason()
     reuse = dict(item.split("=", 1) for item in args.checkpoint)
@@ -77,6 +78,7 @@ def main(argv=None) -> int:
             report["training"].setdefault(name, {})["overlap"] = training_overlap(config, seeds, args.world)
             report["training"][name]["switches"] = {k: config.get(k) for k in ("plasticity", "scalar_dopamine",
                                                                              "fixed_tonic", "intrinsic", "total_steps")}
+        limit_threads(args.threads)
         make, kwargs = policy_factory(checkpoint)
         results[name] = evaluate_policy(make, args.world, args.task, seeds, episode_steps, env_kwargs=kwargs,
                                         progress=True, label=name)

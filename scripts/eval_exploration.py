@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 
-from embodied.train.evaluate import (dfs_episode_steps, evaluate_policy, held_out_seeds, paired_difference,
+from embodied.train.evaluate import (limit_threads, dfs_episode_steps, evaluate_policy, held_out_seeds, paired_difference,
                                      policy_factory, save_bar_figure, summary_line, train_agent,
                                      trainer_missing_reason, training_overlap, write_json)
 
@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/eval_exploration")
     parser.add_argument("--figure", default="docs/figures/results_exploration.png")
     parser.add_argument("--quick", action="store_true", help="smoke: 2 mazes, 300-step episodes, 64 train steps in 1 env")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads when evaluating a checkpoint (0 = default)")
     args = parser.parse_args(argv)
     t_start = time.time()
     out = Path(args.out)
@@ -103,6 +104,7 @@ def main(argv=None) -> int:
                     report["training"].setdefault(name, {})["overlap"] = overlap
                     if overlap["shared_seeds"] or overlap["same_maze_geometry"]:
                         print(f"  WARNING {name}: held-out overlap with training {overlap}")
+                limit_threads(args.threads)
                 make, kwargs = policy_factory(checkpoint)
                 results[name] = evaluate_policy(make, args.world, "explore", seeds, episode_steps,
                                                 env_kwargs=kwargs or env_kwargs, progress=True, label=name)

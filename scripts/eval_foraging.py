@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ppo_baseline lives beside this script
 
 from embodied.stats import ratio_ci  # noqa: E402
-from embodied.train.evaluate import (evaluate_policy, held_out_seeds, policy_factory, save_bar_figure,  # noqa: E402
+from embodied.train.evaluate import (limit_threads, evaluate_policy, held_out_seeds, policy_factory, save_bar_figure,  # noqa: E402
                                      summary_line, train_agent, trainer_missing_reason, training_overlap, write_json)
 
 TARGET_VS_PPO, TARGET_VS_ORACLE = 1.5, 0.5
@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/eval_foraging")
     parser.add_argument("--figure", default="docs/figures/results_foraging.png")
     parser.add_argument("--quick", action="store_true", help="smoke: 2 mazes of 300 steps, 64 training steps")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads when evaluating a checkpoint (0 = default)")
     args = parser.parse_args(argv)
     t_start = time.time()
     out = Path(args.out)
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
                 report["training"].setdefault("agent", {})["overlap"] = training_overlap(config, seeds, args.world)
                 steps = int(config.get("total_steps", steps))  # PPO gets what the agent was asked for
                 train_episode_steps = int(config.get("episode_steps", train_episode_steps))
+            limit_threads(args.threads)
             make, kwargs = policy_factory(checkpoint)
             evaluate("agent", make, kwargs)
 

@@ -139,6 +139,14 @@ def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor:
 
 
 # ---- helpers the comparison scripts share ---------------------------------------------------
+def limit_threads(n: int = 1) -> None:
+    """Cap torch's intra-op threads. On 2 shared cores, torch's default (one per core) makes a
+    policy's small per-step forward passes fight other processes; 1 thread was much faster."""
+    if n and n > 0:
+        import torch
+        torch.set_num_threads(int(n))
+
+
 def paired_difference(a: dict, b: dict, key: str) -> dict:
     """Bootstrap CI of the per-maze difference a − b (same seeds: a paired comparison)."""
     if a["seeds"] != b["seeds"]:
@@ -289,6 +297,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="steps per episode; 'auto' = 3x the DFS oracle's steps (explore) or 2000 (forage)")
     parser.add_argument("--allow-training-seeds", action="store_true", help="permit seeds < 10000 (training mazes)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the policy (0 = torch's default)")
     parser.add_argument("--json", help="also write the full result here")
 
 
@@ -297,6 +306,8 @@ def run(args: argparse.Namespace) -> int:
         print("embodied eval: give a checkpoint or --policy (one of them)")
         return 2
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    if args.checkpoint:
+        limit_threads(args.threads)
     try:
         seeds = check_seeds(seeds, args.allow_training_seeds)
         make, env_kwargs = policy_factory(args.policy or args.checkpoint, args.device)

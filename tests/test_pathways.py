@@ -63,7 +63,7 @@ def test_tonic_modulation_tilts_towards_go():
 
 
 def test_unused_module_decays_and_is_pruned_but_minimum_kept():
-    pop = population(modules=("forward", "turn_left", "turn_right", "explorer"), min_modules=2, strength_decay=0.99)
+    pop = population(modules=("forward", "explorer", "explorer", "explorer"), min_modules=2, strength_decay=0.99)
     used = pop.names[0]
     for step in range(1, 400):
         pop.reinforce(used, 0, {"novelty": 0.0}, step=step)
@@ -71,6 +71,17 @@ def test_unused_module_decays_and_is_pruned_but_minimum_kept():
     assert used in pop.modules and len(pop) == 2
     assert pop.prunes == 2
     assert [e[1] for e in pop.events].count("prune") == 2
+
+
+def test_innate_reflexes_are_never_pruned_but_unused_learned_modules_are():
+    pop = population(modules=("wall_follow_right", "turn_left", "explorer", "explorer"), min_modules=1,
+                     strength_decay=0.99)
+    used = pop.names[2]  # one learned explorer acts; the reflexes and the other explorer idle
+    for step in range(1, 400):
+        pop.reinforce(used, 0, {"novelty": 0.0}, step=step)
+        pop.tick(step, active={used}, n_steps=1)
+    assert sorted(kind_of(n) for n in pop.names) == ["explorer", "turn", "wall_follow"]
+    assert pop.prunes == 1 and pop.modules[pop.names[0]].strength < 0.3  # weak, yet kept: innate
 
 
 def test_strong_module_spawns_a_mutated_copy():

@@ -3,7 +3,7 @@
 Brain words -> code
 -------------------
 cortex proposes        each module proposes an action: an innate reflex program reading the
-                       whiskers (``ReflexProgram``) or a learned Gaussian actor reading the
+                       whiskers (``reflexes.make_program``) or a learned Gaussian actor reading the
                        world model's latent features (``GaussianActor``)
 striatal context       a locality-sensitive hash of the latent (signs of ``bits`` fixed random
                        projections, Charikar 2002): nearby latent states share a context, so
@@ -23,14 +23,16 @@ option RPE             OpAL's own step on that outcome: ``δ = r_module − V(co
                        better than what is usual *here*
 structural plasticity  each module's strength s is a running average of its credit when it is
                        selected, ``s ← s + η (1 + g·δ − s)`` (δ the option RPE above), and decays when unused, ``s ← s · decay^steps``; modules with
-                       s < prune_threshold are pruned (never below ``min_modules``), modules
+                       s < prune_threshold are pruned (never below ``min_modules``, and never
+                       an innate reflex: the genome's repertoire stays; its copies may go), modules
                        with s > spawn_threshold spawn a copy with Gaussian-perturbed weights
                        (never beyond ``max_modules``) and share their strength with it —
                        "copy the best performers and let the copies vary"
 
-Innate reflexes are honest biology (a newborn rat already runs and turns away from a touched
-whisker) and give exploration something to select among on a CPU budget; they read only the
-observation, and which of them acts, where, is learned from dopamine.
+Innate reflexes (``embodied.brain.reflexes``) are honest biology (a newborn rat already runs,
+turns away from a touched whisker and hugs walls) and give exploration something to select
+among on a CPU budget; they read only the observation, and which of them acts, where, is
+learned from dopamine.
 """
 from __future__ import annotations
 
@@ -42,16 +44,11 @@ import torch
 from torch import nn
 
 from embodied.brain.encoders import mlp
+from embodied.brain.reflexes import WallFollowProgram, WanderProgram, make_program
 from embodied.brain.selection import OpponentSelector
 
-MODULE_KINDS = ("forward", "turn", "explorer", "forager", "motor")
-REFLEX_KINDS = ("forward", "turn")
-#: innate programs: [forward drive, turn bias, whisker-avoid gain, head sweep amplitude]
-REFLEX_PRESETS = {
-    "forward": [1.0, 0.0, 3.0, 0.5],
-    "turn_left": [0.3, 0.8, 1.0, 0.2],
-    "turn_right": [0.3, -0.8, 1.0, 0.2],
-}
+MODULE_KINDS = ("forward", "turn", "wall_follow", "explorer", "forager", "motor")
+REFLEX_KINDS = ("forward", "turn", "wall_follow")
 
 
 def base_name(name: str) -> str:
@@ -59,33 +56,11 @@ def base_name(name: str) -> str:
 
 
 def kind_of(name: str) -> str:
-    """``turn_left#3`` -> ``turn``; ``explorer#2`` -> ``explorer``."""
+    """``turn_left#3`` -> ``turn``; ``wall_follow_right#1`` -> ``wall_follow``; ``explorer#2`` -> ``explorer``."""
     base = base_name(name)
-    return "turn" if base.startswith("turn") else base
-
-
-class ReflexProgram:
-    """A Braitenberg-style whisker reflex with four heritable parameters (see REFLEX_PRESETS).
-
-    ``turn = bias + gain·(right − left) + drift``; a wall right ahead (front whiskers > 0.5)
-    turns hard away from the more touched side; ``forward = drive·(1 − 0.8·front)``;
-    the head sweeps sinusoidally (whisking the surroundings). Reads only ``obs['touch']``.
-    """
-
-    def __init__(self, params):
-        self.params = np.asarray(params, dtype=np.float64).copy()
-
-    def act(self, touch: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        drive, bias, gain, head_amp = self.params
-        n = (touch.shape[-1] - 4) // 2
-        left, right = touch[:, :n], touch[:, n:2 * n]
-        front = np.maximum(left[:, : n // 2].max(-1), right[:, : n // 2].max(-1))
-        turn = bias + gain * (right.mean(-1) - left.mean(-1)) + rng.normal(0.0, 0.3, len(touch))
-        away = np.where(right.sum(-1) >= left.sum(-1), 1.0, -1.0)
-        turn = np.where(front > 0.5, away, np.clip(turn, -1, 1))
-        forward = drive * (1.0 - 0.8 * front)
-        head = head_amp * np.sin(t / 15.0)
-        return np.clip(np.stack([forward, turn, head], -1), -1, 1).astype(np.float32)
+    if base.startswith("turn"):
+        return "turn"
+    return "wall_follow" if base.startswith("wall_follow") else base
 
 
 class GaussianActor(nn.Module):
@@ -116,7 +91,7 @@ class Module:
     strength: float = 1.0
     selections: int = 0
     born: int = 0
-    reflex: ReflexProgram | None = None
+    reflex: WanderProgram | WallFollowProgram | None = None
     actor: GaussianActor | None = None
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
 
@@ -161,8 +136,7 @@ class PathwayPopulation:
         kind = kind_of(base)
         module = Module(name=name, kind=kind, parent=parent.name if parent else "", born=born)
         if kind in REFLEX_KINDS:
-            params = parent.reflex.params if parent else REFLEX_PRESETS.get(base, REFLEX_PRESETS["forward"])
-            module.reflex = ReflexProgram(params)
+            module.reflex = make_program(base, parent.reflex.params if parent else None)
         else:
             module.actor = GaussianActor(self.feature_dim, self.actor_units).to(self.device)
             if parent is not None:
@@ -247,7 +221,8 @@ class PathwayPopulation:
         for module in sorted(self.modules.values(), key=lambda m: m.strength):
             if len(self.modules) <= p.min_modules:
                 break
-            if module.strength < p.prune_threshold and step - module.born >= p.min_age:
+            innate = module.reflex is not None and not module.parent  # the genome's repertoire stays
+            if module.strength < p.prune_threshold and step - module.born >= p.min_age and not innate:
                 self.prune(module.name, step)
         for module in sorted(self.modules.values(), key=lambda m: -m.strength):
             if len(self.modules) >= p.max_modules:
@@ -307,7 +282,7 @@ class PathwayPopulation:
             m = Module(name=entry["name"], kind=entry["kind"], parent=entry["parent"], strength=entry["strength"],
                        selections=entry["selections"], born=entry["born"])
             if entry["reflex"] is not None:
-                m.reflex = ReflexProgram(entry["reflex"])
+                m.reflex = make_program(base_name(m.name), entry["reflex"])
             else:
                 m.actor = GaussianActor(self.feature_dim, self.actor_units).to(self.device)
                 m.actor.load_state_dict(entry["actor"])

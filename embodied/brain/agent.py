@@ -11,9 +11,10 @@ One step for B envs (``Agent.step``), in the order a reader can follow:
                   the spread of the distributional heads (``ChannelCritics``)
 4. **tonic DA**   ``ρ ← ρ + κ (Σ_c w_c r_c − ρ)`` per env (``TonicDopamine``): vigour (top
                   speed) and exploration temperature
-5. **basal ganglia**  the module in control accumulates its routed RPE; when its option
-                  ends it is reinforced (Go/NoGo, strength) and a new module is selected in the
-                  latent's context, tilted by tonic dopamine
+5. **basal ganglia**  the module in control accumulates the RPE vector; when its option ends
+                  Go/NoGo and its strength learn from the global phasic RPE (Σ_c w_c δ̄_c: one
+                  currency for choosing between modules), its actor from its routed local RPE,
+                  and a new module is selected in the latent's context, tilted by tonic dopamine
 6. **act**        the selected module proposes; the forward drive is scaled by vigour
 
 The one hard rule holds: inputs are the observation, the agent's own actions and states,
@@ -119,7 +120,11 @@ class Agent:
         name = self.module[b]
         if name is not None and learn and self.option_len[b] > 0:
             mean = {c: v / self.option_len[b] for c, v in self.option_rpe[b].items()}
-            self.population.reinforce(name, int(self.option_context[b]), mean, step=self.step_count)
+            # Selection learns from the global "success in life" RPE, one currency for every module
+            # (routed, module-specific mixes would favour whichever kind has the larger weights);
+            # the routed local RPE trains each module's own actor in learn().
+            global_rpe = sum(self.weights.get(c, 1.0) * v for c, v in mean.items())  # 'total' is already weighted
+            self.population.reinforce(name, int(self.option_context[b]), float(global_rpe), step=self.step_count)
         self.module[b] = None
         self.option_left[b] = 0
         self.option_rpe[b] = defaultdict(float)

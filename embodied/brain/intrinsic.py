@@ -43,7 +43,7 @@ class IntrinsicConfig:
     ensemble_units: int = 128  # width of each ensemble member
     episodic_k: int = 10  # neighbours in the episodic k-NN distance (NGU uses 10)
     episodic_capacity: int = 4096  # embeddings kept per env and episode (oldest overwritten)
-    embedding_smoothing: float = 0.8  # EMA factor of the episodic embedding over steps: averages out flicker
+    embedding_smoothing: float = 0.95  # EMA factor of the episodic embedding over steps (~20-step memory): averages out flicker
     novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
     coherence_units: int = 128  # width of the cross-sense predictors
     scale_decay: float = 0.9999  # EMA decay of each channel's running mean square (~10,000 steps: a dull stretch does not re-inflate itself)
@@ -188,7 +188,7 @@ class IntrinsicRewards(nn.Module):
         copy error for both copies, so the two errors share one unit)."""
         prior, _ = model.rssm.img_step(state, action, sample=False)
         pred = model.decode_next(prior.features, state.percept)
-        unit = self.world_model.copy_error.clamp(min=1e-10).nan_to_num(1.0)
+        unit = self.world_model.error_unit()
         errs = [((pred[k] - obs_targets[k]) ** 2).flatten(1).mean(-1) / unit[i] for i, k in enumerate(model.keys)]
         return torch.stack(errs, -1).mean(-1)
 

@@ -68,6 +68,7 @@ class WorldModelConfig:
     kl_rep_scale: float = 0.1  # weight of KL(posterior || sg(prior)): regularises the posterior
     next_obs_scale: float = 10.0  # c_next: weight of the residual next-step loss (in copy-last units)
     copy_error_decay: float = 0.99  # EMA decay of each sense's copy-last error (next-step loss units)
+    copy_error_floor: float = 1e-5  # smallest unit: a sense that never changes (no smell) must not get a huge weight
     loss_scales: dict = field(default_factory=lambda: {"vision": 1.0, "touch": 1.0, "proprio": 1.0, "scent": 1.0})  # per-sense weight w_s on mean squared error
     default_loss_scale: float = 1.0  # w_s for a sense missing from loss_scales
     recon_scale: float = 100.0  # c_rec: weight of the per-sense reconstruction errors against the KL (nats)
@@ -194,6 +195,10 @@ class WorldModel(nn.Module):
     def decode(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-sense reconstructions in the comparison space of ``targets``."""
         return {key: self.decoders[key](features) for key in self.keys}
+
+    def error_unit(self) -> torch.Tensor:
+        """Per-sense unit of next-step error: the running copy-last mse, floored (senses in ``keys`` order)."""
+        return self.copy_error.nan_to_num(1.0).clamp(min=self.config.copy_error_floor)
 
     def decode_next(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Next-step predictions: percept + residual, in the comparison space of ``targets``,
@@ -330,7 +335,7 @@ class WorldModel(nn.Module):
                 new = copy if torch.isnan(old) else cfg.copy_error_decay * old + (1 - cfg.copy_error_decay) * copy
                 if torch.isfinite(new):
                     self.copy_error[i] = new
-            metrics[f"recon_{key}"], metrics[f"next_{key}"] = rec, err / self.copy_error[i].clamp(min=1e-10)
+            metrics[f"recon_{key}"], metrics[f"next_{key}"] = rec, err / self.copy_error[i].clamp(min=cfg.copy_error_floor)
             recon = recon + self.loss_scales[key] * rec
             nxt = nxt + self.loss_scales[key] * metrics[f"next_{key}"]
         dyn = categorical_kl(post_logits.detach(), prior_logits)

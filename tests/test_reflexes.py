@@ -1,7 +1,7 @@
 """Innate whisker reflexes, driven in the real env: thigmotaxis covers a perfect maze."""
 import numpy as np
 
-from embodied.brain.policies import RandomPolicy, WallFollowPolicy
+from embodied.brain.policies import ChemotaxisPolicy, RandomPolicy, WallFollowPolicy
 from embodied.brain.reflexes import WallFollowProgram, make_program
 
 
@@ -28,6 +28,22 @@ def test_wall_follow_turns_away_from_a_wall_ahead_and_into_an_opening():
     touch = np.zeros((2, 20), np.float32)
     touch[0, [0, 8]] = 0.8          # both front whiskers touch: blocked
     touch[1, :] = 0.0               # nothing on the right: the wall was lost
-    action = program.act(touch, np.zeros(2), np.random.default_rng(0))
+    action = program.act({"touch": touch}, np.zeros(2), np.random.default_rng(0))
     assert action[0, 1] > 0.5       # blocked: turn left, away from the followed (right) side
     assert action[1, 1] < -0.5      # lost the wall: turn right into the opening
+
+
+def test_chemotaxis_follows_the_food_odour_into_the_right_arm(make_env, write_layout):
+    # Food at the end of the west arm of a T; the east arm is empty. The rat starts in the stem.
+    layout = write_layout("###########\n#F........#\n#####.#####\n#####.#####\n#####^#####\n###########\n")
+    env = make_env(world=layout, task="forage", vision_size=16, task_options={"n_food": 1})
+    obs, info = env.reset(seed=0)
+    policy, eaten_at, max_col = ChemotaxisPolicy(), None, 5
+    for step in range(300):
+        action, _ = policy.act(obs)
+        obs, reward, _, _, info = env.step(action)
+        max_col = max(max_col, info["cell"][0])
+        if reward > 0:
+            eaten_at = step
+            break
+    assert eaten_at is not None and eaten_at < 200 and max_col == 5  # straight west, never into the empty arm

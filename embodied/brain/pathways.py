@@ -44,11 +44,11 @@ import torch
 from torch import nn
 
 from embodied.brain.encoders import mlp
-from embodied.brain.reflexes import WallFollowProgram, WanderProgram, make_program
+from embodied.brain.reflexes import ChemotaxisProgram, WallFollowProgram, WanderProgram, make_program
 from embodied.brain.selection import OpponentSelector
 
-MODULE_KINDS = ("forward", "turn", "wall_follow", "explorer", "forager", "motor")
-REFLEX_KINDS = ("forward", "turn", "wall_follow")
+MODULE_KINDS = ("forward", "turn", "wall_follow", "chemotaxis", "explorer", "forager", "motor")
+REFLEX_KINDS = ("forward", "turn", "wall_follow", "chemotaxis")
 
 
 def base_name(name: str) -> str:
@@ -91,7 +91,7 @@ class Module:
     strength: float = 1.0
     selections: int = 0
     born: int = 0
-    reflex: WanderProgram | WallFollowProgram | None = None
+    reflex: WanderProgram | WallFollowProgram | ChemotaxisProgram | None = None
     actor: GaussianActor | None = None
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
 
@@ -183,7 +183,7 @@ class PathwayPopulation:
         """Actions ``[n, 3]`` of module ``name`` for n rows, and the raw Gaussian samples (actors)."""
         module = self.modules[name]
         if module.reflex is not None:
-            action = module.reflex.act(np.asarray(obs["touch"], np.float32), t, self.rng)
+            action = module.reflex.act(obs, t, self.rng)
             return action, action.copy()
         with torch.no_grad():
             mean, std = module.actor(torch.as_tensor(features, dtype=torch.float32, device=self.device))

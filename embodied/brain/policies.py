@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reflexes import REFLEX_PRESETS, WallFollowProgram, WanderProgram
+from .reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram
 
 
 class RandomPolicy:
@@ -35,8 +35,8 @@ class _ReflexPolicy:
 
     def act(self, obs: dict) -> tuple[np.ndarray, dict]:
         self._t += 1
-        touch = np.asarray(obs["touch"], np.float32)[None]
-        return self.program.act(touch, np.array([self._t]), self.rng)[0], {}
+        batch = {key: np.asarray(value)[None] for key, value in obs.items()}
+        return self.program.act(batch, np.array([self._t]), self.rng)[0], {}
 
 
 class WanderPolicy(_ReflexPolicy):
@@ -44,6 +44,13 @@ class WanderPolicy(_ReflexPolicy):
 
     def __init__(self, seed: int | None = None):
         super().__init__(WanderProgram(REFLEX_PRESETS["forward"]), seed)
+
+
+class ChemotaxisPolicy(_ReflexPolicy):
+    """Follow the food odour with both nostrils (reflexes.ChemotaxisProgram)."""
+
+    def __init__(self, seed: int | None = None):
+        super().__init__(ChemotaxisProgram(REFLEX_PRESETS["chemotaxis"]), seed)
 
 
 class WallFollowPolicy(_ReflexPolicy):

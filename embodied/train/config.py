@@ -37,6 +37,7 @@ DEFAULT_ROUTING = {
     "forward": {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5},
     "turn": {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5},
     "wall_follow": {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5},
+    "chemotaxis": {"prediction_success": 0.0, "novelty": 0.25, "coherence": 0.0, "food": 8.0, "effort": 0.25},
     "explorer": {"prediction_success": 0.5, "novelty": 1.5, "coherence": 0.25, "food": 2.0, "effort": 0.25},
     "forager": {"prediction_success": 0.0, "novelty": 0.25, "coherence": 0.0, "food": 8.0, "effort": 0.25},
     "motor": {"prediction_success": 0.0, "novelty": 0.0, "coherence": 0.25, "food": 1.0, "effort": 2.0},
@@ -87,8 +88,8 @@ class TrainConfig:
     temperature_gain: float = _f(1.0, "how strongly tonic dopamine lowers the exploration temperature")
     # -- pathways (policy modules) -----------------------------------------------------------
     initial_modules: list = _f(["forward", "turn_left", "turn_right", "wall_follow_left", "wall_follow_right",
-                                   "explorer", "explorer", "forager", "motor"],
-                               "the starting population: reflexes forward/turn_left/turn_right and learned explorer/forager/motor actors")
+                                   "chemotaxis", "explorer", "explorer", "forager", "motor"],
+                               "the starting population: reflexes (forward, turn_left/right, wall_follow_left/right, chemotaxis) and learned explorer/forager/motor actors")
     option_steps: int = _f(8, "steps a selected module keeps control (a motor program)")
     context_bits: int = _f(2, "bits of the latent's locality-sensitive hash: 2^bits striatal contexts")
     selector_beta: float = _f(2.0, "softmax inverse temperature of Go/NoGo selection at tonic temperature 1")

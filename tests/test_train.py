@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from embodied.train import cli
-from embodied.train.checkpoint import load_checkpoint
+from embodied.train.checkpoint import CheckpointError, load_checkpoint
 from embodied.train.config import ConfigError, TrainConfig, load_config
 from embodied.train.loop import train
 
@@ -65,6 +65,15 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     for part in ("world_model", "critics"):
         assert all(torch.equal(a["agent"][part][k], b["agent"][part][k]) for k in a["agent"][part])
     assert a["agent"]["population"]["go"] == b["agent"]["population"]["go"]
+
+
+def test_a_finished_run_is_never_written_over_without_resume(tmp_path):
+    run = tmp_path / "run"
+    train(load_config(None, dict(TINY, total_steps=64, log_every=64)), run, progress=False)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(load_config(None, dict(TINY, total_steps=64, log_every=64)), run, progress=False)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 @pytest.mark.parametrize("switch", ["intrinsic=false", "plasticity=false", "scalar_dopamine=true", "fixed_tonic=true",

@@ -103,7 +103,7 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     config = load_config(None, overrides=[
         "world=conditioning_box", "task=conditioning", f"total_steps={steps}", f"seed={seed}",
         f"checkpoint_every={every}", f"keep_checkpoints={checkpoints + 1}", "video_every=0", *(overrides or [])])
-    train(config, run_dir, progress=True)
+    train(config, run_dir, progress=True, overwrite=True)  # the lab's own folder: a rerun replaces it
     ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     probes = {}
     for ckpt in ckpts:

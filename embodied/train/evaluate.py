@@ -171,7 +171,7 @@ def train_agent(run_dir, overrides: list[str], config_path: str = "configs/defau
     cfg = load_config(config_path, overrides=list(overrides))
     run_dir = Path(run_dir)
     start = time.time()
-    summary = train(cfg, run_dir, resume=resume, progress=False)
+    summary = train(cfg, run_dir, resume=resume, progress=False, overwrite=True)  # the script's own folder
     wall = time.time() - start
     checkpoint = run_dir / "checkpoints" / "latest.pt"
     info = {"checkpoint": str(checkpoint), "wall_s": wall, "total_steps": int(cfg.total_steps),

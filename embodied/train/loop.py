@@ -145,10 +145,17 @@ def _fallback_video(env, policy, cfg, path: Path, err) -> dict:
     return {"path": str(path), "frames": cfg.video_steps}
 
 
-def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True) -> dict:
-    """Train the agent; returns the final figures (also the last metrics row)."""
+def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+    """Train the agent; returns the final figures (also the last metrics row).
+
+    A folder that already holds a run is never written over unless ``overwrite`` (comparison
+    scripts re-running their own conditions) or ``resume`` (continue it).
+    """
     cfg = cfg.validated()
     run_dir = Path(run_dir)
+    if not (resume or overwrite) and any((run_dir / name).exists() for name in ("metrics.csv", "checkpoints")):
+        raise CheckpointError(f"{run_dir} already holds a run (metrics.csv, checkpoints/): continue it with "
+                              f"--resume or choose another --run-dir; nothing was changed")
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.torch_threads > 0:
         torch.set_num_threads(cfg.torch_threads)

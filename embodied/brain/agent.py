@@ -242,6 +242,10 @@ class Agent:
         out["critic"] = float(loss.detach())
         if not self.critics.update(loss):
             self.nan_skips += 1
+        for _ in range(self.cfg.critic_epochs - 1):  # more passes over the same rollout (targets recomputed)
+            extra, _, _ = self.critics.loss(feats, rewards, discounts, mask)
+            if not self.critics.update(extra):
+                self.nan_skips += 1
         # actors: policy gradient on their own steps, advantage routed by their kind
         advantage = (returns - values).cpu().numpy()                                      # [T, B, C]
         modules = [r["module"] for r in records[:-1]]

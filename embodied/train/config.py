@@ -80,6 +80,7 @@ class TrainConfig:
     critic_taus: list = _f([0.1, 0.3, 0.5, 0.7, 0.9], "expectile asymmetries of the distributional heads (0.5 is the mean critic)")
     critic_units: int = _f(128, "hidden width of the critic heads")
     critic_lr: float = _f(3e-4, "Adam learning rate of the critics")
+    critic_epochs: int = _f(1, "critic gradient steps per collected rollout (each recomputes the λ-return targets)")
     precision_eps: float = _f(0.1, "ε of precision weighting δ / sqrt(spread + ε)")
     effort_scale: float = _f(1.0, "effort reward = −effort_scale · |a_t − a_{t−1}|²")
     tonic_rate: float = _f(0.01, "tonic update rate κ (ρ ← ρ + κ (r − ρ))")
@@ -123,6 +124,7 @@ class TrainConfig:
             if not cond:
                 raise ConfigError(msg)
         need(self.num_envs >= 1, f"num_envs={self.num_envs} must be >= 1")
+        need(self.critic_epochs >= 1, f"critic_epochs={self.critic_epochs} must be >= 1")
         need(self.vector_env in ("sync", "async"), f"vector_env={self.vector_env!r}; allowed: sync, async")
         need(self.task in ("explore", "forage", "conditioning"), f"task={self.task!r}; allowed: explore, forage, conditioning")
         need(self.rollout_steps >= 2, f"rollout_steps={self.rollout_steps} must be >= 2")

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from embodied.brain.encoders import mlp
-from embodied.brain.reflexes import ChemotaxisProgram, WallFollowProgram, WanderProgram, make_program
+from embodied.brain.reflexes import ReflexProgram, make_program
 from embodied.brain.selection import OpponentSelector
 
 MODULE_KINDS = ("forward", "turn", "wall_follow", "chemotaxis", "explorer", "forager", "motor")
@@ -91,7 +91,7 @@ class Module:
     strength: float = 1.0
     selections: int = 0
     born: int = 0
-    reflex: WanderProgram | WallFollowProgram | ChemotaxisProgram | None = None
+    reflex: ReflexProgram | None = None
     actor: GaussianActor | None = None
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
 

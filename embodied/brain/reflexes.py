@@ -31,11 +31,20 @@ def split_whiskers(touch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return left, right, front
 
 
-class WanderProgram:
-    kind = "wander"
+class ReflexProgram:
+    """A reflex: a few heritable parameters (a copy may mutate them) and ``act(obs, t, rng)``."""
+
+    kind = "reflex"
 
     def __init__(self, params):
         self.params = np.asarray(params, dtype=np.float64).copy()
+
+    def act(self, obs: dict, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+
+class WanderProgram(ReflexProgram):
+    kind = "wander"
 
     def act(self, obs: dict, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         drive, bias, gain, head_amp = self.params
@@ -51,11 +60,8 @@ class WanderProgram:
         return np.clip(np.stack([forward, turn, head], -1), -1, 1).astype(np.float32)
 
 
-class WallFollowProgram:
+class WallFollowProgram(ReflexProgram):
     kind = "wall_follow"
-
-    def __init__(self, params):
-        self.params = np.asarray(params, dtype=np.float64).copy()
 
     def act(self, obs: dict, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         side, target, gain, drive = self.params
@@ -71,11 +77,11 @@ class WallFollowProgram:
         return np.clip(np.stack([forward, turn, np.zeros_like(turn)], -1), -1, 1).astype(np.float32)
 
 
-class ChemotaxisProgram:
+class ChemotaxisProgram(ReflexProgram):
     kind = "chemotaxis"
 
     def __init__(self, params):
-        self.params = np.asarray(params, dtype=np.float64).copy()
+        super().__init__(params)
         self._previous: np.ndarray | None = None  # last food-odour level per env (a sensory memory)
 
     def act(self, obs: dict, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:

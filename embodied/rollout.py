@@ -13,16 +13,8 @@ import gymnasium as gym
 import numpy as np
 
 from . import ENV_ID
-from .brain.policies import RandomPolicy, WanderPolicy
+from .brain.policies import REFERENCE_POLICIES, make_reference_policy
 from .train.metrics import MetricsWriter
-
-
-def make_policy(name: str, env, seed: int):
-    if name == "random":
-        return RandomPolicy(env.action_space, seed)
-    if name == "wander":
-        return WanderPolicy(seed)
-    raise ValueError(f"unknown policy {name!r}; allowed: random, wander")
 
 
 def rollout(out: Path, world: str = "procedural:9x9", task: str = "forage", policy: str = "random",
@@ -32,7 +24,7 @@ def rollout(out: Path, world: str = "procedural:9x9", task: str = "forage", poli
     config = dict(world=world, task=task, policy=policy, steps=steps, episode_steps=episode_steps, seed=seed)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     env = gym.make(ENV_ID, world=world, task=task, max_episode_steps=episode_steps)
-    agent = make_policy(policy, env, seed)
+    agent = make_reference_policy(policy, env.action_space, seed)
     obs, info = env.reset(seed=seed)
     episode_return, food_window, returns = 0.0, [], []
     with MetricsWriter(out) as metrics:
@@ -59,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/rollout", help="run folder to write")
     parser.add_argument("--world", default="procedural:9x9", help="layout name, file, or procedural:WxH")
     parser.add_argument("--task", default="forage", help="explore or forage")
-    parser.add_argument("--policy", default="random", help="random or wander")
+    parser.add_argument("--policy", default="random", choices=REFERENCE_POLICIES, help="reference policy")
     parser.add_argument("--steps", type=int, default=1000, help="env steps in total")
     parser.add_argument("--episode-steps", type=int, default=500, help="steps per episode")
     parser.add_argument("--seed", type=int, default=0)

@@ -58,3 +58,16 @@ class WallFollowPolicy(_ReflexPolicy):
 
     def __init__(self, seed: int | None = None, side: str = "right"):
         super().__init__(WallFollowProgram(REFLEX_PRESETS[f"wall_follow_{side}"]), seed)
+
+
+#: reference policies by name (what ``--policy`` accepts across the commands)
+REFERENCE_POLICIES = ("random", "wander")
+
+
+def make_reference_policy(name: str, action_space, seed: int | None = None):
+    """``random`` or ``wander`` by name; an unknown name is an error listing the allowed ones."""
+    if name == "random":
+        return RandomPolicy(action_space, seed)
+    if name == "wander":
+        return WanderPolicy(seed)
+    raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(REFERENCE_POLICIES)}")

@@ -249,11 +249,9 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
     """``random``, ``wander``, ``oracle`` (privileged; forage or dfs by task) or a checkpoint path.
 
     Returns (make_policy(env, seed), env kwargs read from the checkpoint's run folder)."""
-    from ..brain.policies import RandomPolicy, WanderPolicy
-    if spec == "random":
-        return (lambda env, seed: RandomPolicy(env.action_space, seed)), {}
-    if spec == "wander":
-        return (lambda env, seed: WanderPolicy(seed)), {}
+    from ..brain.policies import REFERENCE_POLICIES, make_reference_policy
+    if spec in REFERENCE_POLICIES:
+        return (lambda env, seed: make_reference_policy(spec, env.action_space, seed)), {}
     if spec in ("forage-oracle", "dfs-oracle"):
         from ..brain.oracles import DFSOracle, ForageOracle
         cls = ForageOracle if spec == "forage-oracle" else DFSOracle

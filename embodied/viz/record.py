@@ -24,9 +24,9 @@ import numpy as np
 
 from . import panels
 from ..arena.layout import ODOUR
+from ..brain.policies import REFERENCE_POLICIES as POLICIES
+from ..brain.policies import make_reference_policy
 from .topdown import draw_topdown
-
-POLICIES = ("random", "wander")
 
 
 class Recorder:
@@ -162,12 +162,7 @@ def make_policy(name: str | None, checkpoint: str | None, env, seed: int | None 
     """A policy from a checkpoint (via the trainer's ``load_policy``) or a reference policy by name."""
     if checkpoint:
         return load_checkpoint_policy(checkpoint, env)
-    from ..brain.policies import RandomPolicy, WanderPolicy
-    if name == "wander":
-        return WanderPolicy(seed=seed)
-    if name in (None, "random"):
-        return RandomPolicy(env.action_space, seed=seed)
-    raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
+    return make_reference_policy(name or "random", env.action_space, seed)
 
 
 class CheckpointError(RuntimeError):

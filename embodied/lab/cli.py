@@ -7,11 +7,11 @@ for all of them ``summary.json`` and ``summary.md``. Exit status 1 if any fails.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from embodied.lab.protocols import PROTOCOLS
+from embodied.lab.traces import write_trace_csv
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,16 +26,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, default=12, help="--embodied: probe trials per checkpoint")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="--embodied: training config overrides (see embodied train --help)")
-
-
-def _write_csv(rows: list[dict], path: Path) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         spec = PROTOCOLS[name]
         result = spec.run(seed=args.seed, alpha=args.alpha, record=True)
         plot(result, out / f"{name}.png", spec.title)
-        _write_csv(result.rows, out / f"{name}.csv")
+        write_trace_csv(result.rows, out / f"{name}.csv")
         entry = {"title": spec.title, "passed": result.passed, "criterion": spec.criterion, "source": spec.source,
                  "checks": result.checks, "metrics": result.metrics, "seed": args.seed, "alpha": args.alpha}
         (out / f"{name}.json").write_text(json.dumps(entry, indent=2))

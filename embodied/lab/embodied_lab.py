@@ -16,7 +16,6 @@ These are measured, not assumed: the summary says PASS or FAIL with the numbers.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .. import ENV_ID
+from .traces import write_trace_csv
 
 WINDOW = 6  # steps (0.2 s) after an event over which the phasic response is averaged
 MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's response to food
@@ -117,22 +117,11 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     }
     summary = {"steps": steps, "seed": seed, "channel": channel, "margin": margin, "checks": checks, "passed": all(checks.values()),
                "responses": {step: {k: v for k, v in pr.items() if k != "rows"} for step, pr in probes.items()}}
-    _write_trace(out / "embodied.csv", probes)
+    write_trace_csv([{"checkpoint_step": step, **row} for step, pr in probes.items() for row in pr["rows"]],
+                    out / "embodied.csv")
     _figure(out / "embodied.png", probes, channel)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _write_trace(path: Path, probes: dict) -> None:
-    with path.open("w", newline="") as f:
-        writer = None
-        for step, pr in probes.items():
-            for row in pr["rows"]:
-                row = {"checkpoint_step": step, **row}
-                if writer is None:
-                    writer = csv.DictWriter(f, fieldnames=list(row))
-                    writer.writeheader()
-                writer.writerow(row)
 
 
 def _figure(path: Path, probes: dict, channel: str) -> None:

@@ -15,8 +15,11 @@ striatum / pallidum    Go (D1) and NoGo (D2) values per (context, module) in
                        tonic dopamine's modulation m tilts β_G = β(1 + m), β_N = β(1 − m)
 motor program          a selected module keeps control for ``option_steps`` steps (an option)
 local reward           each module kind receives its own mix of channel RPEs (routing matrix):
-                       ``r_module = Σ_c routing[kind][c] · δ̄_c`` (δ̄: mean over the option)
-option RPE             OpAL's own step on that outcome: ``δ = r_module − V(context)``, with the
+                       ``r_module = Σ_c routing[kind][c] · δ̄_c`` (δ̄: mean over the option); it
+                       trains the module's own actor (``route``)
+option RPE             selection's outcome is the option's mean *global* phasic RPE
+                       ``r = Σ_c w_c δ̄_c`` (the agent passes it as a float: one currency for every
+                       module); OpAL's own step on it: ``δ = r − V(context)``, with the
                        context critic ``V(c) ← V(c) + α_V δ``. A young dopamine critic lags (every
                        early RPE is positive while it learns the return scale); the context
                        baseline removes that common bias, so a module is reinforced for being
@@ -194,9 +197,10 @@ class PathwayPopulation:
     def reinforce(self, name: str, context: int, channel_rpe: dict[str, float] | float, step: int = 0) -> float:
         """End of an option: Go/NoGo learn from the option's RPE, the strength from the credit.
 
-        ``channel_rpe`` is the option's mean RPE per channel (or an already routed float). The
-        routed outcome (clipped to [−1, 1], the range OpAL's multiplicative rule tolerates) minus
-        the context critic is the δ that moves Go (δ > 0) or NoGo (δ < 0). Returns δ.
+        ``channel_rpe`` is the option's outcome: a float (the agent passes the global phasic RPE)
+        or a per-channel dict, then routed by the module's kind. The outcome (clipped to [−1, 1],
+        the range OpAL's multiplicative rule tolerates) minus the context critic is the δ that
+        moves Go (δ > 0) or NoGo (δ < 0). Returns δ.
         """
         if name not in self.modules:
             return 0.0

@@ -22,7 +22,11 @@ and the env's scalar reward (food). ``info`` never enters here.
 
 ``Agent.learn(records)`` trains critics (λ-returns, expectiles) and the learned actor modules
 (policy gradient on their own steps with their routed advantage) from the rollout just
-collected; ``Agent.train_world_model(batch)`` trains the world model and intrinsic heads
+collected (opt-in, off by default: extra critic steps on sequences replayed from a memory of
+critic inputs and reward vectors, ``critic_replay_updates``; per-channel return normalisation,
+``critic_return_norm``; critics that also read the rat's own senses and leaky traces of them,
+``critic_senses`` / ``critic_sense_traces`` — formulas in ``critics.py`` and ``critic_input``);
+``Agent.train_world_model(batch)`` trains the world model and intrinsic heads
 from replay. ``AgentPolicy`` wraps an agent into the single-env Policy interface with extras.
 """
 from __future__ import annotations
@@ -33,7 +37,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from embodied.brain.critics import ChannelCritics
+from embodied.brain.critics import ChannelCritics, CriticReplay
 from embodied.brain.dopamine import REWARD_CHANNELS, TonicDopamine
 from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
 from embodied.brain.pathways import PathwayPopulation, PlasticityConfig
@@ -72,8 +76,22 @@ class Agent:
                           if cfg.intrinsic else None)
         self.channels = ["total"] if cfg.scalar_dopamine else list(REWARD_CHANNELS)
         self.weights = {c: float(cfg.channel_weights.get(c, 0.0)) for c in REWARD_CHANNELS}
-        self.critics = ChannelCritics(self.world_model.feature_dim, self.channels, cfg.critic_taus, cfg.critic_units,
-                                      cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps, device=self.device)
+        # opt-in: the critics also read the rat's own current senses and leaky memory traces of them
+        self.sense_pool = 4
+        self.sense_dim = 0
+        if cfg.critic_senses:
+            missing = {"vision", "scent"} - set(observation_space.spaces)
+            if missing:
+                raise ValueError(f"critic_senses needs the observation keys {sorted(missing)}")
+            self.sense_dim = self.sense_pool ** 2 * 3 + int(np.prod(observation_space["scent"].shape))
+        self.critic_input_dim = self.world_model.feature_dim + self.sense_dim * (1 + len(cfg.critic_sense_traces))
+        self.critics = ChannelCritics(self.critic_input_dim, self.channels, cfg.critic_taus, cfg.critic_units,
+                                      cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps, slow_rate=cfg.critic_slow_rate,
+                                      return_norm=cfg.critic_return_norm, device=self.device)
+        # opt-in: a memory of (features, rewards) for replayed critic updates (critic_replay_updates > 0)
+        self.critic_replay = (CriticReplay(cfg.critic_replay_capacity, num_envs, self.critic_input_dim,
+                                           len(self.channels)) if cfg.critic_replay_updates > 0 else None)
+        self.critic_rng = np.random.default_rng([cfg.seed, 3])
         plasticity = PlasticityConfig(
             enabled=cfg.plasticity, strength_rate=cfg.strength_rate, strength_gain=cfg.strength_gain,
             strength_decay=cfg.strength_decay, prune_threshold=cfg.prune_threshold, spawn_threshold=cfg.spawn_threshold,
@@ -109,6 +127,7 @@ class Agent:
         self.option_rpe = [defaultdict(float) for _ in range(n)]
         self.option_len = np.zeros(n, np.int64)
         self.t_in_episode = np.zeros(n, np.int64)
+        self.sense_traces = np.zeros((n, len(self.cfg.critic_sense_traces), self.sense_dim), np.float32)
         self._carry = None
 
     def end_episode(self, learn: bool = True) -> None:
@@ -145,6 +164,27 @@ class Agent:
             return sum(self.weights[c] * rewards[c] for c in REWARD_CHANNELS)[:, None].astype(np.float32)
         return np.stack([rewards[c] for c in self.channels], -1).astype(np.float32)
 
+    # ------------------------------------------------------------------ critic input
+    def _senses(self, obs: dict) -> np.ndarray:
+        """``[B, D]``: vision average-pooled to 4×4×3 in [0, 1], then the scent vector."""
+        vision = torch.as_tensor(np.asarray(obs["vision"])[..., :3], dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
+        pooled = torch.nn.functional.adaptive_avg_pool2d(vision, self.sense_pool).flatten(1).numpy()
+        scent = np.asarray(obs["scent"], np.float32).reshape(len(pooled), -1)
+        return np.concatenate([pooled, scent], -1).astype(np.float32)
+
+    def critic_input(self, features: np.ndarray, obs: dict, is_first: np.ndarray) -> np.ndarray:
+        """What the critics read: the latent features, and with ``critic_senses`` the current senses
+        ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k`` (``m_k = s_t`` at an episode start) —
+        memory traces whose mix tells how long ago a stimulus came (Ludvig, Sutton & Kehoe 2008)."""
+        if not self.sense_dim:
+            return features
+        senses = self._senses(obs)
+        taus = np.asarray(self.cfg.critic_sense_traces, np.float32)[None, :, None]
+        if taus.size:
+            traces = self.sense_traces + (senses[:, None, :] - self.sense_traces) / taus
+            self.sense_traces = np.where(is_first[:, None, None], senses[:, None, :], traces).astype(np.float32)
+        return np.concatenate([features, senses, self.sense_traces.reshape(len(senses), -1)], -1).astype(np.float32)
+
     # ------------------------------------------------------------------ the step
     def step(self, obs: dict, reward, is_first, learn: bool = True, predict: bool = False):
         """One step for all envs. ``obs[key]`` is (B, ...), ``reward`` the extrinsic reward of the
@@ -172,7 +212,8 @@ class Agent:
         rewards = self.reward_vector(intrinsic, reward, np.where(is_first, 0.0, effort))
         rewards = {c: np.where(is_first, 0.0, v).astype(np.float32) for c, v in rewards.items()}
         # 3. phasic dopamine
-        value, spread = self.critics.evaluate(features_t)
+        critic_in = self.critic_input(features, obs, is_first)
+        value, spread = self.critics.evaluate(torch.as_tensor(critic_in, device=self.device) if self.sense_dim else features_t)
         r_vec = self._critic_rewards(rewards)
         delta, weighted = self.critics.rpe(r_vec, self.prev_value, value, self.prev_spread)
         valid = ~is_first
@@ -208,6 +249,8 @@ class Agent:
         actions[:, 0] = np.where(actions[:, 0] > 0, actions[:, 0] * vigour, actions[:, 0])
         record = {"features": features, "module": list(self.module), "raw": raw, "reward": r_vec,
                   "is_first": is_first.copy()}
+        if self.sense_dim:
+            record["critic_input"] = critic_in
         # bookkeeping for the next step
         self.wm_state = state
         self.action_prev2, self.action_prev = self.action_prev, actions.copy()
@@ -227,25 +270,30 @@ class Agent:
         row t+1). The last row of the previous rollout is carried over to link rollouts,
         except at an episode boundary (every env starts fresh: nothing to link).
         """
+        fresh = list(records)
         if self._carry is not None and not records[0]["is_first"].all():
             records = [self._carry] + list(records)
         self._carry = records[-1]
         if len(records) < 2:
             return {}
         feats = torch.as_tensor(np.stack([r["features"] for r in records]), device=self.device)      # [T+1, B, F]
+        critic_feats = (torch.as_tensor(np.stack([r["critic_input"] for r in records]), device=self.device)
+                        if self.sense_dim else feats)
         rewards = torch.as_tensor(np.stack([r["reward"] for r in records[1:]]), device=self.device)  # [T, B, C]
         first_next = torch.as_tensor(np.stack([r["is_first"] for r in records[1:]]), device=self.device)
         mask = (~first_next).float()
         discounts = self.cfg.gamma * mask
         out: dict[str, float] = {}
-        loss, returns, values = self.critics.loss(feats, rewards, discounts, mask)
+        loss, returns, values = self.critics.loss(critic_feats, rewards, discounts, mask)
         out["critic"] = float(loss.detach())
         if not self.critics.update(loss):
             self.nan_skips += 1
         for _ in range(self.cfg.critic_epochs - 1):  # more passes over the same rollout (targets recomputed)
-            extra, _, _ = self.critics.loss(feats, rewards, discounts, mask)
+            extra, _, _ = self.critics.loss(critic_feats, rewards, discounts, mask)
             if not self.critics.update(extra):
                 self.nan_skips += 1
+        if self.critic_replay is not None:
+            out.update(self._replay_critics(fresh))
         # actors: policy gradient on their own steps, advantage routed by their kind
         advantage = (returns - values).cpu().numpy()                                      # [T, B, C]
         modules = [r["module"] for r in records[:-1]]
@@ -285,6 +333,24 @@ class Agent:
         out["nan_skips"] = float(self.nan_skips)
         return out
 
+    def _replay_critics(self, fresh: list[dict]) -> dict[str, float]:
+        """Replayed critic updates (opt-in, ``critic_replay_updates`` > 0): store the rollout's
+        rows, then take that many critic steps on λ-returns over windows of ``critic_replay_seq``
+        steps sampled uniformly from the memory (DreamerV3-style; targets from the slow critic)."""
+        self.critic_replay.add(fresh)
+        seq = self.cfg.critic_replay_seq
+        if not self.critic_replay.can_sample(seq):
+            return {}
+        losses = []
+        for _ in range(self.cfg.critic_replay_updates):
+            feats, rewards, mask = self.critic_replay.sample(self.cfg.critic_replay_batch, seq, self.critic_rng)
+            feats, rewards, mask = (torch.as_tensor(x, device=self.device) for x in (feats, rewards, mask))
+            loss, _, _ = self.critics.loss(feats, rewards, self.cfg.gamma * mask, mask)
+            if not self.critics.update(loss):
+                self.nan_skips += 1
+            losses.append(float(loss.detach()))
+        return {"critic_replay": float(np.mean(losses))}
+
     def train_world_model(self, batch: dict) -> dict[str, float]:
         """One world-model update on a replay batch, then the intrinsic heads (NaN-guarded both)."""
         wm_out, posts = self.world_model.train_step(batch, return_states=True)
@@ -308,6 +374,11 @@ class Agent:
                  "critics_optimizer": self.critics.optimizer.state_dict(), "population": self.population.state_dict(),
                  "tonic": torch.as_tensor(np.asarray(self.tonic.level, np.float64)), "rng": _rng_state(self.rng),
                  "nan_skips": int(self.nan_skips), "step_count": int(self.step_count), "intrinsic": None}
+        if self.critic_replay is not None:  # opt-in replayed critic updates: their memory and sampler (exact resume)
+            m = self.critic_replay
+            state["critic_replay"] = {"features": torch.as_tensor(m.features), "rewards": torch.as_tensor(m.rewards),
+                                      "is_first": torch.as_tensor(m.is_first), "head": int(m.head), "size": int(m.size),
+                                      "rng": _rng_state(self.critic_rng)}
         if self.intrinsic is not None:
             scales = {c: [s.mean_square, s.weight] for c, s in self.intrinsic.scales.items()}
             scales["_disagreement"] = [self.intrinsic.disagreement_scale.mean_square, self.intrinsic.disagreement_scale.weight]
@@ -340,6 +411,13 @@ class Agent:
             self.critics.optimizer.load_state_dict(state["critics_optimizer"])
             _set_rng_state(self.rng, state["rng"])
             self.nan_skips, self.step_count = int(state["nan_skips"]), int(state["step_count"])
+            saved = state.get("critic_replay")
+            if self.critic_replay is not None and saved is not None and saved["features"].shape == self.critic_replay.features.shape:
+                m = self.critic_replay
+                m.features[:], m.rewards[:] = saved["features"].cpu().numpy(), saved["rewards"].cpu().numpy()
+                m.is_first[:] = saved["is_first"].cpu().numpy()
+                m.head, m.size = int(saved["head"]), int(saved["size"])
+                _set_rng_state(self.critic_rng, saved["rng"])
 
 
 class AgentPolicy:
@@ -349,8 +427,9 @@ class AgentPolicy:
     (optional: without it food reads 0, the rat just does not know it ate).
     """
 
-    def __init__(self, agent: Agent):
+    def __init__(self, agent: Agent, predict: bool = True):
         self.agent = agent
+        self.predict = predict  # False: skip the predicted frame (extras["predicted_vision"]), e.g. for probes
         self.reset()
 
     def reset(self, num_envs: int = 1) -> None:
@@ -364,7 +443,7 @@ class AgentPolicy:
 
     def act(self, obs: dict) -> tuple[np.ndarray, dict]:
         batch = {k: np.asarray(v)[None] for k, v in obs.items()}
-        actions, info = self.agent.step(batch, [self._reward], [self._first], learn=False, predict=True)
+        actions, info = self.agent.step(batch, [self._reward], [self._first], learn=False, predict=self.predict)
         self._first, self._reward = False, 0.0
         extras = {"rpe": {c: float(v[0]) for c, v in info["rpe"].items()},
                   "tonic": float(info["tonic"][0]), "module": str(info["module"][0]),

@@ -16,6 +16,21 @@ errors are the phasic dopamine vector. For channel c and expectile head k:
 
 The slow target copy (DreamerV3) keeps the bootstrap from chasing itself.
 ``channels`` is the reward channel list, or ``("total",)`` for the scalar-dopamine ablation.
+
+Two opt-in aids for rare rewards (both off by default; ``embodied train``'s defaults use neither):
+
+* **replayed critic updates** (:class:`CriticReplay`): the agent keeps the latent features and
+  reward vectors it saw and, after each rollout, takes extra critic steps on λ-returns computed
+  over sequences sampled from that memory — DreamerV3 (Hafner et al. 2023) trains its critic
+  on many replayed (there: imagined-from-replay) sequences per collected step. Features are
+  stored as the world model produced them at collection time, so old ones are slightly stale;
+  a bounded capacity keeps them recent.
+* **per-channel return normalisation** (``return_norm``): channel c's loss is divided by
+  ``max(σ_c, σ_min)²`` with ``σ_c² ← σ_c² + η (Var_batch(G^λ_c) − σ_c²)`` a running variance
+  of its λ-returns — the adaptive target rescaling of Pop-Art (van Hasselt et al. 2016,
+  "Learning values across many orders of magnitude"), here applied to the loss only so the
+  heads keep predicting raw returns. Without it the large dense novelty/coherence returns
+  dominate the shared trunk's gradient and the rare food return is fitted last.
 """
 from __future__ import annotations
 
@@ -36,13 +51,17 @@ class ChannelCritics(nn.Module):
 
     def __init__(self, feature_dim: int, channels: Sequence[str], taus: Sequence[float], units: int = 128,
                  lr: float = 3e-4, gamma: float = 0.97, lam: float = 0.9, precision_eps: float = 0.1,
-                 slow_rate: float = 0.02, device="cpu"):
+                 slow_rate: float = 0.02, return_norm: bool = False, norm_rate: float = 0.01,
+                 norm_floor: float = 0.01, device="cpu"):
         super().__init__()
         taus = sorted(float(t) for t in taus)
         if 0.5 not in taus:
             taus = sorted(taus + [0.5])
         self.channels, self.gamma, self.lam = list(channels), gamma, lam
         self.precision_eps, self.slow_rate = precision_eps, slow_rate
+        self.return_norm, self.norm_rate, self.norm_floor = bool(return_norm), float(norm_rate), float(norm_floor)
+        if self.return_norm:  # running variance of each channel's λ-returns (−1: not seen yet); saved with the weights
+            self.register_buffer("return_var", torch.full((len(self.channels),), -1.0))
         self.register_buffer("taus", torch.tensor(taus, dtype=torch.float32))
         self.mean_head = taus.index(0.5)
         self.net = mlp(feature_dim, units, 2, len(self.channels) * len(taus))
@@ -85,9 +104,24 @@ class ChannelCritics(nn.Module):
         valid = mask.bool()
         if not bool(valid.any()):
             loss = pred.sum() * 0.0
-        else:  # mean over heads and real transitions, summed over channels
+        elif not self.return_norm:  # mean over heads and real transitions, summed over channels
             loss = expectile_loss(pred[valid], returns[valid], self.taus) * len(self.channels)
+        else:  # each channel's loss in units of its own return scale
+            scale = self._return_scale(returns[valid])                                   # [C]
+            loss = sum(expectile_loss(pred[valid][:, c], returns[valid][:, c], self.taus) / scale[c] ** 2
+                       for c in range(len(self.channels)))
         return loss, returns, pred[..., self.mean_head].detach()
+
+    @torch.no_grad()
+    def _return_scale(self, returns: torch.Tensor) -> torch.Tensor:
+        """``max(σ_c, σ_min)`` per channel, after one step of the running return variance
+        ``σ_c² ← σ_c² + η (Var_batch(G^λ_c) − σ_c²)`` (initialised at the first batch's variance)."""
+        batch_var = returns.var(dim=0, unbiased=False) if returns.shape[0] > 1 else torch.zeros_like(self.return_var)
+        if bool((self.return_var < 0).any()):
+            self.return_var.copy_(batch_var)
+        else:
+            self.return_var.lerp_(batch_var, self.norm_rate)
+        return self.return_var.sqrt().clamp_min(self.norm_floor)
 
     def update(self, loss: torch.Tensor, clip: float = 100.0) -> bool:
         """One guarded optimiser step; False (and no change) when loss or gradient is not finite."""
@@ -104,3 +138,53 @@ class ChannelCritics(nn.Module):
             for slow, fast in zip(self.slow.parameters(), self.net.parameters()):
                 slow.lerp_(fast, self.slow_rate)
         return True
+
+
+class CriticReplay:
+    """A bounded memory of what the critics learn from: per env and step, the critic's input
+    (``critic_input`` when the record has one, else the latent features),
+    the reward vector of the transition into that step and whether the step starts an episode.
+
+    Row layout as in ``Agent.step``'s records: row t's reward belongs to the transition
+    t−1 -> t. ``sample`` returns windows of ``seq_len + 1`` consecutive rows of one env that do
+    not cross the write head, shaped for :meth:`ChannelCritics.loss`: ``features [L+1, N, F]``,
+    ``rewards [L, N, C]`` (rows 1..L) and ``mask [L, N]`` (0 where row t+1 starts an episode, so
+    nothing is bootstrapped across episodes).
+    """
+
+    def __init__(self, capacity: int, num_envs: int, feature_dim: int, num_channels: int):
+        if capacity < 2 or num_envs < 1:
+            raise ValueError(f"CriticReplay needs capacity >= 2 steps per env and num_envs >= 1, got {capacity}, {num_envs}")
+        self.capacity, self.num_envs = int(capacity), int(num_envs)
+        self.features = np.zeros((self.capacity, num_envs, feature_dim), np.float32)
+        self.rewards = np.zeros((self.capacity, num_envs, num_channels), np.float32)
+        self.is_first = np.ones((self.capacity, num_envs), bool)
+        self.head, self.size = 0, 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, records: Sequence[dict]) -> None:
+        """Append ``Agent.step`` records (each ``features [B, F]``, ``reward [B, C]``, ``is_first [B]``)."""
+        for r in records:
+            self.features[self.head] = r.get("critic_input", r["features"])
+            self.rewards[self.head] = r["reward"]
+            self.is_first[self.head] = r["is_first"]
+            self.head = (self.head + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def can_sample(self, seq_len: int) -> bool:
+        return self.size >= seq_len + 1
+
+    def sample(self, batch: int, seq_len: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(features [L+1, N, F], rewards [L, N, C], mask [L, N])`` for ``batch`` uniform windows."""
+        if not self.can_sample(seq_len):
+            raise ValueError(f"CriticReplay holds {self.size} steps per env; a window needs {seq_len + 1}")
+        oldest = (self.head - self.size) % self.capacity
+        starts = oldest + rng.integers(0, self.size - seq_len, size=batch)             # window inside the filled part
+        envs = rng.integers(0, self.num_envs, size=batch)
+        rows = (starts[None, :] + np.arange(seq_len + 1)[:, None]) % self.capacity        # [L+1, N]
+        feats = self.features[rows, envs[None, :]]
+        rewards = self.rewards[rows[1:], envs[None, :]]
+        mask = (~self.is_first[rows[1:], envs[None, :]]).astype(np.float32)
+        return feats, rewards, mask

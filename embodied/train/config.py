@@ -81,6 +81,18 @@ class TrainConfig:
     critic_units: int = _f(128, "hidden width of the critic heads")
     critic_lr: float = _f(3e-4, "Adam learning rate of the critics")
     critic_epochs: int = _f(1, "critic gradient steps per collected rollout (each recomputes the λ-return targets)")
+    critic_replay_updates: int = _f(0, "extra critic gradient steps per rollout on λ-returns over sequences replayed from "
+                                       "a memory of latent features and reward vectors (0 = off; DreamerV3-style)")
+    critic_replay_capacity: int = _f(4096, "steps per env kept in the critic's replay memory (bounds how stale features get)")
+    critic_replay_batch: int = _f(16, "sequences per replayed critic update")
+    critic_replay_seq: int = _f(64, "steps per replayed sequence (λ-returns bootstrap from the slow critic at its end)")
+    critic_return_norm: bool = _f(False, "divide each channel's critic loss by max(σ_c, 0.01)², σ_c² a running variance of its "
+                                         "λ-returns (Pop-Art-style), so a rare small reward is not drowned by large dense ones")
+    critic_senses: bool = _f(False, "the critics also read the rat's own current senses (vision pooled to 4x4x3, scent), "
+                                    "not only the world-model latent")
+    critic_sense_traces: list = _f([], "time constants τ (steps) of leaky memory traces of those senses, m ← m + (s − m)/τ, "
+                                       "that the critics also read (needs critic_senses; Ludvig, Sutton & Kehoe 2008)")
+    critic_slow_rate: float = _f(0.02, "rate of the slow target critic: θ_slow ← θ_slow + rate (θ − θ_slow) per critic update")
     precision_eps: float = _f(0.1, "ε of precision weighting δ / sqrt(spread + ε)")
     effort_scale: float = _f(1.0, "effort reward = −effort_scale · |a_t − a_{t−1}|²")
     tonic_rate: float = _f(0.01, "tonic update rate κ (ρ ← ρ + κ (r − ρ))")
@@ -125,6 +137,15 @@ class TrainConfig:
                 raise ConfigError(msg)
         need(self.num_envs >= 1, f"num_envs={self.num_envs} must be >= 1")
         need(self.critic_epochs >= 1, f"critic_epochs={self.critic_epochs} must be >= 1")
+        need(self.critic_replay_updates >= 0, f"critic_replay_updates={self.critic_replay_updates} must be >= 0 (0 = off)")
+        need(self.critic_replay_batch >= 1 and self.critic_replay_seq >= 1,
+             f"critic_replay_batch={self.critic_replay_batch} and critic_replay_seq={self.critic_replay_seq} must be >= 1")
+        need(self.critic_replay_capacity > self.critic_replay_seq,
+             f"critic_replay_capacity={self.critic_replay_capacity} must exceed critic_replay_seq={self.critic_replay_seq}")
+        need(all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 1 for t in self.critic_sense_traces),
+             f"critic_sense_traces={self.critic_sense_traces} must be time constants >= 1 step")
+        need(self.critic_senses or not self.critic_sense_traces, "critic_sense_traces needs critic_senses=true")
+        need(0 < self.critic_slow_rate <= 1, f"critic_slow_rate={self.critic_slow_rate} must lie in (0, 1]")
         need(self.vector_env in ("sync", "async"), f"vector_env={self.vector_env!r}; allowed: sync, async")
         need(self.task in ("explore", "forage", "conditioning"), f"task={self.task!r}; allowed: explore, forage, conditioning")
         need(self.rollout_steps >= 2, f"rollout_steps={self.rollout_steps} must be >= 2")

@@ -1,0 +1,70 @@
+"""The opt-in critic-training path (replayed λ-returns, return normalisation, senses and memory traces)
+in real short training runs: it trains, it is saved and resumed exactly, and it stays off by default."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from embodied.train.checkpoint import load_checkpoint
+from embodied.train.config import ConfigError, TrainConfig, load_config
+from embodied.train.loop import train
+
+torch.set_num_threads(1)
+
+TINY = dict(num_envs=1, vision_size=16, total_steps=128, episode_steps=64, rollout_steps=32, learning_starts=32,
+            world="conditioning_box", task="conditioning",
+            world_model_overrides={"image_size": 16, "cnn_depth": 4, "vision_embed": 32, "vector_embed": 8, "mlp_units": 32,
+                                   "mlp_layers": 1, "deter": 32, "stoch_groups": 4, "stoch_classes": 4, "hidden": 32,
+                                   "batch_size": 4, "seq_len": 8},
+            intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+            critic_units=32, actor_units=16, log_every=32, checkpoint_every=64, video_every=0, tensorboard=False,
+            min_age=16, device="cpu")
+REPLAY = dict(critic_replay_updates=4, critic_replay_seq=16, critic_replay_batch=4, critic_replay_capacity=96,
+              critic_return_norm=True, critic_senses=True, critic_sense_traces=[2, 8])
+
+
+def rows(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_replayed_critic_updates_train_and_resume_exactly(tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train(load_config(None, dict(TINY, **REPLAY)), whole, progress=False)
+    replayed = [float(r["losses/critic_replay"]) for r in rows(whole) if r.get("losses/critic_replay")]
+    assert len(replayed) >= 2 and all(np.isfinite(replayed)) and replayed[0] != replayed[-1]
+    ckpt = load_checkpoint(whole / "checkpoints" / "latest.pt")["agent"]
+    assert ckpt["critic_replay"]["size"] == 96  # the memory filled and wrapped (128 steps > 96)
+    assert torch.all(ckpt["critics"]["return_var"] >= 0)
+    # critic input: 2 x 2 x ... latent features + (48 pooled pixels + 4 scent) x (now + 2 traces)
+    first_weight = next(k for k in ckpt["critics"] if k.endswith("weight") and not k.startswith("slow"))
+    assert ckpt["critics"][first_weight].shape[1] == ckpt["critic_replay"]["features"].shape[-1]
+    train(load_config(None, dict(TINY, **REPLAY, total_steps=64)), split, progress=False)
+    train(load_config(None, dict(TINY, **REPLAY)), split, resume=True, progress=False)
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rs]  # noqa: E731
+    assert strip(rows(whole)) == strip(rows(split))
+    b = load_checkpoint(split / "checkpoints" / "latest.pt")["agent"]
+    assert all(torch.equal(ckpt["critics"][k], b["critics"][k]) for k in ckpt["critics"])
+
+
+def test_the_default_run_has_no_replayed_critic_path(tmp_path):
+    cfg = TrainConfig()
+    assert (cfg.critic_replay_updates, cfg.critic_return_norm, cfg.critic_senses, cfg.critic_sense_traces) == (0, False, False, [])
+    train(load_config(None, dict(TINY, total_steps=64)), tmp_path / "run", progress=False)
+    assert "losses/critic_replay" not in rows(tmp_path / "run")[-1]
+    agent = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]
+    assert "critic_replay" not in agent and "return_var" not in agent["critics"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("critic_replay_updates=-1", "critic_replay_updates=-1 must be >= 0"),
+    ("critic_replay_capacity=10", "must exceed critic_replay_seq"),
+    ("critic_sense_traces=[4]", "needs critic_senses=true"),
+    ("critic_slow_rate=0", "critic_slow_rate=0.0 must lie in"),
+])
+def test_bad_critic_training_keys_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+    with pytest.raises(ConfigError, match="time constants"):
+        load_config(None, ["critic_senses=true", "critic_sense_traces=[0.5]"])

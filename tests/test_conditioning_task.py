@@ -39,7 +39,7 @@ def test_omission_trials_never_deliver_food(make_env):
 
 def test_walking_to_the_feeder_eats_the_pellet(make_env):
     env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
-                   task_options={"iti_steps": (10, 10), "delay_steps": 5})
+                   task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200})  # no next trial yet
     env.reset(seed=0, options={"start": (2, 3), "heading": np.pi / 2})
     run_until(env, lambda i: i["food_present"])
     total = 0.0
@@ -52,3 +52,38 @@ def test_walking_to_the_feeder_eats_the_pellet(make_env):
 def test_bad_options_are_named(make_env):
     with pytest.raises(ValueError, match="omission_prob"):
         make_env(world="conditioning_box", task="conditioning", task_options={"omission_prob": 2.0})
+
+
+def test_the_house_light_is_seen_wherever_the_rat_looks_and_the_lamp_alone_barely(make_env):
+    changed = {}
+    for light in ("house", "lamp"):
+        env = make_env(world="conditioning_box", task="conditioning", vision_size=32, max_episode_steps=5000,
+                       task_options={"light": light})
+        env.reset(seed=0, options={"start": (2, 2), "heading": -np.pi / 2})  # box centre, facing away from the lamp
+        dark, _, _ = run_until(env, lambda i: i["trial_step"] == -1)
+        lit, _, _ = run_until(env, lambda i: i["cue_on"])
+        changed[light] = int((np.abs(lit["vision"].astype(int) - dark["vision"].astype(int)).sum(-1) > 30).sum())
+        off, _, _ = run_until(env, lambda i: not i["cue_on"])
+        assert np.abs(off["vision"].astype(int) - dark["vision"].astype(int)).sum() == 0  # off again: as before
+    assert changed["house"] > 100 and changed["lamp"] == 0, changed
+    with pytest.raises(ValueError, match="light"):
+        make_env(world="conditioning_box", task="conditioning", task_options={"light": "disco"})
+
+
+def test_the_trial_ends_soon_after_eating(make_env):
+    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
+                   task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 15})
+    env.reset(seed=0, options={"start": (2, 3), "heading": np.pi / 2})
+    run_until(env, lambda i: i["food_present"])
+    for eat_step in range(60):
+        _, reward, _, _, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))
+        if reward > 0:
+            break
+    assert reward == 1.0 and info["trial"] == 0
+    steps_after = 0
+    while info["trial"] == 0:
+        _, _, _, _, info = env.step(ACTION_STILL)
+        steps_after += 1
+    assert steps_after == 15 and info["trial_step"] == -10  # a new inter-trial interval began 0.5 s after eating
+    with pytest.raises(ValueError, match="after_eat_steps"):
+        make_env(world="conditioning_box", task="conditioning", task_options={"after_eat_steps": -1})

@@ -4,8 +4,15 @@ Pavlovian trace/delay conditioning as in Schultz, Dayan & Montague (1997): each 
 light above the feeder switches on for ``cue_steps``; ``delay_steps`` after light onset a
 pellet drops into the feeder (it is seen and smelt) unless the trial is an omission trial
 (probability ``omission_prob``). The pellet is eaten on nose contact (reward +1) or removed
-after ``food_timeout`` steps. Inter-trial intervals are drawn uniformly from ``iti_steps``
+after ``food_timeout`` steps; the trial ends ``after_eat_steps`` after eating (or at the timeout),
+so a rat that eats promptly gets more trials per hour, as in a session. Inter-trial intervals are drawn uniformly from ``iti_steps``
 so that time alone does not predict the cue. One env step is 1/30 s.
+
+The cue (``light``): ``"house"`` (default) switches on the lamp above the feeder *and* the
+box's house light, which brightens the whole floor, so the cue is seen wherever the rat looks
+(as a monkey fixating a screen, or a rat under a house light, cannot miss it); ``"lamp"`` is
+the lamp alone, a sphere of 6 cm radius that covers about 4 of 1,024 pixels of a 32×32 view
+from the far side of the box and is not seen at all when the rat faces away.
 
 The light and the pellet are ordinary things in the world: the rat learns about them only
 through its senses. Trial bookkeeping in ``info`` (cue on, food present, trial index,
@@ -16,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pybullet as p
 
+from ..arena.builder import FLOOR_COLOUR
 from ..arena.layout import FOOD
 from ..body.rat import NOSE_OFFSET
 from .base import Task
@@ -23,20 +31,28 @@ from .base import Task
 LIGHT_ON = (1.0, 0.95, 0.3, 1.0)
 LIGHT_OFF = (0.15, 0.15, 0.15, 1.0)
 PELLET_RGBA = (0.85, 0.55, 0.1, 1.0)
+HOUSE_LIGHT_FLOOR = (1.0, 0.97, 0.62, 1.0)  # the floor under the house light (off: the arena's FLOOR_COLOUR)
+LIGHTS = ("house", "lamp")
 
 
 class Conditioning(Task):
     name = "conditioning"
 
     def __init__(self, cue_steps: int = 15, delay_steps: int = 30, iti_steps: tuple[int, int] = (60, 150),
-                 omission_prob: float = 0.0, food_timeout: int = 150, eat_radius: float = 0.08, reward: float = 1.0):
+                 omission_prob: float = 0.0, food_timeout: int = 150, eat_radius: float = 0.08, reward: float = 1.0,
+                 light: str = "house", after_eat_steps: int = 15):
+        if light not in LIGHTS:
+            raise ValueError(f"conditioning: light={light!r}; allowed: {', '.join(LIGHTS)}")
         if not 0.0 <= omission_prob <= 1.0:
             raise ValueError(f"conditioning: omission_prob must be in [0, 1], got {omission_prob}")
+        if after_eat_steps < 0:
+            raise ValueError(f"conditioning: after_eat_steps must be >= 0, got {after_eat_steps}")
         if not (0 < cue_steps and 0 <= delay_steps and 0 < iti_steps[0] <= iti_steps[1]):
             raise ValueError(f"conditioning: need cue_steps > 0, delay_steps ≥ 0, 0 < iti_steps[0] ≤ iti_steps[1]; "
                              f"got {cue_steps}, {delay_steps}, {iti_steps}")
         self.cue_steps, self.delay_steps, self.iti_steps = cue_steps, delay_steps, tuple(iti_steps)
         self.omission_prob, self.food_timeout, self.eat_radius, self.reward = omission_prob, food_timeout, eat_radius, reward
+        self.light, self.after_eat_steps = light, int(after_eat_steps)
         self._build = -1
 
     def initialize_episode(self, env, rng):
@@ -67,12 +83,16 @@ class Conditioning(Task):
         self.iti = int(rng.integers(self.iti_steps[0], self.iti_steps[1] + 1))
         self.omitted = bool(rng.random() < self.omission_prob)
         self.t = 0
+        self.eaten_at = None  # step of this trial at which the pellet was eaten
         self.food_present = False
         self.cue_on = False
 
     def _set_light(self, env, on: bool):
         self.cue_on = on
         p.changeVisualShape(self._light, -1, rgbaColor=list(LIGHT_ON if on else LIGHT_OFF), physicsClientId=env.client)
+        if self.light == "house":  # the floor is the arena's first body (Arena.build)
+            p.changeVisualShape(env.arena.bodies[0], -1, rgbaColor=list(HOUSE_LIGHT_FLOOR if on else FLOOR_COLOUR),
+                                physicsClientId=env.client)
 
     def _set_food(self, env, present: bool):
         self.food_present = present
@@ -91,7 +111,8 @@ class Conditioning(Task):
             self._set_light(env, False)
         if self.t == onset + self.delay_steps and not self.omitted:
             self._set_food(env, True)
-        if self.t >= onset + max(self.delay_steps, self.cue_steps) + self.food_timeout:
+        ate = self.eaten_at is not None and self.t >= max(self.eaten_at + self.after_eat_steps, onset + self.cue_steps)
+        if ate or self.t >= onset + max(self.delay_steps, self.cue_steps) + self.food_timeout:
             if self.food_present:
                 self._set_food(env, False)
             self.trial += 1
@@ -104,6 +125,7 @@ class Conditioning(Task):
         if np.hypot(nose[0] - self.feeder[0], nose[1] - self.feeder[1]) < self.eat_radius:
             self._set_food(env, False)
             self.eaten += 1
+            self.eaten_at = self.t
             return self.reward, False
         return 0.0, False
 

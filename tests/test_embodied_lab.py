@@ -30,3 +30,10 @@ def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
     assert set(saved["checks"]) == {"cue response grows with training", "eating response shrinks with training",
                                     "dip at the expected time of omitted food"}
     assert len(summary["responses"]) >= 2 and all(r["n_cues"] >= 1 for r in summary["responses"].values())
+    assert 0 in summary["responses"]  # the untrained rat is probed first ("before learning")
+    run_config = json.loads((tmp_path / "embodied_run" / "config.json").read_text())
+    assert run_config["critic_senses"] and run_config["critic_replay_updates"] > 0 and run_config["critic_return_norm"]
+    with open(tmp_path / "embodied.csv") as f:
+        header = f.readline().strip().split(",")
+        naive_values = [float(line.split(",")[header.index("value")]) for line in f if line.startswith("0,")]
+    assert naive_values and all(v == 0.0 for v in naive_values)  # the naive critic predicts nothing (zero output layer)

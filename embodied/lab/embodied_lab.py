@@ -25,6 +25,20 @@ import numpy as np
 from .. import ENV_ID
 from .traces import write_trace_csv
 
+#: the lab's own training settings (``embodied train``'s defaults stay as they are); ``--set`` overrides them
+LAB_CONFIG = (
+    # a hungry rat: food weighs more and curiosity less than in the maze defaults (Schultz's monkeys
+    # and lab rats work food- or water-restricted); with the defaults the rat stops visiting the feeder
+    'channel_weights={"prediction_success": 0.1, "novelty": 0.2, "coherence": 0.05, "food": 10.0, "effort": 0.1}',
+    # the critics read the rat's own senses and memory traces of them, besides the world-model latent,
+    # which after a few thousand steps does not yet encode the light or the pellet (linear probe: chance)
+    "critic_senses=true", "critic_sense_traces=[4, 16, 64]",
+    # the tabular lab's time scale: γ = 0.98 and λ = 0.9 per 100 ms are 0.9933 and 0.965 per 1/30 s step
+    # (the maze default γ = 0.97 per step discounts a 1 s cue-food delay by 0.4, the tabular one by 0.82)
+    "gamma=0.9933", "lam=0.965",
+    # replayed λ-return updates and per-channel return normalisation (rare food vs dense novelty)
+    "critic_replay_updates=16", "critic_return_norm=true",
+)
 WINDOW = 6  # steps (0.2 s) after an event over which the phasic response is averaged
 MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's response to food
 
@@ -36,6 +50,7 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
     env = gym.make(ENV_ID, world="conditioning_box", task="conditioning", vision_size=_vision_size(checkpoint),
                    max_episode_steps=10 ** 7, task_options={"omission_prob": omission_prob})
     policy = load_policy(checkpoint, env=env)
+    policy.predict = False  # the probe reads dopamine, not the predicted frame (3x faster)
     obs, info = env.reset(seed=seed)
     policy.reset()
     rows, step = [], 0
@@ -45,7 +60,7 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
         rows.append({"step": step, "trial": info["trial"], "trial_step": info["trial_step"], "cue_on": info["cue_on"],
                      "food_present": info["food_present"], "omitted": info["omitted"],
                      "rpe": rpe.get(channel, np.nan), "rpe_total": extras.get("phasic", sum(rpe.values())),
-                     "tonic": extras.get("tonic", np.nan)})
+                     "value": _value(policy, channel), "tonic": extras.get("tonic", np.nan)})
         obs, reward, _, _, info = env.step(action)
         if hasattr(policy, "observe_reward"):
             policy.observe_reward(reward)
@@ -53,6 +68,14 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
         step += 1
     env.close()
     return {"rows": rows, **_responses(rows)}
+
+
+def _value(policy, channel: str) -> float:
+    """The critic's V_channel(s_t) for the step just taken (NaN for policies without critics)."""
+    agent = getattr(policy, "agent", None)
+    if agent is None or channel not in getattr(agent, "channels", ()):
+        return float("nan")
+    return float(agent.prev_value[0, agent.channels.index(channel)])
 
 
 def _vision_size(checkpoint: Path) -> int:
@@ -102,8 +125,10 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     every = max(500, steps // checkpoints)
     config = load_config(None, overrides=[
         "world=conditioning_box", "task=conditioning", f"total_steps={steps}", f"seed={seed}",
-        f"checkpoint_every={every}", f"keep_checkpoints={checkpoints + 1}", "video_every=0", *(overrides or [])])
+        f"checkpoint_every={every}", f"keep_checkpoints={checkpoints + 1}", "video_every=0", *LAB_CONFIG,
+        *(overrides or [])])
     train(config, run_dir, progress=True, overwrite=True)  # the lab's own folder: a rerun replaces it
+    _save_naive(config, run_dir / "checkpoints" / "step_0.pt")
     ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     probes = {}
     for ckpt in ckpts:
@@ -122,6 +147,21 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     _figure(out / "embodied.png", probes, channel)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _save_naive(config, path: Path) -> None:
+    """The untrained rat as a checkpoint: the agent ``train`` starts from (same config and seed,
+    so the same initial weights), probed first as the "before learning" condition of Schultz et al."""
+    from ..brain.agent import Agent
+    from ..train.checkpoint import save_checkpoint
+    from ..train.collector import make_single_env
+
+    env = make_single_env(config)
+    try:
+        agent = Agent(config, env.observation_space, env.action_space, num_envs=config.num_envs)
+    finally:
+        env.close()
+    save_checkpoint(path, {"step": 0, "config": config.to_dict(), "agent": agent.state_dict()})
 
 
 def _figure(path: Path, probes: dict, channel: str) -> None:

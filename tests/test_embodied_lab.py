@@ -37,3 +37,26 @@ def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
         header = f.readline().strip().split(",")
         naive_values = [float(line.split(",")[header.index("value")]) for line in f if line.startswith("0,")]
     assert naive_values and all(v == 0.0 for v in naive_values)  # the naive critic predicts nothing (zero output layer)
+
+
+def test_oracle_bounds_are_the_informed_critics_td_errors():
+    """A periodic trace: 10 dark steps, light at 0, pellet delivered at 3 and eaten at 5 (reward on that row);
+    every 4th trial omitted. The informed critic's errors follow from the returns in closed form."""
+    from embodied.lab.embodied_lab import oracle_bounds
+
+    gamma, rows = 0.9, []
+    for trial in range(80):
+        omitted = trial % 4 == 3
+        for t in range(-10, 10):
+            rows.append({"trial_step": t, "omitted": omitted, "food_present": (not omitted) and 3 <= t < 6,
+                         "reward": 1.0 if (t == 5 and not omitted) else 0.0})
+    bounds = oracle_bounds(rows, gamma)
+    rewards = np.array([r["reward"] for r in rows])
+    G = np.array([sum(gamma ** k * rewards[t + k] for k in range(len(rows) - t)) for t in range(len(rows))])
+    ts = np.array([r["trial_step"] for r in rows])
+    om = np.array([r["omitted"] for r in rows])
+    ok = np.arange(len(rows)) < len(rows) - 300
+    expected_cue = G[(ts == 0) & ok].mean() - gamma * G[(ts < 0) & ok].mean()
+    expected_omission = gamma * G[(ts == 3) & om & ok].mean() - G[(ts == 2) & ~om & ok].mean()
+    assert np.isclose(bounds["cue"], expected_cue) and np.isclose(bounds["omission"], expected_omission)
+    assert bounds["cue"] > 0.2 and bounds["omission"] < -0.5  # the light predicts food; its omission disappoints

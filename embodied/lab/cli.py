@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         for check, ok in summary["checks"].items():
             print(f"  {'ok ' if ok else 'NO '} {check}")
         for step, resp in summary["responses"].items():
-            print(f"  after {step:>6} steps: cue {resp['cue']:+.3f}  eat {resp['eat']:+.3f}  omission {resp['omission']:+.3f}")
+            print(f"  after {step:>6} steps: cue {resp['cue']:+.3f}  eat {resp['eat']:+.3f}  omission {resp['omission']:+.3f}"
+                  f"   (informed critic, raw δ: cue {resp['oracle']['cue']:+.3f}  omission {resp['oracle']['omission']:+.3f})")
         print(f"{'PASS' if summary['passed'] else 'FAIL'}  embodied conditioning; wrote {args.out}/embodied.png")
         return 0 if summary["passed"] else 1
     unknown = [p for p in args.protocols if p not in PROTOCOLS]

@@ -109,6 +109,39 @@ def _responses(rows: list[dict]) -> dict:
             "n_cues": int(len(cue_idx)), "n_eaten": int(len(eat_idx)), "n_omissions": int(len(omit_idx))}
 
 
+def oracle_bounds(rows: list[dict], gamma: float) -> dict:
+    """Raw TD errors of an *informed* critic on a probe trace — a reference, never a learner.
+
+    From the probe's privileged trial bookkeeping (metrics only): the discounted return
+    ``G_t = Σ_k γ^k r_{t+k}`` of every step, then the values a critic would hold if it knew the
+    trial events but not the future — ``E[G | light onset]``, ``E[G | inter-trial step]`` (it
+    cannot time the random interval), ``E[G | waiting at the food time − 1]`` on rewarded trials
+    and ``E[G | food time]`` on omission trials — and the TD errors at the two events:
+
+    * cue:      ``δ* = E[G | onset] − γ E[G | inter-trial]``
+    * omission: ``δ* = γ E[G | food time, omitted] − E[G | food time − 1, rewarded]``
+
+    In the units of the naive eating error (a reward of 1 against V = 0). The last 300 steps
+    (returns cut off by the end of the probe) are left out. If ``δ*`` of the cue is small, no
+    critic can give a large light response with this rat's eating times and these intervals.
+    """
+    reward = np.array([r.get("reward", 0.0) for r in rows], float)
+    trial_step = np.array([r["trial_step"] for r in rows])
+    omitted = np.array([r["omitted"] for r in rows], bool)
+    returns, acc = np.zeros(len(rows)), 0.0
+    for t in reversed(range(len(rows))):
+        acc = reward[t] + gamma * acc
+        returns[t] = acc
+    ok = np.arange(len(rows)) < len(rows) - 300
+    delay = _delay(rows)
+
+    def mean(mask):
+        return float(returns[mask & ok].mean()) if (mask & ok).any() else float("nan")
+
+    return {"cue": mean(trial_step == 0) - gamma * mean(trial_step < 0),
+            "omission": gamma * mean((trial_step == delay) & omitted) - mean((trial_step == delay - 1) & ~omitted)}
+
+
 def _delay(rows):
     food_steps = [r["trial_step"] for r in rows if r["food_present"]]
     return int(min(food_steps)) if food_steps else 30
@@ -133,6 +166,8 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     probes = {}
     for ckpt in ckpts:
         probes[int(ckpt.stem.split("_")[1])] = probe(ckpt, trials, seed + 1, omission_prob=0.25, channel=channel)
+    for pr in probes.values():
+        pr["oracle"] = oracle_bounds(pr["rows"], config.gamma)
     first, last = probes[min(probes)], probes[max(probes)]
     margin = MARGIN * abs(first["eat"]) if np.isfinite(first["eat"]) and first["eat"] != 0 else 0.05
     checks = {

@@ -155,12 +155,15 @@ def test_novelty_fades_along_a_familiar_corridor_and_returns_in_a_new_one():
 @pytest.mark.slow
 def test_noisy_tv_gives_no_learning_progress():
     """Issue floor: prediction success AND novelty at the TV ≤ 20 % of the first corridor's.
-    Asserted: prediction success (measured: below 0 vs 0.0047). Not met, so not asserted: novelty
-    (measured 0.78 at the TV vs 0.68 in the corridor) — the gap is in docs/world_model.md."""
+    Asserted: prediction success (passes with this seed). Not met, so not asserted: novelty
+    (measured 0.78 at the TV vs 0.68 in the corridor). Fragile: with model seeds 1 and 2 the
+    corridor's own learning progress came out negative (−0.006, −0.013), so the assertion fails
+    there — docs/world_model.md records both gaps."""
     env = make_env(WORLDS / "noisy_tv.maze")
     brain = Brain(env, train_every=4, intrinsic=dict(lag_updates=25))
     drv = Driver(env, brain, start=(1, 1), heading=-np.pi / 2)  # the TV is out of sight
     drv.go_to(*cell_xy(env, 1, 4)), drv.go_to(*cell_xy(env, 1, 1))  # warm-up: the model learns its body first
+    drv.stay(150)  # ... and what standing still feels like, so that the stare below tests the screen, not the stillness
     corridor = drv.go_to(*cell_xy(env, 9, 1))  # the first unexplored corridor
     drv.go_to(*cell_xy(env, 9, 3))
     drv.face(-np.pi / 2)  # the TV panel fills the view

@@ -7,14 +7,17 @@ that sense. Two decoder heads per sense:
 
 - a reconstruction head reads the posterior s_t and rebuilds o_t (it shapes the latent);
 - a next-step head reads the *prior* (the state after ``img_step`` from s_{t-1} and a_{t-1},
-  before o_t is seen) and predicts the change from the percept: o_hat_t = o_{t-1} + D_s(prior_t).
+  before o_t is seen) and predicts the change from the percept:
+  o_hat_t = o_{t-1} + D_s(prior_t, a_{t-1}, percept_{t-1}).
   At 30 Hz consecutive observations are nearly equal, so an absolute decoder's blur loses to
   simply copying the last observation; a residual head starts at copy-last and learns the
-  motion (as in video prediction with skip/residual outputs). Open loop, the percept is the
-  model's own previous prediction.
+  motion (as in video prediction with skip/residual outputs). For images D moves the last
+  frame by learned affine warps (``ImageMotionDecoder``, a spatial-transformer predictor);
+  for vectors D is first order in the action (``ActionTaylorDecoder``). Open loop, the
+  percept is the model's own previous prediction.
 
     L = c_rec * sum_s w_s * mse(R_s(post_t), o_t^s)
-      + c_next * sum_s w_s * mse(o_{t-1}^s + D_s(prior_t), o_t^s) / EMA[mse(o_{t-1}^s, o_t^s)]
+      + c_next * sum_s w_s * mse(o_{t-1}^s + D_s(prior_t, ...), o_t^s) / EMA[mse(o_{t-1}^s, o_t^s)]
       + c_dyn * max(1, KL(sg(q) || p)) + c_rep * max(1, KL(q || sg(p)))
 
 - mse is averaged over the sense's values (images in [0, 1] at ``image_size``, vectors in
@@ -41,7 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from embodied.brain.device import resolve_device
-from embodied.brain.encoders import ImageDecoder, ImageEncoder, VectorDecoder, VectorEncoder, prepare_image, symexp, symlog
+from embodied.brain.encoders import (ActionTaylorDecoder, ImageDecoder, ImageEncoder, ImageMotionDecoder, VectorDecoder,
+                                     VectorEncoder, prepare_image, symexp, symlog)
 from embodied.brain.rssm import RSSM, LatentState, categorical_kl
 
 __all__ = ["WorldModelConfig", "WorldModel", "LatentState"]
@@ -62,6 +66,7 @@ class WorldModelConfig:
     stoch_groups: int = 16  # number of categorical latent variables in z
     stoch_classes: int = 16  # classes per categorical latent
     hidden: int = 256  # width of the RSSM's input and prior/posterior layers
+    warp_transforms: int = 2  # affine warps of the last frame blended by the next-frame head (ImageMotionDecoder)
     unimix: float = 0.01  # uniform mixture in latent probabilities (DreamerV3)
     free_bits: float = 1.0  # KL below this many nats is not penalised (DreamerV3)
     kl_dyn_scale: float = 0.5  # weight of KL(sg(posterior) || prior): trains the prior
@@ -94,7 +99,7 @@ class WorldModelConfig:
     def validated(self) -> "WorldModelConfig":
         known = {f.name for f in fields(self)}
         for key, low in [("image_size", 8), ("cnn_depth", 1), ("vision_embed", 1), ("vector_embed", 1), ("mlp_units", 1),
-                         ("mlp_layers", 1), ("deter", 1), ("stoch_groups", 1), ("stoch_classes", 2), ("hidden", 1),
+                         ("mlp_layers", 1), ("warp_transforms", 1), ("deter", 1), ("stoch_groups", 1), ("stoch_classes", 2), ("hidden", 1),
                          ("batch_size", 1), ("seq_len", 2)]:
             if getattr(self, key) < low:
                 raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be >= {low}")
@@ -133,22 +138,22 @@ class WorldModel(nn.Module):
         self.encoders, self.decoders, self.next_decoders = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
         self.embed_dims: dict[str, int] = {}
         feat_dim = cfg.deter + cfg.stoch_groups * cfg.stoch_classes
+        vector_dims = sum(observation_space[k].shape[0] for k in self.vector_keys)
         for key in self.image_keys:
             channels = observation_space[key].shape[-1]
             self.encoders[key] = ImageEncoder(channels, cfg.image_size, cfg.cnn_depth, cfg.vision_embed)
             self.decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth)
-            self.next_decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth, offset=0.0)
+            self.next_decoders[key] = ImageMotionDecoder(feat_dim, self.action_dim, channels, cfg.image_size, cfg.cnn_depth,
+                                                         cfg.mlp_units, cfg.warp_transforms)
             self.embed_dims[key] = cfg.vision_embed
         for key in self.vector_keys:
             dim = observation_space[key].shape[0]
             self.encoders[key] = VectorEncoder(dim, cfg.mlp_units, cfg.mlp_layers, cfg.vector_embed)
             self.decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
-            self.next_decoders[key] = VectorDecoder(feat_dim + dim, dim, cfg.mlp_units, cfg.mlp_layers)  # also reads the percept
+            # reads the prior and every vector percept (touch, proprio, scent inform each other's change)
+            self.next_decoders[key] = ActionTaylorDecoder(feat_dim + vector_dims, self.action_dim, dim, cfg.mlp_units, cfg.mlp_layers)
             self.embed_dims[key] = cfg.vector_embed
-        self.embed_dim = sum(self.embed_dims.values())
-        for head in self.next_decoders.values():  # residual heads start as copy-last
-            last = [m for m in head.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
-            nn.init.zeros_(last.weight), nn.init.zeros_(last.bias)
+        self.embed_dim = sum(self.embed_dims.values())  # next-step heads start as copy-last (zeroed output layers)
         self.rssm = RSSM(self.embed_dim, self.action_dim, cfg.deter, cfg.stoch_groups, cfg.stoch_classes, cfg.hidden, cfg.unimix)
         self.loss_scales = {k: float(cfg.loss_scales.get(k, cfg.default_loss_scale)) for k in self.keys}
         self.register_buffer("copy_error", torch.full((len(self.keys),), float("nan")))  # EMA copy-last mse per sense
@@ -200,17 +205,19 @@ class WorldModel(nn.Module):
         """Per-sense unit of next-step error: the running copy-last mse, floored (senses in ``keys`` order)."""
         return self.copy_error.nan_to_num(1.0).clamp(min=self.config.copy_error_floor)
 
-    def decode_next(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Next-step predictions: percept + residual, in the comparison space of ``targets``,
-        kept inside the range of values seen in training (open loop, a drifting residual would
-        otherwise compound, and symexp would turn the drift exponential). Vector heads also
-        read the percept (mean reversion of accelerations, whisker release)."""
+    def decode_next(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor], action: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Next-step predictions o_hat_{t+1} = o_t + D_s(prior_{t+1}, a_t, percept_t), in the comparison
+        space of ``targets``, kept inside the range of values seen in training (open loop, a
+        drifting residual would otherwise compound, and symexp would turn the drift exponential).
+        Images: warps of the percept (``ImageMotionDecoder``); vectors: first order in the action,
+        reading every vector percept (``ActionTaylorDecoder``)."""
         out = {}
+        vectors = torch.cat([percept[k] for k in self.vector_keys], -1) if self.vector_keys else None
         for key in self.keys:
             if key in self.image_keys:
-                delta = self.next_decoders[key](prior_features)
+                delta = self.next_decoders[key](prior_features, action, percept[key])
             else:
-                delta = self.next_decoders[key](torch.cat([prior_features, percept[key]], -1))
+                delta = self.next_decoders[key](torch.cat([prior_features, vectors], -1), action)
             pred = percept[key] + delta
             low, high = getattr(self, f"low_{key}"), getattr(self, f"high_{key}")
             if torch.isfinite(low).all():
@@ -273,8 +280,9 @@ class WorldModel(nn.Module):
         """
         if state.percept is None:
             raise ValueError("predict needs a state from observe (or predict): it carries the percept the prediction starts from")
-        prior, _ = self.rssm.img_step(state, self._tensor(action, torch.float32), sample)
-        prior.percept = self.decode_next(prior.features, state.percept)
+        action = self._tensor(action, torch.float32)
+        prior, _ = self.rssm.img_step(state, action, sample)
+        prior.percept = self.decode_next(prior.features, state.percept, action)
         return prior, self.to_observation_units(prior.percept)
 
     imagine = predict
@@ -313,13 +321,15 @@ class WorldModel(nn.Module):
         metrics: dict[str, torch.Tensor] = {}
         recon = torch.zeros((), device=self.device)
         nxt = torch.zeros((), device=self.device)
+        actions = self._tensor(batch["action_prev"], torch.float32)[:, 1:]  # row t+1 holds a_t, which led from o_t to o_{t+1}
+        vectors = torch.cat([targets[k][:, :-1] for k in self.vector_keys], -1) if self.vector_keys else None
         for i, key in enumerate(self.keys):
             rec = ((self.decoders[key](recon_feats) - targets[key]) ** 2).flatten(2).mean(-1).mean()
             prev, now = targets[key][:, :-1], targets[key][:, 1:]
             if key in self.image_keys:
-                pred = prev + self.next_decoders[key](prior_feats)
+                pred = prev + self.next_decoders[key](prior_feats, actions, prev)
             else:
-                pred = prev + self.next_decoders[key](torch.cat([prior_feats, prev], -1))
+                pred = prev + self.next_decoders[key](torch.cat([prior_feats, vectors], -1), actions)
             with torch.no_grad():
                 finite = torch.isfinite(targets[key])
                 if finite.all():

@@ -137,3 +137,25 @@ def test_cli_reports_bad_key_without_traceback(capsys):
     cli.configure(parser)
     assert cli.run(parser.parse_args(["--set", "nope=1"])) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_task_options_reach_the_task_and_bad_ones_are_named():
+    from embodied.train.collector import make_single_env
+
+    cfg = load_config(None, ["world=conditioning_box", "task=conditioning", "vision_size=16",
+                             'task_options={"iti_steps": [120, 300], "omission_prob": 0.2}'])
+    env = make_single_env(cfg)
+    try:
+        task = env.unwrapped.task
+        assert task.iti_steps == (120, 300) and task.omission_prob == 0.2
+    finally:
+        env.close()
+    default = make_single_env(load_config(None, ["world=conditioning_box", "task=conditioning", "vision_size=16"]))
+    try:
+        assert default.unwrapped.task.iti_steps == (60, 150) and default.unwrapped.task.omission_prob == 0.0
+    finally:
+        default.close()
+    with pytest.raises(ConfigError, match="unknown option.*'nope'"):
+        load_config(None, ["task=conditioning", 'task_options={"nope": 1}'])
+    with pytest.raises(ConfigError, match="omission_prob must be in"):
+        load_config(None, ["task=conditioning", 'task_options={"omission_prob": 2}'])

@@ -39,9 +39,11 @@ def episode_seeds(seed: int, episode: int, num_envs: int) -> list[int]:
 
 
 def make_env_fn(cfg):
+    options = {"task_options": dict(cfg.task_options)} if getattr(cfg, "task_options", None) else {}
+
     def thunk():
         return gym.make(ENV_ID, world=cfg.world, task=cfg.task, vision_size=cfg.vision_size,
-                        max_episode_steps=cfg.episode_steps + 1)  # our segments end episodes, never TimeLimit
+                        max_episode_steps=cfg.episode_steps + 1, **options)  # our segments end episodes, never TimeLimit
     return thunk
 
 

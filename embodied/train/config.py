@@ -50,7 +50,9 @@ class TrainConfig:
 
     # -- world and run ---------------------------------------------------------------------
     world: str = _f("procedural:9x9", "maze: a shipped name, a layout file or procedural:WxH (new maze every episode)")
-    task: str = _f("explore", "explore (no extrinsic reward) | forage (food pellets)")
+    task: str = _f("explore", "explore (no extrinsic reward) | forage (food pellets) | conditioning (the lab's box)")
+    task_options: dict = _f({}, "keyword options of the task (e.g. conditioning: iti_steps, omission_prob, eat_radius); "
+                                "names are checked against the task's constructor; {} = the task's defaults")
     num_envs: int = _f(2, "parallel environments stepped in lockstep")
     vector_env: str = _f("sync", "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env)")
     vision_size: int = _f(32, "rendered camera size in pixels (square); small images keep the CPU run fast")
@@ -92,6 +94,9 @@ class TrainConfig:
                                     "not only the world-model latent")
     critic_sense_traces: list = _f([], "time constants τ (steps) of leaky memory traces of those senses, m ← m + (s − m)/τ, "
                                        "that the critics also read (needs critic_senses; Ludvig, Sutton & Kehoe 2008)")
+    critic_sense_delays: list = _f([], "delays d (steps) of copies of those senses s_{t-d} that the critics also read: a "
+                                       "delay line, so 'the light came on d steps ago' is a feature (complete serial "
+                                       "compound from the rat's own senses; needs critic_senses)")
     critic_slow_rate: float = _f(0.02, "rate of the slow target critic: θ_slow ← θ_slow + rate (θ − θ_slow) per critic update")
     precision_eps: float = _f(0.1, "ε of precision weighting δ / sqrt(spread + ε)")
     effort_scale: float = _f(1.0, "effort reward = −effort_scale · |a_t − a_{t−1}|²")
@@ -145,9 +150,22 @@ class TrainConfig:
         need(all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 1 for t in self.critic_sense_traces),
              f"critic_sense_traces={self.critic_sense_traces} must be time constants >= 1 step")
         need(self.critic_senses or not self.critic_sense_traces, "critic_sense_traces needs critic_senses=true")
+        need(all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 1000 for d in self.critic_sense_delays),
+             f"critic_sense_delays={self.critic_sense_delays} must be whole steps in [1, 1000]")
+        need(self.critic_senses or not self.critic_sense_delays, "critic_sense_delays needs critic_senses=true")
         need(0 < self.critic_slow_rate <= 1, f"critic_slow_rate={self.critic_slow_rate} must lie in (0, 1]")
         need(self.vector_env in ("sync", "async"), f"vector_env={self.vector_env!r}; allowed: sync, async")
         need(self.task in ("explore", "forage", "conditioning"), f"task={self.task!r}; allowed: explore, forage, conditioning")
+        if self.task_options:
+            import inspect
+            from embodied.tasks import TASKS
+            allowed = [n for n in inspect.signature(TASKS[self.task].__init__).parameters if n != "self"]
+            bad = sorted(set(self.task_options) - set(allowed))
+            need(not bad, f"task_options names unknown option(s) {bad} of task {self.task!r}; allowed: {', '.join(allowed)}")
+            try:  # the task checks its own values (building it touches no simulator)
+                TASKS[self.task](**self.task_options)
+            except (TypeError, ValueError) as err:
+                need(False, f"task_options={self.task_options}: {err}")
         need(self.rollout_steps >= 2, f"rollout_steps={self.rollout_steps} must be >= 2")
         need(self.episode_steps % self.rollout_steps == 0,
              f"episode_steps={self.episode_steps} must be a multiple of rollout_steps={self.rollout_steps}")

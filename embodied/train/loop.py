@@ -41,7 +41,7 @@ from embodied.train.metrics import MetricsWriter
 from embodied.train.replay import SequenceReplay
 
 #: config keys a resumed run must share with its checkpoint (they shape the env stream or the nets)
-RESUME_FIXED = ("world", "task", "num_envs", "episode_steps", "rollout_steps", "seed", "vision_size", "world_model",
+RESUME_FIXED = ("world", "task", "task_options", "num_envs", "episode_steps", "rollout_steps", "seed", "vision_size", "world_model",
                 "world_model_overrides", "intrinsic", "scalar_dopamine", "initial_modules", "critic_taus", "context_bits")
 
 
@@ -163,7 +163,8 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
     if resume:
         checkpoint = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
         saved = checkpoint["config"]
-        changed = [k for k in RESUME_FIXED if saved.get(k) != getattr(cfg, k)]
+        defaults = TrainConfig().to_dict()  # keys added since the checkpoint was written read as their defaults
+        changed = [k for k in RESUME_FIXED if saved.get(k, defaults[k]) != getattr(cfg, k)]
         if changed:
             raise CheckpointError(f"cannot resume {run_dir}: config keys {changed} differ from the checkpoint's")
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))

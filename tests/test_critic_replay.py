@@ -51,6 +51,7 @@ def test_replayed_critic_updates_train_and_resume_exactly(tmp_path):
 def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     cfg = TrainConfig()
     assert (cfg.critic_replay_updates, cfg.critic_return_norm, cfg.critic_senses, cfg.critic_sense_traces) == (0, False, False, [])
+    assert cfg.critic_sense_delays == [] and cfg.task_options == {}
     train(load_config(None, dict(TINY, total_steps=64)), tmp_path / "run", progress=False)
     assert "losses/critic_replay" not in rows(tmp_path / "run")[-1]
     agent = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]
@@ -62,9 +63,41 @@ def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     ("critic_replay_capacity=10", "must exceed critic_replay_seq"),
     ("critic_sense_traces=[4]", "needs critic_senses=true"),
     ("critic_slow_rate=0", "critic_slow_rate=0.0 must lie in"),
+    ("critic_sense_delays=[5]", "needs critic_senses=true"),
+    ("critic_sense_delays=[0]", "whole steps in"),
 ])
 def test_bad_critic_training_keys_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
     with pytest.raises(ConfigError, match="time constants"):
         load_config(None, ["critic_senses=true", "critic_sense_traces=[0.5]"])
+
+
+def test_the_sense_delay_line_holds_the_senses_of_d_steps_ago():
+    """critic_sense_delays: the critic input ends with s_{t-d} for each d, filled with s_0 at an episode start —
+    so "the light came on d steps ago" is a feature; checked against the rat's own pooled senses step by step."""
+    from embodied.brain.agent import Agent
+    from embodied.train.collector import make_single_env
+
+    cfg = load_config(None, dict(TINY, critic_senses=True, critic_sense_traces=[4], critic_sense_delays=[1, 3]))
+    env = make_single_env(cfg)
+    try:
+        agent = Agent(cfg, env.observation_space, env.action_space, num_envs=1)
+        obs, _ = env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        senses, inputs = [], []
+        for t in range(8):
+            batch = {k: np.asarray(v)[None] for k, v in obs.items()}
+            # a bright flash on some steps, so consecutive senses differ clearly
+            batch["vision"] = (batch["vision"] * 0 + rng.integers(0, 255)).astype(batch["vision"].dtype)
+            senses.append(agent._senses(batch)[0])
+            inputs.append(agent.critic_input(np.zeros((1, agent.world_model.feature_dim), np.float32), batch,
+                                             np.array([t == 0]))[0])
+            obs, *_ = env.step(env.action_space.sample())
+    finally:
+        env.close()
+    D = agent.sense_dim
+    assert inputs[0].shape[0] == agent.critic_input_dim == agent.world_model.feature_dim + D * 4
+    for t, x in enumerate(inputs):
+        assert np.allclose(x[-2 * D:-D], senses[max(t - 1, 0)]) and np.allclose(x[-D:], senses[max(t - 3, 0)])
+    assert not np.allclose(senses[4], senses[1])  # the check can fail: the delays carry different senses

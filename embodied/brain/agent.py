@@ -25,7 +25,7 @@ and the env's scalar reward (food). ``info`` never enters here.
 collected (opt-in, off by default: extra critic steps on sequences replayed from a memory of
 critic inputs and reward vectors, ``critic_replay_updates``; per-channel return normalisation,
 ``critic_return_norm``; critics that also read the rat's own senses and leaky traces of them,
-``critic_senses`` / ``critic_sense_traces`` — formulas in ``critics.py`` and ``critic_input``);
+``critic_senses`` / ``critic_sense_traces`` / ``critic_sense_delays`` — formulas in ``critics.py`` and ``critic_input``);
 ``Agent.train_world_model(batch)`` trains the world model and intrinsic heads
 from replay. ``AgentPolicy`` wraps an agent into the single-env Policy interface with extras.
 """
@@ -84,7 +84,9 @@ class Agent:
             if missing:
                 raise ValueError(f"critic_senses needs the observation keys {sorted(missing)}")
             self.sense_dim = self.sense_pool ** 2 * 3 + int(np.prod(observation_space["scent"].shape))
-        self.critic_input_dim = self.world_model.feature_dim + self.sense_dim * (1 + len(cfg.critic_sense_traces))
+        self.sense_delays = [int(d) for d in getattr(cfg, "critic_sense_delays", [])]
+        self.critic_input_dim = self.world_model.feature_dim + self.sense_dim * (
+            1 + len(cfg.critic_sense_traces) + len(self.sense_delays))
         self.critics = ChannelCritics(self.critic_input_dim, self.channels, cfg.critic_taus, cfg.critic_units,
                                       cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps, slow_rate=cfg.critic_slow_rate,
                                       return_norm=cfg.critic_return_norm, device=self.device)
@@ -128,6 +130,8 @@ class Agent:
         self.option_len = np.zeros(n, np.int64)
         self.t_in_episode = np.zeros(n, np.int64)
         self.sense_traces = np.zeros((n, len(self.cfg.critic_sense_traces), self.sense_dim), np.float32)
+        # opt-in delay line of the senses: row k holds s_{t-k} (filled with s_0 at an episode start)
+        self.sense_history = np.zeros((max(self.sense_delays, default=0) + 1, n, self.sense_dim), np.float32)
         self._carry = None
 
     def end_episode(self, learn: bool = True) -> None:
@@ -175,7 +179,11 @@ class Agent:
     def critic_input(self, features: np.ndarray, obs: dict, is_first: np.ndarray) -> np.ndarray:
         """What the critics read: the latent features, and with ``critic_senses`` the current senses
         ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k`` (``m_k = s_t`` at an episode start) —
-        memory traces whose mix tells how long ago a stimulus came (Ludvig, Sutton & Kehoe 2008)."""
+        memory traces whose mix tells how long ago a stimulus came (Ludvig, Sutton & Kehoe 2008) —
+        and with ``critic_sense_delays`` delayed copies ``s_{t−d}`` (``s_0`` before the episode start):
+        a tapped delay line, so "the light came on d steps ago" is one feature and the critic can time
+        an expected event sharply (the complete serial compound of TD models of dopamine, Montague,
+        Dayan & Sejnowski 1996; Schultz, Dayan & Montague 1997), built from the rat's own senses."""
         if not self.sense_dim:
             return features
         senses = self._senses(obs)
@@ -183,7 +191,12 @@ class Agent:
         if taus.size:
             traces = self.sense_traces + (senses[:, None, :] - self.sense_traces) / taus
             self.sense_traces = np.where(is_first[:, None, None], senses[:, None, :], traces).astype(np.float32)
-        return np.concatenate([features, senses, self.sense_traces.reshape(len(senses), -1)], -1).astype(np.float32)
+        parts = [features, senses, self.sense_traces.reshape(len(senses), -1)]
+        if self.sense_delays:  # a delay line: s_{t-d} for each d (Montague, Dayan & Sejnowski 1996's serial compound)
+            history = np.concatenate([senses[None], self.sense_history[:-1]], 0)
+            self.sense_history = np.where(is_first[None, :, None], senses[None], history).astype(np.float32)
+            parts += [self.sense_history[d] for d in self.sense_delays]
+        return np.concatenate(parts, -1).astype(np.float32)
 
     # ------------------------------------------------------------------ the step
     def step(self, obs: dict, reward, is_first, learn: bool = True, predict: bool = False):

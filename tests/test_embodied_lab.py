@@ -33,10 +33,22 @@ def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
     assert 0 in summary["responses"]  # the untrained rat is probed first ("before learning")
     run_config = json.loads((tmp_path / "embodied_run" / "config.json").read_text())
     assert run_config["critic_senses"] and run_config["critic_replay_updates"] > 0 and run_config["critic_return_norm"]
+    assert run_config["critic_sense_delays"] and run_config["task_options"]["omission_prob"] > 0  # omissions in training
+    assert all(r["eat_latency_s"] > 0 or r["n_eaten"] == 0 for r in summary["responses"].values())
     with open(tmp_path / "embodied.csv") as f:
         header = f.readline().strip().split(",")
         naive_values = [float(line.split(",")[header.index("value")]) for line in f if line.startswith("0,")]
     assert naive_values and all(v == 0.0 for v in naive_values)  # the naive critic predicts nothing (zero output layer)
+    # the probes run the task the rat was trained in (its config's task_options): intervals of 4-10 s, not 2-5 s
+    with open(tmp_path / "embodied.csv") as f:
+        header = f.readline().strip().split(",")
+        cells = [line.strip().split(",") for line in f]
+    starts = {}
+    for c in cells:
+        key = (c[header.index("checkpoint_step")], c[header.index("trial")])
+        starts[key] = min(starts.get(key, 0), int(c[header.index("trial_step")]))
+    intervals = [-v for v in starts.values() if v < 0]
+    assert len(intervals) >= 3 and all(120 <= i <= 300 for i in intervals), intervals
 
 
 def test_oracle_bounds_are_the_informed_critics_td_errors():

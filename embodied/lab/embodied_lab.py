@@ -32,29 +32,45 @@ LAB_CONFIG = (
     'channel_weights={"prediction_success": 0.1, "novelty": 0.2, "coherence": 0.05, "food": 10.0, "effort": 0.1}',
     # the critics read the rat's own senses and memory traces of them, besides the world-model latent,
     # which after a few thousand steps does not yet encode the light or the pellet (linear probe: chance)
-    "critic_senses=true", "critic_sense_traces=[4, 16, 64]",
+    "critic_senses=true",
     # the tabular lab's time scale: γ = 0.98 and λ = 0.9 per 100 ms are 0.9933 and 0.965 per 1/30 s step
     # (the maze default γ = 0.97 per step discounts a 1 s cue-food delay by 0.4, the tabular one by 0.82)
     "gamma=0.9933", "lam=0.965",
     # replayed λ-return updates and per-channel return normalisation (rare food vs dense novelty)
     "critic_replay_updates=16", "critic_return_norm=true",
+    # the classic design (Schultz 1997): random inter-trial intervals of several seconds (4-10 s), so the
+    # light is worth much more than the interval before it; some omission trials during training, so that
+    # "no pellet at the food time" gets a value of its own; a feeder the rat reaches from a nose length closer
+    'task_options={"iti_steps": [120, 300], "omission_prob": 0.2, "eat_radius": 0.12}',
+    # the critics time the light: a delay line of the senses (s_{t-5} ... s_{t-45}, 1.5 s), the serial
+    # compound of TD models of dopamine, from the rat's own view; one slow trace (2 s) for context
+    "critic_sense_delays=[5, 10, 15, 20, 25, 30, 35, 40, 45]", "critic_sense_traces=[64]",
+    # longer episodes (34 s): each episode start is a reset, and its first interval is not a real one
+    "episode_steps=1024",
 )
 WINDOW = 6  # steps (0.2 s) after an event over which the phasic response is averaged
 MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's response to food
 
 
-def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channel: str) -> dict:
-    """Run a checkpoint (learning off) for ``trials`` trials; RPE traces aligned to events."""
+def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channel: str,
+          task_options: dict | None = None) -> dict:
+    """Run a checkpoint (learning off) for ``trials`` trials; RPE traces aligned to events.
+
+    The task is the one the checkpoint was trained in (its config's ``task_options``; or
+    ``task_options`` when given), with omission trials at ``omission_prob``."""
     from ..train.checkpoint import load_policy
 
+    options = dict(_config(checkpoint).get("task_options") or {}) if task_options is None else dict(task_options)
+    options["omission_prob"] = omission_prob
     env = gym.make(ENV_ID, world="conditioning_box", task="conditioning", vision_size=_vision_size(checkpoint),
-                   max_episode_steps=10 ** 7, task_options={"omission_prob": omission_prob})
+                   max_episode_steps=10 ** 7, task_options=options)
     policy = load_policy(checkpoint, env=env)
     policy.predict = False  # the probe reads dopamine, not the predicted frame (3x faster)
     obs, info = env.reset(seed=seed)
     policy.reset()
     rows, step = [], 0
-    while info["trial"] < trials and step < trials * 400:
+    longest = int(options.get("iti_steps", (60, 150))[1]) + 400  # steps a trial can take (interval + trial)
+    while info["trial"] < trials and step < trials * longest:
         action, extras = policy.act(obs)
         rpe = extras.get("rpe", {})
         rows.append({"step": step, "trial": info["trial"], "trial_step": info["trial_step"], "cue_on": info["cue_on"],
@@ -78,11 +94,14 @@ def _value(policy, channel: str) -> float:
     return float(agent.prev_value[0, agent.channels.index(channel)])
 
 
-def _vision_size(checkpoint: Path) -> int:
+def _config(checkpoint: Path) -> dict:
     from ..train.checkpoint import load_checkpoint
 
-    config = load_checkpoint(checkpoint).get("config", {})
-    return int(config.get("vision_size", 64))
+    return load_checkpoint(checkpoint).get("config", {})
+
+
+def _vision_size(checkpoint: Path) -> int:
+    return int(_config(checkpoint).get("vision_size", 64))
 
 
 def _responses(rows: list[dict]) -> dict:
@@ -105,8 +124,10 @@ def _responses(rows: list[dict]) -> dict:
         values = [rpe[i:i + WINDOW].mean() for i in indices if i + WINDOW <= len(rpe)]
         return float(np.mean(values)) if values else float("nan")
 
+    eaten_at = trial_step[eat_idx - 1]  # trial step of each eating (the row whose action earned the pellet)
     return {"cue": mean_after(cue_idx), "eat": mean_after(eat_idx), "omission": mean_after(omit_idx),
-            "n_cues": int(len(cue_idx)), "n_eaten": int(len(eat_idx)), "n_omissions": int(len(omit_idx))}
+            "n_cues": int(len(cue_idx)), "n_eaten": int(len(eat_idx)), "n_omissions": int(len(omit_idx)),
+            "eat_latency_s": float(np.median(eaten_at)) / 30.0 if len(eaten_at) else float("nan")}
 
 
 def oracle_bounds(rows: list[dict], gamma: float) -> dict:

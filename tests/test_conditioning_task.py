@@ -40,7 +40,7 @@ def test_omission_trials_never_deliver_food(make_env):
 def test_walking_to_the_feeder_eats_the_pellet(make_env):
     env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
                    task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200})  # no next trial yet
-    env.reset(seed=0, options={"start": (2, 3), "heading": np.pi / 2})
+    env.reset(seed=0, options={"start": (2, 2), "heading": np.pi / 2})
     run_until(env, lambda i: i["food_present"])
     total = 0.0
     for _ in range(60):
@@ -59,7 +59,7 @@ def test_the_house_light_is_seen_wherever_the_rat_looks_and_the_lamp_alone_barel
     for light in ("house", "lamp"):
         env = make_env(world="conditioning_box", task="conditioning", vision_size=32, max_episode_steps=5000,
                        task_options={"light": light})
-        env.reset(seed=0, options={"start": (2, 2), "heading": -np.pi / 2})  # box centre, facing away from the lamp
+        env.reset(seed=0, options={"start": (2, 2), "heading": -np.pi / 2})  # facing the wall behind, away from the lamp
         dark, _, _ = run_until(env, lambda i: i["trial_step"] == -1)
         lit, _, _ = run_until(env, lambda i: i["cue_on"])
         changed[light] = int((np.abs(lit["vision"].astype(int) - dark["vision"].astype(int)).sum(-1) > 30).sum())
@@ -73,7 +73,7 @@ def test_the_house_light_is_seen_wherever_the_rat_looks_and_the_lamp_alone_barel
 def test_the_trial_ends_soon_after_eating(make_env):
     env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
                    task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 15})
-    env.reset(seed=0, options={"start": (2, 3), "heading": np.pi / 2})
+    env.reset(seed=0, options={"start": (2, 2), "heading": np.pi / 2})
     run_until(env, lambda i: i["food_present"])
     for eat_step in range(60):
         _, reward, _, _, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))

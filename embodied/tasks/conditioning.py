@@ -9,7 +9,8 @@ so a rat that eats promptly gets more trials per hour, as in a session. Inter-tr
 so that time alone does not predict the cue. One env step is 1/30 s.
 
 The cue (``light``): ``"house"`` (default) switches on the lamp above the feeder *and* the
-box's house light, which brightens the whole floor, so the cue is seen wherever the rat looks
+box's house light, which brightens the whole floor and the walls, so the cue is seen wherever the rat looks
+(even nose to a wall)
 (as a monkey fixating a screen, or a rat under a house light, cannot miss it); ``"lamp"`` is
 the lamp alone, a sphere of 6 cm radius that covers about 4 of 1,024 pixels of a 32×32 view
 from the far side of the box and is not seen at all when the rat faces away.
@@ -90,9 +91,13 @@ class Conditioning(Task):
     def _set_light(self, env, on: bool):
         self.cue_on = on
         p.changeVisualShape(self._light, -1, rgbaColor=list(LIGHT_ON if on else LIGHT_OFF), physicsClientId=env.client)
-        if self.light == "house":  # the floor is the arena's first body (Arena.build)
-            p.changeVisualShape(env.arena.bodies[0], -1, rgbaColor=list(HOUSE_LIGHT_FLOOR if on else FLOOR_COLOUR),
+        if self.light == "house":  # the floor is the arena's first body, the walls the next ones (Arena.build)
+            arena = env.arena
+            p.changeVisualShape(arena.bodies[0], -1, rgbaColor=list(HOUSE_LIGHT_FLOOR if on else FLOOR_COLOUR),
                                 physicsClientId=env.client)
+            for body, rgb in zip(arena.bodies[1:1 + len(arena.wall_colours)], arena.wall_colours):
+                lit = [0.5 * c + 0.5 * h for c, h in zip(rgb, HOUSE_LIGHT_FLOOR)] if on else list(rgb)
+                p.changeVisualShape(body, -1, rgbaColor=lit[:3] + [1.0], physicsClientId=env.client)
 
     def _set_food(self, env, present: bool):
         self.food_present = present

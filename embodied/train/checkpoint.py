@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 FORMAT = "embodied.train.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: new world-model next-step heads (warps of the last frame, first order in the action); version-1 weights do not fit
 REQUIRED = ("format", "version", "step", "config", "agent")
 
 

@@ -144,3 +144,31 @@ def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
     # the optimiser's moments came along
     m1, m2 = wm.optimizer.state_dict()["state"], clone.optimizer.state_dict()["state"]
     assert len(m1) == len(m2) > 0 and all(torch.equal(m1[i]["exp_avg"], m2[i]["exp_avg"]) for i in m1)
+
+
+def test_the_next_frame_head_starts_as_copy_last_and_can_shift_the_frame():
+    """ImageMotionDecoder: zero change at initialisation; a learned affine warp moves the
+    last frame (here set by hand: a translation by a quarter of the image)."""
+    from embodied.brain.encoders import ImageMotionDecoder
+    torch.manual_seed(0)
+    head = ImageMotionDecoder(feat_dim=8, action_dim=3, channels=3, size=16, depth=4, units=16, transforms=2)
+    frame = torch.zeros(2, 3, 16, 16)
+    frame[:, :, :, 4:8] = 1.0  # a bright vertical stripe, columns 4..7
+    feat, action = torch.randn(2, 8), torch.randn(2, 3)
+    assert head(feat, action, frame).abs().max() < 1e-5  # identity warps resample the frame exactly, up to rounding
+    with torch.no_grad():  # both warps: sample from x + 0.5 (normalised), i.e. 4 pixels to the right
+        head.theta[-1].bias.copy_(torch.tensor([0, 0, 0.5, 0, 0, 0] * 2, dtype=torch.float32))
+    moved = frame + head(feat, action, frame)
+    assert moved[:, :, :, 0:4].mean() > 0.9 and moved[:, :, :, 4:8].mean() < 0.1  # the stripe now sits at columns 0..3
+
+
+def test_the_vector_head_is_first_order_in_the_action():
+    from embodied.brain.encoders import ActionTaylorDecoder
+    torch.manual_seed(0)
+    head = ActionTaylorDecoder(in_dim=6, action_dim=3, dim=4, units=16, layers=1)
+    torch.nn.init.normal_(head.net[-1].weight)
+    x, a = torch.randn(5, 6), torch.randn(5, 3)
+    zero = head(x, torch.zeros_like(a))
+    # linear in a: f(x, 2a) - f(x, 0) = 2 (f(x, a) - f(x, 0)), and not constant in a
+    torch.testing.assert_close(head(x, 2 * a) - zero, 2 * (head(x, a) - zero))
+    assert (head(x, a) - zero).abs().max() > 1e-3

@@ -145,7 +145,7 @@ class ImageMotionDecoder(nn.Module):
 
     def __init__(self, feat_dim: int, action_dim: int, channels: int, size: int, depth: int, units: int, transforms: int) -> None:
         super().__init__()
-        self.transforms, self.channels = transforms, channels
+        self.transforms = transforms
         self.theta = mlp(feat_dim + action_dim, units, 1, 6 * transforms)
         self.canvas = ImageDecoder(feat_dim, channels + transforms, size, depth, offset=0.0)  # residual + mask logits
         self.register_buffer("identity", torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
@@ -154,7 +154,7 @@ class ImageMotionDecoder(nn.Module):
 
     def forward(self, feat: torch.Tensor, action: torch.Tensor, percept: torch.Tensor) -> torch.Tensor:
         lead, (C, S) = feat.shape[:-1], percept.shape[-3:-1]
-        n, K = feat[..., 0].numel(), self.transforms
+        n, K = lead.numel(), self.transforms
         theta = self.identity + self.theta(torch.cat([feat, action], -1)).reshape(n * K, 2, 3)
         frame = percept.reshape(n, C, S, S)
         frames = frame.unsqueeze(1).expand(n, K, C, S, S).reshape(n * K, C, S, S)

@@ -9,17 +9,11 @@ import torch
 from embodied.train.checkpoint import load_checkpoint
 from embodied.train.config import ConfigError, TrainConfig, load_config
 from embodied.train.loop import train
+from test_train import TINY as TRAIN_TINY  # the tiny real training setup the training tests use
 
 torch.set_num_threads(1)
 
-TINY = dict(num_envs=1, vision_size=16, total_steps=128, episode_steps=64, rollout_steps=32, learning_starts=32,
-            world="conditioning_box", task="conditioning",
-            world_model_overrides={"image_size": 16, "cnn_depth": 4, "vision_embed": 32, "vector_embed": 8, "mlp_units": 32,
-                                   "mlp_layers": 1, "deter": 32, "stoch_groups": 4, "stoch_classes": 4, "hidden": 32,
-                                   "batch_size": 4, "seq_len": 8},
-            intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
-            critic_units=32, actor_units=16, log_every=32, checkpoint_every=64, video_every=0, tensorboard=False,
-            min_age=16, device="cpu")
+TINY = dict(TRAIN_TINY, world="conditioning_box", task="conditioning", total_steps=128, checkpoint_every=64)
 REPLAY = dict(critic_replay_updates=4, critic_replay_seq=16, critic_replay_batch=4, critic_replay_capacity=96,
               critic_return_norm=True, critic_senses=True, critic_sense_traces=[2, 8])
 

@@ -84,7 +84,7 @@ class Agent:
             if missing:
                 raise ValueError(f"critic_senses needs the observation keys {sorted(missing)}")
             self.sense_dim = self.sense_pool ** 2 * 3 + int(np.prod(observation_space["scent"].shape))
-        self.sense_delays = [int(d) for d in getattr(cfg, "critic_sense_delays", [])]
+        self.sense_delays = [int(d) for d in cfg.critic_sense_delays]
         self.critic_input_dim = self.world_model.feature_dim + self.sense_dim * (
             1 + len(cfg.critic_sense_traces) + len(self.sense_delays))
         self.critics = ChannelCritics(self.critic_input_dim, self.channels, cfg.critic_taus, cfg.critic_units,

@@ -39,7 +39,7 @@ def episode_seeds(seed: int, episode: int, num_envs: int) -> list[int]:
 
 
 def make_env_fn(cfg):
-    options = {"task_options": dict(cfg.task_options)} if getattr(cfg, "task_options", None) else {}
+    options = {"task_options": dict(cfg.task_options)} if cfg.task_options else {}
 
     def thunk():
         return gym.make(ENV_ID, world=cfg.world, task=cfg.task, vision_size=cfg.vision_size,

@@ -187,7 +187,7 @@ class IntrinsicRewards(nn.Module):
         """Mean over senses of next-step mse in copy-last units (the *current* model's running
         copy error for both copies, so the two errors share one unit)."""
         prior, _ = model.rssm.img_step(state, action, sample=False)
-        pred = model.decode_next(prior.features, state.percept, action)
+        pred = model.decode_next(prior.features, state.percept, action, state.change)
         unit = self.world_model.error_unit()
         errs = [((pred[k] - obs_targets[k]) ** 2).flatten(1).mean(-1) / unit[i] for i, k in enumerate(model.keys)]
         return torch.stack(errs, -1).mean(-1)

@@ -34,6 +34,9 @@ class LatentState:
     #: per-sense embeddings of the observation this state saw (set by ``observe``; intrinsic
     #: rewards reuse them instead of encoding the frame again)
     embeds: dict | None = None
+    #: per vector sense, the percept's change over the last step (o_t - o_{t-1}, zero at an
+    #: episode start), in the comparison space; the vector next-step heads read it
+    change: dict | None = None
 
     @property
     def features(self) -> torch.Tensor:
@@ -43,7 +46,8 @@ class LatentState:
     def _map(self, fn) -> "LatentState":
         percept = None if self.percept is None else {k: fn(v) for k, v in self.percept.items()}
         embeds = None if self.embeds is None else {k: fn(v) for k, v in self.embeds.items()}
-        return LatentState(fn(self.deter), fn(self.stoch), percept, embeds)
+        change = None if self.change is None else {k: fn(v) for k, v in self.change.items()}
+        return LatentState(fn(self.deter), fn(self.stoch), percept, embeds, change)
 
     def detach(self) -> "LatentState":
         return self._map(lambda t: t.detach())

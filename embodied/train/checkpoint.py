@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 FORMAT = "embodied.train.checkpoint"
-VERSION = 2  # 2: new world-model next-step heads (warps of the last frame, first order in the action); version-1 weights do not fit
+VERSION = 3  # 2: new world-model next-step heads (warps of the last frame, first order in the action); 3: vector heads read the senses and their last change, smell in log space; older weights do not fit
 REQUIRED = ("format", "version", "step", "config", "agent")
 
 

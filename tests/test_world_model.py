@@ -172,3 +172,74 @@ def test_the_vector_head_is_first_order_in_the_action():
     # linear in a: f(x, 2a) - f(x, 0) = 2 (f(x, a) - f(x, 0)), and not constant in a
     torch.testing.assert_close(head(x, 2 * a) - zero, 2 * (head(x, a) - zero))
     assert (head(x, a) - zero).abs().max() > 1e-3
+
+
+def test_smell_is_compared_in_log_space_and_comes_back_in_observation_units():
+    wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
+    assert wm.log_keys == ["scent"]
+    scent = np.array([[0.0, 1e-4, 0.05, 0.9]], np.float32)
+    rest = {"touch": np.zeros((1, 20), np.float32), "proprio": np.zeros((1, 10), np.float32), "vision": np.zeros((1, 64, 64, 3), np.uint8)}
+    t = wm.targets({"scent": scent, **rest})
+    torch.testing.assert_close(t["scent"], torch.log(torch.as_tensor(scent) + 1e-3))
+    # a tenfold drop is the same step anywhere in the field: exponential decay with path distance
+    far, near = wm.targets({"scent": np.array([[0.1, 0.01, 0.8, 0.08]], np.float32), **rest})["scent"][0].reshape(2, 2)
+    assert abs(float((far[0] - far[1]) - (near[0] - near[1]))) < 0.1  # in symlog: 0.09 against 0.61
+    back = wm.to_observation_units(t)
+    torch.testing.assert_close(back["scent"], torch.as_tensor(scent), atol=1e-6, rtol=1e-5)
+    obs, act = spaces()
+    obs.spaces["scent"] = gymnasium.spaces.Box(-1, 1, (4,), np.float32)
+    with pytest.raises(ValueError, match="log_senses names 'scent'.*negative"):
+        WorldModel(obs, act, WorldModelConfig(**TINY))
+    with pytest.raises(ValueError, match="vector_next_inputs='pixels'"):
+        WorldModelConfig(vector_next_inputs="pixels").validated()
+
+
+def test_vector_heads_read_the_senses_not_the_latent_by_default():
+    """With vector_next_inputs="senses" a vector sense's prediction depends on the percepts, their
+    last change and the action, never on the latent (so it cannot memorise a maze); "latent"
+    restores the heads that read the prior features."""
+    torch.manual_seed(0)
+    batch = moving_bar_batch(4, 6)
+    for mode, reads_latent in (("senses", False), ("latent", True)):
+        wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, vector_next_inputs=mode)))
+        for head in wm.next_decoders.values():  # leave copy-last: give every output layer weights
+            for p in head.parameters():
+                torch.nn.init.normal_(p, std=0.3)
+        state, _ = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+        action = torch.as_tensor(batch["action_prev"][:, 1])
+        a = wm.decode_next(torch.randn(4, wm.feature_dim), state.percept, action, state.change)
+        b = wm.decode_next(torch.randn(4, wm.feature_dim), state.percept, action, state.change)
+        assert not torch.allclose(a["vision"], b["vision"])  # the frame head always reads the latent
+        assert torch.allclose(a["touch"], b["touch"]) != reads_latent, mode
+        if not reads_latent:  # ... but the vector heads do read the senses' last change
+            moved = {k: v + 0.5 for k, v in state.change.items()}
+            c = wm.decode_next(torch.randn(4, wm.feature_dim), state.percept, action, moved)
+            assert not torch.allclose(a["touch"], c["touch"])
+
+
+def test_the_state_carries_each_vector_sense_s_last_change():
+    wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
+    batch = moving_bar_batch(2, 4)
+    obs = lambda t: {k: batch[k][:, t] for k in wm.keys}
+    s0, _ = wm.observe(obs(0), batch["action_prev"][:, 0], None, np.array([True, True]))
+    assert set(s0.change) == {"touch", "proprio", "scent"} and all((v == 0).all() for v in s0.change.values())
+    s1, _ = wm.observe(obs(1), batch["action_prev"][:, 1], s0, np.array([False, True]))
+    torch.testing.assert_close(s1.change["touch"][0], s1.percept["touch"][0] - s0.percept["touch"][0])
+    assert (s1.change["touch"][1] == 0).all()  # an episode start has no change before it
+    prior, _ = wm.predict(s1, batch["action_prev"][:, 2])  # open loop: the change is the predicted one
+    torch.testing.assert_close(prior.change["scent"], prior.percept["scent"] - s1.percept["scent"])
+
+
+def test_the_vector_next_step_loss_is_robust_to_a_rare_jump_but_reports_the_squared_error():
+    """Huber loss (next_huber_delta) in units of the typical change: one unforeseeable jump (a
+    pellet eaten, the smell everywhere changing at once) weighs linearly, not quadratically;
+    the reported ``next_<sense>`` stays the mean squared error over copy-last."""
+    batch = moving_bar_batch(4, 8)
+    batch["scent"][0, 5, 1] = 1.0  # one jump in a sense that is otherwise zero in that channel
+    out = {}
+    for delta in (0.0, 1.0):
+        wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, next_huber_delta=delta)))
+        _, metrics, _ = wm.loss(batch)
+        out[delta] = {k: float(v.detach()) for k, v in metrics.items()}
+    assert out[0.0]["next_scent"] == pytest.approx(out[1.0]["next_scent"])
+    assert out[1.0]["next"] < out[0.0]["next"]

@@ -13,19 +13,26 @@ that sense. Two decoder heads per sense:
   simply copying the last observation; a residual head starts at copy-last and learns the
   motion (as in video prediction with skip/residual outputs). For images D moves the last
   frame by learned affine warps (``ImageMotionDecoder``, a spatial-transformer predictor);
-  for vectors D is first order in the action (``ActionTaylorDecoder``). Open loop, the
-  percept is the model's own previous prediction.
+  for vectors D is first order in the action (``ActionTaylorDecoder``) and reads the vector
+  percepts and their last change, not the latent (``vector_head_input``: a head reading the
+  latent learned each training maze by heart). Open loop, the percept is the model's own
+  previous prediction.
 
     L = c_rec * sum_s w_s * mse(R_s(post_t), o_t^s)
-      + c_next * sum_s w_s * mse(o_{t-1}^s + D_s(prior_t, ...), o_t^s) / EMA[mse(o_{t-1}^s, o_t^s)]
+      + c_next * sum_s w_s * rho_s(o_{t-1}^s + D_s(prior_t, ...) - o_t^s)
       + c_dyn * max(1, KL(sg(q) || p)) + c_rep * max(1, KL(q || sg(p)))
 
 - mse is averaged over the sense's values (images in [0, 1] at ``image_size``, vectors in
   symlog space) and weighted by ``loss_scales[s]``. DreamerV3 *sums* over values, which would
   weight a 32x32x3 frame 150x a 20-value touch vector; averaging then weighting makes the
   balance an explicit, named choice (Hafner et al. 2023, sec. 3 and appendix).
-- the next-step error is divided by a running average of the copy-last error of that sense,
-  so 1.0 means "no better than copy-last" for every sense alike (and 1 - it is the skill score).
+- rho_s(e) = mean(e^2) / u_s with u_s = EMA[mse(o_{t-1}^s, o_t^s)], the running copy-last
+  error of that sense, so 1.0 means "no better than copy-last" for every sense alike (and
+  1 - it is the skill score). For vector senses rho_s(e) = mean(2 * huber_delta(e / sqrt(u_s)))
+  (``next_huber_delta``): the same below delta typical changes, linear above, so the rare
+  jump no sense foresees (a pellet eaten and the smell everywhere changing at once) does not
+  dominate the fit (Huber 1964). The reported ``next_<sense>`` is always mean(e^2) / u_s.
+- vectors are compared in symlog space, smell (``log_senses``) in log space (``targets``).
 - KL balancing (c_dyn = 0.5, c_rep = 0.1) and free bits of 1 nat: DreamerV3.
 
 Conventions shared with replay and the agent: row t of a sequence holds o_t and

@@ -87,3 +87,18 @@ def test_the_trial_ends_soon_after_eating(make_env):
     assert steps_after == 15 and info["trial_step"] == -10  # a new inter-trial interval began 0.5 s after eating
     with pytest.raises(ValueError, match="after_eat_steps"):
         make_env(world="conditioning_box", task="conditioning", task_options={"after_eat_steps": -1})
+
+
+def test_the_chamber_is_one_cell_wide_and_the_rat_starts_facing_the_feeder(make_env):
+    """conditioning_chamber: the box one cell wide; walking straight ahead from the start eats the pellet."""
+    env = make_env(world="conditioning_chamber", task="conditioning", max_episode_steps=5000,
+                   task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200})
+    env.reset(seed=0)
+    layout = env.unwrapped.layout
+    assert int(layout.free.sum()) == 2 and layout.cols == 3  # two cells, one wide
+    run_until(env, lambda i: i["food_present"])
+    total = 0.0
+    for _ in range(30):  # 0.3 m at up to 0.6 m/s: well within a second
+        _, reward, _, _, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))
+        total += reward
+    assert total == 1.0 and info["food_eaten"] == 1

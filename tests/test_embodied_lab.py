@@ -72,3 +72,27 @@ def test_oracle_bounds_are_the_informed_critics_td_errors():
     expected_omission = gamma * G[(ts == 3) & om & ok].mean() - G[(ts == 2) & ~om & ok].mean()
     assert np.isclose(bounds["cue"], expected_cue) and np.isclose(bounds["omission"], expected_omission)
     assert bounds["cue"] > 0.2 and bounds["omission"] < -0.5  # the light predicts food; its omission disappoints
+
+
+def test_probe_runs_the_box_the_checkpoint_was_trained_in(tmp_path, monkeypatch):
+    """The probe reads the world (and task options) from the checkpoint's config, not a fixed box."""
+    import gymnasium as gym
+
+    from embodied.lab import embodied_lab
+    from embodied.train.config import load_config
+
+    made = []
+    real_make = gym.make
+
+    def recording_make(*args, **kwargs):
+        made.append(kwargs)
+        return real_make(*args, **kwargs)
+
+    monkeypatch.setattr(embodied_lab.gym, "make", recording_make)
+    config = load_config(None, ["world=conditioning_chamber", "task=conditioning", "vision_size=16", "num_envs=1",
+                                'task_options={"iti_steps": [10, 10], "delay_steps": 5}'])
+    embodied_lab._save_naive(config, tmp_path / "step_0.pt")
+    made.clear()
+    result = embodied_lab.probe(tmp_path / "step_0.pt", trials=1, seed=0, omission_prob=0.0, channel="food")
+    assert made[0]["world"] == "conditioning_chamber" and made[0]["vision_size"] == 16
+    assert made[0]["task_options"]["iti_steps"] == [10, 10] and result["n_cues"] == 1

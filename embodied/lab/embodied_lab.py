@@ -56,13 +56,15 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
           task_options: dict | None = None) -> dict:
     """Run a checkpoint (learning off) for ``trials`` trials; RPE traces aligned to events.
 
-    The task is the one the checkpoint was trained in (its config's ``task_options``; or
-    ``task_options`` when given), with omission trials at ``omission_prob``."""
+    The task and box are the ones the checkpoint was trained in (its config's ``world`` and
+    ``task_options``; or ``task_options`` when given), with omission trials at ``omission_prob``."""
     from ..train.checkpoint import load_policy
 
-    options = dict(_config(checkpoint).get("task_options") or {}) if task_options is None else dict(task_options)
+    config = _config(checkpoint)
+    options = dict(config.get("task_options") or {}) if task_options is None else dict(task_options)
     options["omission_prob"] = omission_prob
-    env = gym.make(ENV_ID, world="conditioning_box", task="conditioning", vision_size=_vision_size(checkpoint),
+    env = gym.make(ENV_ID, world=config.get("world", "conditioning_box"), task="conditioning",
+                   vision_size=int(config.get("vision_size", 64)),
                    max_episode_steps=10 ** 7, task_options=options)
     policy = load_policy(checkpoint, env=env)
     policy.predict = False  # the probe reads dopamine, not the predicted frame (3x faster)
@@ -98,10 +100,6 @@ def _config(checkpoint: Path) -> dict:
     from ..train.checkpoint import load_checkpoint
 
     return load_checkpoint(checkpoint).get("config", {})
-
-
-def _vision_size(checkpoint: Path) -> int:
-    return int(_config(checkpoint).get("vision_size", 64))
 
 
 def _responses(rows: list[dict]) -> dict:

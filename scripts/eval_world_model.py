@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -42,6 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
 import embodied  # noqa: F401  (registers the env)
 from embodied.brain.world_model import WorldModel, WorldModelConfig
+from embodied.train.config import parse_override
 from embodied.train.replay import SequenceReplay
 
 KS = (1, 5, 10)
@@ -173,6 +175,8 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default="runs/world_model/wm.pt", help="where to save (and, with --train-minutes 0, load) the model")
     ap.add_argument("--preset", default="cpu", choices=["cpu", "gpu"], help="WorldModelConfig preset")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="WorldModelConfig fields over the preset, e.g. --set warp_reads_senses=true warp_transforms=4")
     ap.add_argument("--train-seeds", type=int, default=24, help="training mazes: procedural seeds 0..N-1")
     ap.add_argument("--steps-per-maze", type=int, default=1500, help="wander steps collected in each training maze")
     ap.add_argument("--eval-seeds", type=int, default=8, help="held-out mazes: seeds 10_000..10_000+N-1")
@@ -186,7 +190,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     env = gymnasium.make("embodied/RodentMaze-v0", world=args.world, task=args.task, max_episode_steps=10**9)
-    cfg = WorldModelConfig.preset(args.preset, device=args.device)
+    known = {f.name for f in dataclasses.fields(WorldModelConfig)}
+    overrides = dict(parse_override(text) for text in args.set)
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        ap.error(f"--set: unknown WorldModelConfig field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        cfg = WorldModelConfig.preset(args.preset, **dict(overrides, device=args.device))
+    except (TypeError, ValueError) as err:
+        ap.error(f"--set: {err}")
     wm = WorldModel(env.observation_space, env.action_space, cfg)
     ckpt = Path(args.checkpoint)
     report: dict = {"config": cfg.to_dict(), "args": vars(args)}

@@ -243,3 +243,19 @@ def test_the_vector_next_step_loss_is_robust_to_a_rare_jump_but_reports_the_squa
         out[delta] = {k: float(v.detach()) for k, v in metrics.items()}
     assert out[0.0]["next_scent"] == pytest.approx(out[1.0]["next_scent"])
     assert out[1.0]["next"] < out[0.0]["next"]
+
+
+def test_the_frame_warps_can_read_the_body_s_senses():
+    """warp_reads_senses: the warps of the last frame also read the vector senses (how the camera
+    moves is the body's motion); off, the frame prediction ignores them."""
+    torch.manual_seed(0)
+    batch = moving_bar_batch(4, 6)
+    for reads in (False, True):
+        wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, warp_reads_senses=reads)))
+        torch.nn.init.normal_(wm.next_decoders["vision"].theta[-1].weight, std=0.3)
+        state, _ = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+        feats, action = torch.randn(4, wm.feature_dim), torch.as_tensor(batch["action_prev"][:, 1])
+        a = wm.decode_next(feats, state.percept, action, state.change)
+        moved = dict(state.percept, proprio=state.percept["proprio"] + 1.0)
+        b = wm.decode_next(feats, moved, action, state.change)
+        assert torch.allclose(a["vision"], b["vision"]) != reads, reads

@@ -125,7 +125,7 @@ class VectorDecoder(nn.Module):
 class ImageMotionDecoder(nn.Module):
     """Next frame as the previous frame moved: K affine warps blended by masks, plus a residual.
 
-        theta_k      = I + A_k(x)                       (2x3 affine, x = [features, action])
+        theta_k      = I + A_k(x)                       (2x3 affine, x = [features, action, context])
         W_k          = grid_sample(I_prev, affine_grid(theta_k))
         m            = softmax_k(mask logits(features))  (per pixel)
         I_next - I_prev = sum_k m_k * W_k + R(features) - I_prev
@@ -140,22 +140,25 @@ class ImageMotionDecoder(nn.Module):
     random colours, and the learning-progress signal there became several times noisier.
     All output layers start at zero, so the head starts as copy-last (identity warps,
     uniform masks, no residual). Returns the *change* from the percept, like the other
-    next-step heads.
+    next-step heads. ``context`` (width ``context_dim``, default none) is extra input for the
+    warps only, e.g. the body's own senses: how the camera moves is a matter of the body's motion.
     """
 
-    def __init__(self, feat_dim: int, action_dim: int, channels: int, size: int, depth: int, units: int, transforms: int) -> None:
+    def __init__(self, feat_dim: int, action_dim: int, channels: int, size: int, depth: int, units: int, transforms: int,
+                 context_dim: int = 0) -> None:
         super().__init__()
         self.transforms = transforms
-        self.theta = mlp(feat_dim + action_dim, units, 1, 6 * transforms)
+        self.theta = mlp(feat_dim + action_dim + context_dim, units, 1, 6 * transforms)
         self.canvas = ImageDecoder(feat_dim, channels + transforms, size, depth, offset=0.0)  # residual + mask logits
         self.register_buffer("identity", torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
         for layer in (self.theta[-1], self.canvas.deconv[-1]):
             nn.init.zeros_(layer.weight), nn.init.zeros_(layer.bias)
 
-    def forward(self, feat: torch.Tensor, action: torch.Tensor, percept: torch.Tensor) -> torch.Tensor:
+    def forward(self, feat: torch.Tensor, action: torch.Tensor, percept: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         lead, (C, S) = feat.shape[:-1], percept.shape[-3:-1]
         n, K = lead.numel(), self.transforms
-        theta = self.identity + self.theta(torch.cat([feat, action], -1)).reshape(n * K, 2, 3)
+        x = torch.cat([feat, action] if context is None else [feat, action, context], -1)
+        theta = self.identity + self.theta(x).reshape(n * K, 2, 3)
         frame = percept.reshape(n, C, S, S)
         frames = frame.unsqueeze(1).expand(n, K, C, S, S).reshape(n * K, C, S, S)
         grid = F.affine_grid(theta, [n * K, C, S, S], align_corners=False)

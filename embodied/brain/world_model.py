@@ -74,6 +74,7 @@ class WorldModelConfig:
     stoch_classes: int = 16  # classes per categorical latent
     hidden: int = 256  # width of the RSSM's input and prior/posterior layers
     warp_transforms: int = 2  # affine warps of the last frame blended by the next-frame head (ImageMotionDecoder)
+    warp_reads_senses: bool = False  # the frame head's warps also read vector_head_input (the body's senses and their last change)
     vector_next_inputs: str = "senses"  # what the vector senses' next-step heads read: "senses" (every vector percept, its last change, the action) or "latent" (the prior features and every vector percept)
     log_senses: list = field(default_factory=lambda: ["scent"])  # vector senses compared in log(x + log_floor) instead of symlog (concentrations: exponential fields)
     log_floor: float = 1e-3  # floor inside the log of log_senses
@@ -154,12 +155,14 @@ class WorldModel(nn.Module):
         self.embed_dims: dict[str, int] = {}
         feat_dim = cfg.deter + cfg.stoch_groups * cfg.stoch_classes
         vector_dims = sum(observation_space[k].shape[0] for k in self.vector_keys)
+        head_in = 2 * vector_dims if cfg.vector_next_inputs == "senses" else feat_dim + vector_dims
         for key in self.image_keys:
             channels = observation_space[key].shape[-1]
             self.encoders[key] = ImageEncoder(channels, cfg.image_size, cfg.cnn_depth, cfg.vision_embed)
             self.decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth)
+            context = head_in if cfg.warp_reads_senses and self.vector_keys else 0
             self.next_decoders[key] = ImageMotionDecoder(feat_dim, self.action_dim, channels, cfg.image_size, cfg.cnn_depth,
-                                                         cfg.mlp_units, cfg.warp_transforms)
+                                                         cfg.mlp_units, cfg.warp_transforms, context)
             self.embed_dims[key] = cfg.vision_embed
         for key in self.vector_keys:
             dim = observation_space[key].shape[0]
@@ -167,7 +170,6 @@ class WorldModel(nn.Module):
             self.decoders[key] = VectorDecoder(feat_dim, dim, cfg.mlp_units, cfg.mlp_layers)
             # reads every vector percept (touch, proprio, scent inform each other's change) and, by
             # vector_next_inputs, their last changes or the prior features
-            head_in = 2 * vector_dims if cfg.vector_next_inputs == "senses" else feat_dim + vector_dims
             self.next_decoders[key] = ActionTaylorDecoder(head_in, self.action_dim, dim, cfg.mlp_units, cfg.mlp_layers)
             self.embed_dims[key] = cfg.vector_embed
         self.log_keys = [k for k in self.vector_keys if k in cfg.log_senses]
@@ -272,7 +274,8 @@ class WorldModel(nn.Module):
         head_input = self.vector_head_input(prior_features, percept, change) if self.vector_keys else None
         for key in self.keys:
             if key in self.image_keys:
-                delta = self.next_decoders[key](prior_features, action, percept[key])
+                context = head_input if self.config.warp_reads_senses else None
+                delta = self.next_decoders[key](prior_features, action, percept[key], context)
             else:
                 delta = self.next_decoders[key](head_input, action)
             pred = percept[key] + delta
@@ -405,7 +408,7 @@ class WorldModel(nn.Module):
             rec = ((self.decoders[key](recon_feats) - targets[key]) ** 2).flatten(2).mean(-1).mean()
             prev, now = targets[key][:, :-1], targets[key][:, 1:]
             if key in self.image_keys:
-                pred = prev + self.next_decoders[key](prior_feats, actions, prev)
+                pred = prev + self.next_decoders[key](prior_feats, actions, prev, head_input if cfg.warp_reads_senses else None)
             else:
                 pred = prev + self.next_decoders[key](head_input, actions)
             with torch.no_grad():

@@ -9,6 +9,9 @@ The driver steers with the privileged ``info['position']``/``info['heading']``: 
 scaffolding that decides where the rat goes, never an input to the rewards, which see only
 the observation stream, the actions and the model's own state.
 
+Every scenario takes ``seed`` (the world model's) and ``intrinsic`` (``IntrinsicConfig``
+fields over the scenario's own).
+
 Floors (the world-model issue), each a ratio that must come out at most ``FLOORS[name]``
 (``new_over_familiar``: at least):
 
@@ -154,11 +157,11 @@ def ratio(part: float, whole: float) -> float:
 
 
 # --------------------------------------------------------------------------------- scenarios
-def novelty_scenario(seed: int = 0) -> dict[str, float]:
+def novelty_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str, float]:
     """20 passes along corridor A, then into corridor B, never entered (no online training:
     episodic novelty needs none, and the ensemble term stays >= 1x)."""
     env = make_env(WORLDS / "two_corridors.maze")
-    brain = Brain(env, train_every=0, seed=seed)
+    brain = Brain(env, train_every=0, seed=seed, intrinsic=intrinsic)
     drv = Driver(env, brain, start=(1, 1), heading=0.0)
     west, east = cell_xy(env, 1, 1), cell_xy(env, 6, 1)
     passes = [drv.go_to(*(east if i % 2 == 0 else west)) for i in range(20)]
@@ -170,12 +173,12 @@ def novelty_scenario(seed: int = 0) -> dict[str, float]:
             "familiar_over_first": ratio(familiar, first), "new_over_familiar": ratio(new, familiar)}
 
 
-def noisy_tv_scenario(seed: int = 0) -> dict[str, float]:
+def noisy_tv_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str, float]:
     """Warm up out of sight of the TV (walk, then stand still 150 steps, so the stare tests the
     screen, not the stillness), explore the first unexplored corridor, then stare at the TV for
     500 steps while learning every step; the TV's level is the last 100 steps."""
     env = make_env(WORLDS / "noisy_tv.maze")
-    brain = Brain(env, train_every=4, seed=seed, intrinsic=dict(lag_updates=25))
+    brain = Brain(env, train_every=4, seed=seed, intrinsic=dict(lag_updates=25, **(intrinsic or {})))
     drv = Driver(env, brain, start=(1, 1), heading=-np.pi / 2)
     drv.go_to(*cell_xy(env, 1, 4)), drv.go_to(*cell_xy(env, 1, 1))
     drv.stay(150)
@@ -192,11 +195,11 @@ def noisy_tv_scenario(seed: int = 0) -> dict[str, float]:
     return out
 
 
-def dark_room_scenario(seed: int = 0) -> dict[str, float]:
+def dark_room_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str, float]:
     """Explore corridor B and back, then sit facing the dead end's wall for 500 steps; the still
     level is the last 100 steps. Prediction success is signed: its ratio uses magnitudes."""
     env = make_env(WORLDS / "two_corridors.maze")
-    brain = Brain(env, train_every=4, seed=seed, intrinsic=dict(lag_updates=25))
+    brain = Brain(env, train_every=4, seed=seed, intrinsic=dict(lag_updates=25, **(intrinsic or {})))
     drv = Driver(env, brain, start=(1, 1), heading=0.0)
     drv.go_to(*cell_xy(env, 6, 1)), drv.go_to(*cell_xy(env, 1, 1)), drv.go_to(*cell_xy(env, 7, 1))
     explore = merge(drv.go_to(*cell_xy(env, 7, 6)), drv.go_to(*cell_xy(env, 7, 2)))
@@ -213,11 +216,11 @@ def dark_room_scenario(seed: int = 0) -> dict[str, float]:
     return out
 
 
-def coherence_scenario(seed: int = 0) -> dict[str, float]:
+def coherence_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str, float]:
     """Live through both corridors, then score coherence on the last 200 steps as lived, with
     touch replaced by uniform noise, and with vision 6 steps late."""
     env = make_env(WORLDS / "two_corridors.maze")
-    brain = Brain(env, train_every=2, seed=seed)
+    brain = Brain(env, train_every=2, seed=seed, intrinsic=intrinsic)
     drv = Driver(env, brain, start=(1, 1), heading=0.0, record_obs=True)
     drv.go_to(*cell_xy(env, 7, 1)), drv.go_to(*cell_xy(env, 7, 6)), drv.go_to(*cell_xy(env, 7, 1)), drv.go_to(*cell_xy(env, 1, 1))
     env.close()

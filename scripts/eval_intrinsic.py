@@ -1,6 +1,6 @@
 """Measure every floor of the intrinsic-reward scenarios over several model seeds.
 
-    python scripts/eval_intrinsic.py --seeds 0 1 2 [--scenarios noisy_tv dark_room] [--json out.json]
+    python scripts/eval_intrinsic.py --seeds 0 1 2 [--scenarios noisy_tv dark_room] [--set KEY=VALUE ...] [--json out.json]
 
 Runs the scripted scenarios of ``embodied.scenarios`` (the same ones ``tests/test_intrinsic.py``
 asserts at seed 0) with world-model seeds ``--seeds`` and prints, per floor, the measured ratio
@@ -11,6 +11,7 @@ its reference (first pass, first corridor, exploring, clean), so <= floor passes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -19,21 +20,30 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
+from embodied.brain.intrinsic import IntrinsicConfig
 from embodied.scenarios import AT_LEAST, FLOORS, SCENARIOS, meets
+from embodied.train.config import parse_override
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="world-model seeds")
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="IntrinsicConfig fields, e.g. --set episodic_embedding=inverse_dynamics")
     ap.add_argument("--json", default=None, help="also write every measured figure to this JSON file")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    known = {f.name for f in dataclasses.fields(IntrinsicConfig)}
+    intrinsic = dict(parse_override(text) for text in args.set)
+    unknown = sorted(set(intrinsic) - known)
+    if unknown:
+        ap.error(f"--set: unknown IntrinsicConfig field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     results: dict = {}
     for name in args.scenarios:
         for seed in args.seeds:
             t0 = time.time()
-            results.setdefault(name, {})[seed] = figures = SCENARIOS[name](seed)
+            results.setdefault(name, {})[seed] = figures = SCENARIOS[name](seed, intrinsic)
             print(f"{name} seed {seed} ({time.time() - t0:.0f} s): " + ", ".join(f"{k} {v:+.4g}" for k, v in figures.items()), flush=True)
     print(f"\n| floor | {' | '.join(f'seed {s}' for s in args.seeds)} | needs | seeds meeting |")
     print(f"|---|{'---|' * len(args.seeds)}---|---|")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 FORMAT = "embodied.train.checkpoint"
-VERSION = 3  # 2: new world-model next-step heads (warps of the last frame, first order in the action); 3: vector heads read the senses and their last change, smell in log space; older weights do not fit
+VERSION = 4  # 2: new world-model next-step heads (warps of the last frame, first order in the action); 3: vector heads read the senses and their last change, smell in log space; 4: the frame head's warps read the senses too; older weights do not fit
 REQUIRED = ("format", "version", "step", "config", "agent")
 
 

@@ -69,31 +69,3 @@ def test_coherence_drops_when_senses_contradict():
     assert m["clean"] > 0, m
     assert m["touch_noise_value"] <= 0.5 * m["clean"] and m["vision_late_value"] <= 0.5 * m["clean"], m
 
-
-def test_inverse_dynamics_embedding_reads_only_the_exteroceptive_senses_and_learns_the_action():
-    """episodic_embedding="inverse_dynamics": phi(e_t) ignores proprio (its efference copy would
-    name the action outright) and, trained so that (phi_t, phi_{t+1}) predicts a_t, gets better
-    at it on dynamics the action drives (a bar moved by the action)."""
-    from test_world_model import TINY, moving_bar_batch, spaces
-
-    from embodied.brain.intrinsic import IntrinsicRewards
-    from embodied.brain.world_model import WorldModel, WorldModelConfig
-    torch.manual_seed(0)
-    wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
-    ir = IntrinsicRewards(wm, IntrinsicConfig(episodic_embedding="inverse_dynamics", inverse_embed=8), num_envs=4)
-    assert sorted(ir.episodic_keys) == ["scent", "touch", "vision"]
-    batch = moving_bar_batch(4, 8)
-    embeds = wm.encode({k: batch[k][:, 3] for k in wm.keys})
-    other = dict(embeds, proprio=torch.randn_like(embeds["proprio"]))
-    deter = torch.zeros(4, wm.config.deter)
-    phi = ir.episodic_embedding(deter, embeds)
-    assert phi.shape == (4, 8) and torch.equal(phi, ir.episodic_embedding(deter, other))
-    losses = []
-    for _ in range(60):
-        _, posts = wm.train_step(batch, return_states=True)
-        losses.append(ir.train_step(batch, posts)["inverse_dynamics"])
-    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10]), losses
-    with pytest.raises(ValueError, match="episodic_embedding='counts'"):
-        IntrinsicConfig(episodic_embedding="counts").validated()
-    with pytest.raises(ValueError, match="episodic_senses"):
-        IntrinsicRewards(wm, IntrinsicConfig(episodic_embedding="inverse_dynamics", episodic_senses=["sonar"]))

@@ -21,7 +21,7 @@ Channels (formulas and sources in each function's docstring): ``prediction_succe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -43,9 +43,6 @@ class IntrinsicConfig:
     ensemble_units: int = 128  # width of each ensemble member
     episodic_k: int = 10  # neighbours in the episodic k-NN distance (NGU uses 10)
     episodic_capacity: int = 4096  # embeddings kept per env and episode (oldest overwritten)
-    episodic_embedding: str = "posterior"  # what episodic memory stores: "posterior" (the latent's class probabilities) or "inverse_dynamics" (a controllable-state embedding, NGU/E3B)
-    episodic_senses: list = field(default_factory=lambda: ["vision", "touch", "scent"])  # senses the inverse-dynamics embedding reads (not proprio: its efference copy names the action outright)
-    inverse_embed: int = 32  # width of the inverse-dynamics embedding
     embedding_smoothing: float = 0.95  # EMA factor of the episodic embedding over steps (~20-step memory): averages out flicker
     novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
     coherence_units: int = 128  # width of the cross-sense predictors
@@ -57,13 +54,10 @@ class IntrinsicConfig:
             value = getattr(self, f.name)
             if f.name in ("embedding_smoothing", "scale_decay") and not 0 <= value < 1:
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be in [0, 1)")
-            if f.name in ("lag_updates", "ensemble_size", "episodic_k", "episodic_capacity", "ensemble_units", "coherence_units",
-                          "inverse_embed") and value < 1:
+            if f.name in ("lag_updates", "ensemble_size", "episodic_k", "episodic_capacity", "ensemble_units", "coherence_units") and value < 1:
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be >= 1")
         if self.ensemble_size < 2:
             raise ValueError(f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)")
-        if self.episodic_embedding not in ("posterior", "inverse_dynamics"):
-            raise ValueError(f"IntrinsicConfig.episodic_embedding={self.episodic_embedding!r} must be 'posterior' or 'inverse_dynamics'")
         if self.novelty_max_modulator < 1:
             raise ValueError(f"IntrinsicConfig.novelty_max_modulator={self.novelty_max_modulator} must be >= 1")
         return self
@@ -159,7 +153,6 @@ class IntrinsicRewards(nn.Module):
         feat, act = wm.feature_dim, wm.action_dim
         latent = wm.config.stoch_groups * wm.config.stoch_classes
         self.latent_dim = latent
-        self.episodic_dim = latent if cfg.episodic_embedding == "posterior" else cfg.inverse_embed
         self.ensemble = Ensemble(cfg.ensemble_size, feat + act, cfg.ensemble_units, latent)
         # P: h -> every sense's embedding; Q: (h, embeddings with sense s masked out, one-hot s) -> embeddings
         self.expect = mlp(wm.config.deter, cfg.coherence_units, 2, wm.embed_dim)
@@ -169,17 +162,9 @@ class IntrinsicRewards(nn.Module):
             slices[k] = slice(start, start + wm.embed_dims[k])
             start += wm.embed_dims[k]
         self.slices = slices
-        params = list(self.ensemble.parameters()) + list(self.expect.parameters()) + list(self.cross.parameters())
-        if cfg.episodic_embedding == "inverse_dynamics":
-            self.episodic_keys = [k for k in wm.keys if k in cfg.episodic_senses]
-            if not self.episodic_keys:
-                raise ValueError(f"IntrinsicConfig.episodic_senses={cfg.episodic_senses} names none of the world model's senses {wm.keys}")
-            width = sum(wm.embed_dims[k] for k in self.episodic_keys)
-            self.controllable = mlp(width, cfg.ensemble_units, 1, cfg.inverse_embed)  # phi(e_t)
-            self.inverse = mlp(2 * cfg.inverse_embed, cfg.ensemble_units, 1, act)  # (phi_t, phi_{t+1}) -> a_t
-            params += list(self.controllable.parameters()) + list(self.inverse.parameters())
         self.to(device)
-        self.optimizer = torch.optim.Adam(params, lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(list(self.ensemble.parameters()) + list(self.expect.parameters())
+                                          + list(self.cross.parameters()), lr=cfg.lr)
         self.scales = {c: RunningScale(cfg.scale_decay) for c in CHANNELS}
         self.updates_seen = 0
         self.disagreement_scale = RunningScale(cfg.scale_decay)
@@ -195,7 +180,7 @@ class IntrinsicRewards(nn.Module):
         self.streams = self._new_streams(num_envs)
 
     def _new_streams(self, num_envs: int) -> _Streams:
-        return _Streams(None, EpisodicMemory(num_envs, self.config.episodic_capacity, self.episodic_dim, self.world_model.device), None)
+        return _Streams(None, EpisodicMemory(num_envs, self.config.episodic_capacity, self.latent_dim, self.world_model.device), None)
 
     # ------------------------------------------------------------------ the three signals
     def _prediction_error(self, model: WorldModel, state: LatentState, action: torch.Tensor, obs_targets: dict) -> torch.Tensor:
@@ -265,29 +250,16 @@ class IntrinsicRewards(nn.Module):
         cross = torch.stack([((cross_all[..., i, self.slices[k]] - embeds[k]) ** 2).mean(-1) for i, k in enumerate(keys)], -1)
         return expect, cross
 
-    def episodic_embedding(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
-        """What the episodic memory stores (``episodic_embedding``).
-
-        ``"posterior"``: the posterior's class probabilities (deterministic, bottlenecked by the
-        KL to what the prior finds worth encoding). ``"inverse_dynamics"``: phi(e_t), an
-        embedding of the exteroceptive senses trained so that (phi_t, phi_{t+1}) predicts the
-        action a_t — it keeps what the rat's actions change and drops what they cannot, such as
-        a screen of random colours (the controllable-state embedding of NGU, Badia et al. 2020,
-        and E3B, Henaff et al. 2022; Pathak et al. 2017 for the inverse model).
-        """
-        if self.config.episodic_embedding == "posterior":
-            return self._posterior_probs(deter, embeds)
-        return self.controllable(torch.cat([embeds[k] for k in self.episodic_keys], -1))
-
     def _posterior_probs(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
         wm = self.world_model
         logits = wm.rssm._logits(wm.rssm.post_net(torch.cat([deter, torch.cat([embeds[k] for k in wm.keys], -1)], -1)))
         return logits.exp().flatten(-2)
 
     def episodic_novelty(self, streams: _Streams, embedding: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
-        """Mean distance from the (smoothed) episodic embedding (``episodic_embedding``) to its k
-        nearest neighbours in this episode's memory (NGU, Badia et al. 2020; E3B, Henaff et al.
-        2022), smoothed over steps by an EMA so a flicker averages out."""
+        """Mean distance from the (smoothed) posterior latent to its k nearest neighbours in this
+        episode's memory (NGU, Badia et al. 2020; E3B, Henaff et al. 2022). The embedding is the
+        posterior's class probabilities (deterministic, bottlenecked by the KL to what the prior
+        finds worth encoding), smoothed over steps by an EMA so a flicker averages out."""
         a = self.config.embedding_smoothing
         if streams.smoothed is None:
             streams.smoothed = embedding.clone()
@@ -320,7 +292,7 @@ class IntrinsicRewards(nn.Module):
             dis = self.disagreement(state_before.features, action_prev)
         ps = torch.where(is_first, torch.zeros_like(ps), ps)
         dis = torch.where(is_first, torch.zeros_like(dis), dis)
-        episodic = self.episodic_novelty(streams, self.episodic_embedding(state_after.deter, embeds), is_first)
+        episodic = self.episodic_novelty(streams, self._posterior_probs(state_after.deter, embeds), is_first)
         coherence = self.coherence(state_after.deter, embeds)
         return {"prediction_success": ps, "disagreement": dis, "episodic": episodic, "coherence": coherence}
 
@@ -401,12 +373,6 @@ class IntrinsicRewards(nn.Module):
         coh = expect.mean() + cross.mean()
         loss = ens + coh
         out = {"ensemble": float(ens.detach()), "coherence_heads": float(coh.detach()), "skipped": 0.0}
-        if self.config.episodic_embedding == "inverse_dynamics":
-            phi = self.controllable(torch.cat([embeds[k] for k in self.episodic_keys], -1))
-            guess = self.inverse(torch.cat([phi[:, :-1], phi[:, 1:]], -1))
-            inv = (((guess - action) ** 2).mean(-1) * valid).sum() / valid.sum().clamp(min=1)
-            loss = loss + inv
-            out["inverse_dynamics"] = float(inv.detach())
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             out["skipped"] = 1.0

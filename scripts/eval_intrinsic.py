@@ -11,7 +11,6 @@ its reference (first pass, first corridor, exploring, clean), so <= floor passes
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -22,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
 from embodied.brain.intrinsic import IntrinsicConfig
 from embodied.scenarios import AT_LEAST, FLOORS, SCENARIOS, meets
-from embodied.train.config import parse_override
+from embodied.train.config import field_overrides
 
 
 def main(argv=None) -> int:
@@ -34,11 +33,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write every measured figure to this JSON file")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    known = {f.name for f in dataclasses.fields(IntrinsicConfig)}
-    intrinsic = dict(parse_override(text) for text in args.set)
-    unknown = sorted(set(intrinsic) - known)
-    if unknown:
-        ap.error(f"--set: unknown IntrinsicConfig field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        intrinsic = field_overrides(IntrinsicConfig, args.set)
+        IntrinsicConfig(**intrinsic).validated()
+    except ValueError as err:  # ConfigError included
+        ap.error(f"--set: {err}")
     results: dict = {}
     for name in args.scenarios:
         for seed in args.seeds:

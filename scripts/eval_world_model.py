@@ -28,7 +28,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import time
@@ -43,7 +42,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
 import embodied  # noqa: F401  (registers the env)
 from embodied.brain.world_model import WorldModel, WorldModelConfig
-from embodied.train.config import parse_override
+from embodied.train.config import field_overrides
 from embodied.train.replay import SequenceReplay
 
 KS = (1, 5, 10)
@@ -189,16 +188,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    env = gymnasium.make("embodied/RodentMaze-v0", world=args.world, task=args.task, max_episode_steps=10**9)
-    known = {f.name for f in dataclasses.fields(WorldModelConfig)}
-    overrides = dict(parse_override(text) for text in args.set)
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        ap.error(f"--set: unknown WorldModelConfig field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     try:
-        cfg = WorldModelConfig.preset(args.preset, **dict(overrides, device=args.device))
+        cfg = WorldModelConfig.preset(args.preset, **dict(field_overrides(WorldModelConfig, args.set), device=args.device))
     except (TypeError, ValueError) as err:
         ap.error(f"--set: {err}")
+    env = gymnasium.make("embodied/RodentMaze-v0", world=args.world, task=args.task, max_episode_steps=10**9)
     wm = WorldModel(env.observation_space, env.action_space, cfg)
     ckpt = Path(args.checkpoint)
     report: dict = {"config": cfg.to_dict(), "args": vars(args)}

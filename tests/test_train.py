@@ -102,6 +102,16 @@ def test_bad_config_key_names_key_and_file(tmp_path):
         load_config(None, ["bogus=1"])
 
 
+def test_field_overrides_parse_values_and_name_unknown_fields():
+    """A script's --set for any config dataclass: JSON values, and an unknown key named with the known ones."""
+    from embodied.brain.world_model import WorldModelConfig
+    from embodied.train.config import field_overrides
+    assert field_overrides(WorldModelConfig, ["warp_reads_senses=false", "log_senses=[]", "device=cpu"]) == {
+        "warp_reads_senses": False, "log_senses": [], "device": "cpu"}
+    with pytest.raises(ConfigError, match=r"unknown WorldModelConfig field\(s\) warp_read_senses; known: .*warp_reads_senses"):
+        field_overrides(WorldModelConfig, ["warp_read_senses=true"])
+
+
 def test_bad_config_value_names_key_and_type(tmp_path):
     with pytest.raises(ConfigError, match=r"num_envs=.*int"):
         load_config(None, ["num_envs=two"])

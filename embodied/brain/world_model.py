@@ -326,14 +326,15 @@ class WorldModel(nn.Module):
         return post, post.features
 
     def _change(self, now: dict, before: dict | None, is_first: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Each vector sense's change now - before (zero without a before, or where ``is_first``)."""
+        """Each vector sense's change now - before (zero without a before, or where ``is_first``);
+        any leading shape, ``is_first`` matching it without the value axis."""
         out = {}
         for key in self.vector_keys:
             if before is None:
                 out[key] = torch.zeros_like(now[key])
             else:
                 delta = now[key] - before[key]
-                out[key] = delta if is_first is None else torch.where(is_first[:, None], torch.zeros_like(delta), delta)
+                out[key] = delta if is_first is None else torch.where(is_first[..., None], torch.zeros_like(delta), delta)
         return out
 
     def _filter_step(self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor, embed: torch.Tensor, sample: bool = True):
@@ -396,13 +397,11 @@ class WorldModel(nn.Module):
         nxt = torch.zeros((), device=self.device)
         actions = self._tensor(batch["action_prev"], torch.float32)[:, 1:]  # row t+1 holds a_t, which led from o_t to o_{t+1}
         head_input = None
-        if self.vector_keys:
-            first = self._tensor(batch["is_first"], torch.bool)[..., None]
-            change = {}
-            for k in self.vector_keys:  # o_t - o_{t-1} within an episode; zero at t = 0 and at episode starts
-                delta = torch.zeros_like(targets[k])
-                delta[:, 1:] = targets[k][:, 1:] - targets[k][:, :-1]
-                change[k] = torch.where(first, torch.zeros_like(delta), delta)[:, :-1]
+        if self.vector_keys:  # the percepts o_t and changes o_t - o_{t-1} of rows t = 0..T-2 (no change known at t = 0)
+            first = self._tensor(batch["is_first"], torch.bool)
+            later = self._change({k: targets[k][:, 1:-1] for k in self.vector_keys},
+                                 {k: targets[k][:, :-2] for k in self.vector_keys}, first[:, 1:-1])
+            change = {k: torch.cat([torch.zeros_like(v[:, :1]), v], 1) for k, v in later.items()}
             head_input = self.vector_head_input(prior_feats, {k: targets[k][:, :-1] for k in self.vector_keys}, change)
         for i, key in enumerate(self.keys):
             rec = ((self.decoders[key](recon_feats) - targets[key]) ** 2).flatten(2).mean(-1).mean()

@@ -252,6 +252,18 @@ def parse_override(text: str) -> tuple[str, typing.Any]:
     return key.strip(), value
 
 
+def field_overrides(cls, texts: typing.Iterable[str]) -> dict[str, typing.Any]:
+    """``key=value`` overrides (``parse_override``) for the fields of dataclass ``cls``, e.g. a
+    script's ``--set`` for ``WorldModelConfig``; an unknown key raises ConfigError naming it and
+    the known ones."""
+    overrides = dict(parse_override(text) for text in texts)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return overrides
+
+
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] | dict = ()) -> TrainConfig:
     """A validated TrainConfig from defaults, then ``path`` (JSON/TOML), then ``overrides``."""
     values: dict = {}

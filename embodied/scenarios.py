@@ -178,7 +178,7 @@ def noisy_tv_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str,
     screen, not the stillness), explore the first unexplored corridor, then stare at the TV for
     500 steps while learning every step; the TV's level is the last 100 steps."""
     env = make_env(WORLDS / "noisy_tv.maze")
-    brain = Brain(env, train_every=4, seed=seed, intrinsic=dict(lag_updates=25, **(intrinsic or {})))
+    brain = Brain(env, train_every=4, seed=seed, intrinsic={"lag_updates": 25, **(intrinsic or {})})
     drv = Driver(env, brain, start=(1, 1), heading=-np.pi / 2)
     drv.go_to(*cell_xy(env, 1, 4)), drv.go_to(*cell_xy(env, 1, 1))
     drv.stay(150)
@@ -199,7 +199,7 @@ def dark_room_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str
     """Explore corridor B and back, then sit facing the dead end's wall for 500 steps; the still
     level is the last 100 steps. Prediction success is signed: its ratio uses magnitudes."""
     env = make_env(WORLDS / "two_corridors.maze")
-    brain = Brain(env, train_every=4, seed=seed, intrinsic=dict(lag_updates=25, **(intrinsic or {})))
+    brain = Brain(env, train_every=4, seed=seed, intrinsic={"lag_updates": 25, **(intrinsic or {})})
     drv = Driver(env, brain, start=(1, 1), heading=0.0)
     drv.go_to(*cell_xy(env, 6, 1)), drv.go_to(*cell_xy(env, 1, 1)), drv.go_to(*cell_xy(env, 7, 1))
     explore = merge(drv.go_to(*cell_xy(env, 7, 6)), drv.go_to(*cell_xy(env, 7, 2)))

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="world-model seeds")
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="IntrinsicConfig fields, e.g. --set episodic_embedding=inverse_dynamics")
+                    help="IntrinsicConfig fields over each scenario's own, e.g. --set lag_updates=50 episodic_k=5")
     ap.add_argument("--json", default=None, help="also write every measured figure to this JSON file")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

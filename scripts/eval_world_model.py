@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="cpu", choices=["cpu", "gpu"], help="WorldModelConfig preset")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="WorldModelConfig fields over the preset, e.g. --set warp_reads_senses=true warp_transforms=4")
+                    help="WorldModelConfig fields over the preset, e.g. --set warp_reads_senses=false warp_transforms=4")
     ap.add_argument("--train-seeds", type=int, default=24, help="training mazes: procedural seeds 0..N-1")
     ap.add_argument("--steps-per-maze", type=int, default=1500, help="wander steps collected in each training maze")
     ap.add_argument("--eval-seeds", type=int, default=8, help="held-out mazes: seeds 10_000..10_000+N-1")

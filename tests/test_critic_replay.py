@@ -59,6 +59,7 @@ def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     ("critic_slow_rate=0", "critic_slow_rate=0.0 must lie in"),
     ("critic_sense_delays=[5]", "needs critic_senses=true"),
     ("critic_sense_delays=[0]", "whole steps in"),
+    ("critic_latent=false", "critic_latent=false needs critic_senses=true"),
 ])
 def test_bad_critic_training_keys_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -95,3 +96,31 @@ def test_the_sense_delay_line_holds_the_senses_of_d_steps_ago():
     for t, x in enumerate(inputs):
         assert np.allclose(x[-2 * D:-D], senses[max(t - 1, 0)]) and np.allclose(x[-D:], senses[max(t - 3, 0)])
     assert not np.allclose(senses[4], senses[1])  # the check can fail: the delays carry different senses
+
+
+def test_critics_without_the_latent_read_only_the_senses_and_learn(tmp_path):
+    """critic_latent=false: the critic input is the senses, traces and delay line alone (the latent
+    never reaches it), and a short real training run learns and resumes with that narrower input."""
+    from embodied.brain.agent import Agent
+    from embodied.train.collector import make_single_env
+
+    cfg = load_config(None, dict(TINY, critic_senses=True, critic_sense_traces=[4], critic_sense_delays=[2],
+                                 critic_latent=False))
+    env = make_single_env(cfg)
+    try:
+        agent = Agent(cfg, env.observation_space, env.action_space, num_envs=1)
+        obs, _ = env.reset(seed=0)
+        batch = {k: np.asarray(v)[None] for k, v in obs.items()}
+        latent = np.full((1, agent.world_model.feature_dim), 7.0, np.float32)  # a value no sense takes
+        x = agent.critic_input(latent, batch, np.array([True]))[0]
+    finally:
+        env.close()
+    assert agent.critic_input_dim == agent.sense_dim * 3 == x.shape[0]
+    assert not np.any(x == 7.0) and np.allclose(x[:agent.sense_dim], agent._senses(batch)[0])
+    train(load_config(None, dict(TINY, total_steps=64, critic_senses=True, critic_sense_delays=[2], critic_latent=False,
+                                 critic_replay_updates=2, critic_replay_seq=8)), tmp_path / "run", progress=False)
+    row = rows(tmp_path / "run")[-1]
+    assert np.isfinite(float(row["losses/critic"])) and np.isfinite(float(row["losses/critic_replay"]))
+    critics = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]["critics"]
+    first = next(v for k, v in critics.items() if k.startswith("net.") and v.dim() == 2)
+    assert first.shape[1] == agent.sense_dim * 2  # senses + one delayed copy, no latent

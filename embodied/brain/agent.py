@@ -85,7 +85,7 @@ class Agent:
                 raise ValueError(f"critic_senses needs the observation keys {sorted(missing)}")
             self.sense_dim = self.sense_pool ** 2 * 3 + int(np.prod(observation_space["scent"].shape))
         self.sense_delays = [int(d) for d in cfg.critic_sense_delays]
-        self.critic_input_dim = self.world_model.feature_dim + self.sense_dim * (
+        self.critic_input_dim = self.world_model.feature_dim * bool(cfg.critic_latent) + self.sense_dim * (
             1 + len(cfg.critic_sense_traces) + len(self.sense_delays))
         self.critics = ChannelCritics(self.critic_input_dim, self.channels, cfg.critic_taus, cfg.critic_units,
                                       cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps, slow_rate=cfg.critic_slow_rate,
@@ -177,7 +177,7 @@ class Agent:
         return np.concatenate([pooled, scent], -1).astype(np.float32)
 
     def critic_input(self, features: np.ndarray, obs: dict, is_first: np.ndarray) -> np.ndarray:
-        """What the critics read: the latent features, and with ``critic_senses`` the current senses
+        """What the critics read: the latent features (unless ``critic_latent`` is false), and with ``critic_senses`` the current senses
         ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k`` (``m_k = s_t`` at an episode start) —
         memory traces whose mix tells how long ago a stimulus came (Ludvig, Sutton & Kehoe 2008) —
         and with ``critic_sense_delays`` delayed copies ``s_{t−d}`` (``s_0`` before the episode start):
@@ -191,7 +191,7 @@ class Agent:
         if taus.size:
             traces = self.sense_traces + (senses[:, None, :] - self.sense_traces) / taus
             self.sense_traces = np.where(is_first[:, None, None], senses[:, None, :], traces).astype(np.float32)
-        parts = [features, senses, self.sense_traces.reshape(len(senses), -1)]
+        parts = ([features] if self.cfg.critic_latent else []) + [senses, self.sense_traces.reshape(len(senses), -1)]
         if self.sense_delays:  # a delay line: s_{t-d} for each d (Montague, Dayan & Sejnowski 1996's serial compound)
             history = np.concatenate([senses[None], self.sense_history[:-1]], 0)
             self.sense_history = np.where(is_first[None, :, None], senses[None], history).astype(np.float32)

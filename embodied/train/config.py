@@ -97,6 +97,8 @@ class TrainConfig:
     critic_sense_delays: list = _f([], "delays d (steps) of copies of those senses s_{t-d} that the critics also read: a "
                                        "delay line, so 'the light came on d steps ago' is a feature (complete serial "
                                        "compound from the rat's own senses; needs critic_senses)")
+    critic_latent: bool = _f(True, "the critics read the world-model latent; false: only the rat's own senses, their "
+                                   "traces and delay line (inputs that do not drift as the world model trains; needs critic_senses)")
     critic_slow_rate: float = _f(0.02, "rate of the slow target critic: θ_slow ← θ_slow + rate (θ − θ_slow) per critic update")
     precision_eps: float = _f(0.1, "ε of precision weighting δ / sqrt(spread + ε)")
     effort_scale: float = _f(1.0, "effort reward = −effort_scale · |a_t − a_{t−1}|²")
@@ -153,6 +155,7 @@ class TrainConfig:
         need(all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 1000 for d in self.critic_sense_delays),
              f"critic_sense_delays={self.critic_sense_delays} must be whole steps in [1, 1000]")
         need(self.critic_senses or not self.critic_sense_delays, "critic_sense_delays needs critic_senses=true")
+        need(self.critic_latent or self.critic_senses, "critic_latent=false needs critic_senses=true (the critics need an input)")
         need(0 < self.critic_slow_rate <= 1, f"critic_slow_rate={self.critic_slow_rate} must lie in (0, 1]")
         need(self.vector_env in ("sync", "async"), f"vector_env={self.vector_env!r}; allowed: sync, async")
         need(self.task in ("explore", "forage", "conditioning"), f"task={self.task!r}; allowed: explore, forage, conditioning")

@@ -198,7 +198,7 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
                "responses": {step: {k: v for k, v in pr.items() if k != "rows"} for step, pr in probes.items()}}
     write_trace_csv([{"checkpoint_step": step, **row} for step, pr in probes.items() for row in pr["rows"]],
                     out / "embodied.csv")
-    _figure(out / "embodied.png", probes, channel)
+    _figure(out / "embodied.png", probes, channel, world=config.world)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -218,7 +218,7 @@ def _save_naive(config, path: Path) -> None:
     save_checkpoint(path, {"step": 0, "config": config.to_dict(), "agent": agent.state_dict()})
 
 
-def _figure(path: Path, probes: dict, channel: str) -> None:
+def _figure(path: Path, probes: dict, channel: str, world: str = "conditioning_box") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -244,7 +244,7 @@ def _figure(path: Path, probes: dict, channel: str) -> None:
         ax.set_xlabel("time from light onset (s)")
     axes[0].set_ylabel(f"phasic dopamine (RPE, {channel} channel)")
     axes[0].legend(fontsize=7)
-    fig.suptitle("The rat's own dopamine in the conditioning box")
+    fig.suptitle(f"The rat's own dopamine in the {Path(world).stem.replace('_', ' ')}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -88,6 +88,16 @@ class Rat:
         for link in range(-1, p.getNumJoints(self.body, physicsClientId=client)):
             p.changeDynamics(self.body, link, lateralFriction=0.2, physicsClientId=client)
         self.speed_scale = 1.0
+        self._free_turn_rate = max_turn_rate
+
+    def restrain(self, held: bool) -> None:
+        """Hold the body in place (no running, no turning) while the neck stays free, or let it go.
+
+        The body motors hold position against the policy's commands; the head still turns (a rat
+        in a body restraint with its head out, less strict than the head-fixed mice of modern
+        dopamine recordings, e.g. Cohen et al. 2012, Nature 482:85)."""
+        self.speed_scale = 0.0 if held else 1.0
+        self.max_turn_rate = 0.0 if held else self._free_turn_rate
 
     def place(self, x: float, y: float, heading: float, head_angle: float = 0.0) -> None:
         for joint, value in zip(self._all, (x, y, heading, head_angle)):

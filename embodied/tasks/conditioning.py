@@ -15,6 +15,13 @@ box's house light, which brightens the whole floor and the walls, so the cue is 
 the lamp alone, a sphere of 6 cm radius that covers about 4 of 1,024 pixels of a 32×32 view
 from the far side of the box and is not seen at all when the rat faces away.
 
+``restrained=True`` holds the rat's body still with its nose a few centimetres from the feeder,
+facing the light's wall (its head still turns): the pellet is eaten on the step it drops, so the
+time from light to food is the same on every trial whatever the rat does — the design of
+dopamine recordings in head-fixed animals with a reward spout at the mouth (Cohen, Haesler,
+Vong, Lowell & Uchida 2012, Nature 482:85; Eshel et al. 2015; Dabney et al. 2020), where the
+freely moving version's timing depends on how soon the rat walks to the feeder.
+
 The light and the pellet are ordinary things in the world: the rat learns about them only
 through its senses. Trial bookkeeping in ``info`` (cue on, food present, trial index,
 omission) is privileged and serves figures and tests.
@@ -26,7 +33,7 @@ import pybullet as p
 
 from ..arena.builder import FLOOR_COLOUR
 from ..arena.layout import FOOD
-from ..body.rat import NOSE_OFFSET
+from ..body.rat import NECK_OFFSET, NOSE_OFFSET
 from .base import Task
 
 LIGHT_ON = (1.0, 0.95, 0.3, 1.0)
@@ -34,6 +41,7 @@ LIGHT_OFF = (0.15, 0.15, 0.15, 1.0)
 PELLET_RGBA = (0.85, 0.55, 0.1, 1.0)
 HOUSE_LIGHT_FLOOR = (1.0, 0.97, 0.62, 1.0)  # the floor under the house light (off: the arena's FLOOR_COLOUR)
 LIGHTS = ("house", "lamp")
+NOSE_GAP = 0.03  # restrained: metres from the nose to the feeder's centre
 
 
 class Conditioning(Task):
@@ -41,7 +49,7 @@ class Conditioning(Task):
 
     def __init__(self, cue_steps: int = 15, delay_steps: int = 30, iti_steps: tuple[int, int] = (60, 150),
                  omission_prob: float = 0.0, food_timeout: int = 150, eat_radius: float = 0.08, reward: float = 1.0,
-                 light: str = "house", after_eat_steps: int = 15):
+                 light: str = "house", after_eat_steps: int = 15, restrained: bool = False):
         if light not in LIGHTS:
             raise ValueError(f"conditioning: light={light!r}; allowed: {', '.join(LIGHTS)}")
         if not 0.0 <= omission_prob <= 1.0:
@@ -54,6 +62,7 @@ class Conditioning(Task):
         self.cue_steps, self.delay_steps, self.iti_steps = cue_steps, delay_steps, tuple(iti_steps)
         self.omission_prob, self.food_timeout, self.eat_radius, self.reward = omission_prob, food_timeout, eat_radius, reward
         self.light, self.after_eat_steps = light, int(after_eat_steps)
+        self.restrained = bool(restrained)
         self._build = -1
 
     def initialize_episode(self, env, rng):
@@ -74,6 +83,12 @@ class Conditioning(Task):
         p.resetBasePositionAndOrientation(self._light, [self.feeder[0] + wall_dir[0] * half,
                                                         self.feeder[1] - wall_dir[1] * half, 0.12],
                                           [0, 0, 0, 1], physicsClientId=env.client)
+        env.rat.restrain(self.restrained)
+        if self.restrained:  # nose NOSE_GAP short of the feeder, facing the light's wall
+            heading = float(np.arctan2(-wall_dir[1], wall_dir[0]))
+            back = NECK_OFFSET + NOSE_OFFSET + NOSE_GAP
+            env.rat.place(self.feeder[0] - back * np.cos(heading), self.feeder[1] - back * np.sin(heading), heading)
+            env.state = env.rat.read_state()
         self.trial, self.t = 0, 0
         self.eaten = 0
         self._new_trial(rng)

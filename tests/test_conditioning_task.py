@@ -102,3 +102,30 @@ def test_the_chamber_is_one_cell_wide_and_the_rat_starts_facing_the_feeder(make_
         _, reward, _, _, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))
         total += reward
     assert total == 1.0 and info["food_eaten"] == 1
+
+
+@pytest.mark.parametrize("world", ["conditioning_box", "conditioning_chamber"])
+def test_a_restrained_rat_stays_put_and_eats_each_pellet_as_it_drops(make_env, world):
+    """restrained=True: whatever the policy commands, the body does not move (the head still turns), and
+    every rewarded trial's pellet is eaten on the step it drops; the same commands move a free rat."""
+    rng = np.random.default_rng(0)
+    commands = rng.uniform(-1, 1, (900, 3)).astype(np.float32)
+    moved = {}
+    for restrained in (True, False):
+        env = make_env(world=world, task="conditioning", max_episode_steps=5000,
+                       task_options={"iti_steps": (40, 60), "omission_prob": 0.3, "restrained": restrained})
+        _, info = env.reset(seed=0)
+        start, heads, eaten_at, rewarded = info["position"].copy(), [], [], set()
+        for command in commands:
+            _, reward, _, _, info = env.step(command)
+            heads.append(info["head_yaw"] - info["heading"])
+            if info["trial_step"] == 30 and not info["omitted"]:  # a pellet dropped this step
+                rewarded.add(info["trial"])
+            if reward > 0:
+                eaten_at.append(info["trial_step"])
+        moved[restrained] = float(np.hypot(*(info["position"] - start)))
+        if restrained:
+            assert np.ptp(heads) > 0.5  # the head is free
+            assert len(eaten_at) == len(rewarded) >= 4  # every pellet that dropped was eaten ...
+            assert eaten_at == [30] * len(eaten_at)  # ... on the step it dropped (the default delay)
+    assert moved[True] < 1e-3 < 0.05 < moved[False]

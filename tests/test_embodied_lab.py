@@ -1,6 +1,7 @@
 """The embodied lab end to end on a tiny budget: trains, probes checkpoints, writes its outputs."""
 import json
 
+import cv2
 import numpy as np
 
 from embodied.lab.embodied_lab import _responses, run_embodied_lab
@@ -23,9 +24,13 @@ def test_responses_align_rpe_to_light_eating_and_omission():
 
 def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
     summary = run_embodied_lab(tmp_path, steps=1024, seed=0, checkpoints=2, trials=2,
-                               overrides=["episode_steps=256", "num_envs=2", "vision_size=16", "learning_starts=128"])
-    for name in ("embodied.png", "embodied.csv", "embodied.json"):
+                               overrides=["episode_steps=256", "num_envs=2", "vision_size=16", "learning_starts=128"],
+                               video_steps=40)
+    for name in ("embodied.png", "embodied.csv", "embodied.json", "embodied.mp4"):
         assert (tmp_path / name).stat().st_size > 0
+    video = cv2.VideoCapture(str(tmp_path / "embodied.mp4"))  # the trained rat's video: one frame per step
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 40 == summary["video"]["frames"]
+    video.release()
     saved = json.loads((tmp_path / "embodied.json").read_text())
     assert set(saved["checks"]) == {"cue response grows with training", "eating response shrinks with training",
                                     "dip at the expected time of omitted food"}

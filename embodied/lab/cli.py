@@ -25,6 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=12000, help="--embodied: env steps of training in the box")
     parser.add_argument("--trials", type=int, default=12, help="--embodied: probe trials per checkpoint")
     parser.add_argument("--checkpoints", type=int, default=4, help="--embodied: trained checkpoints probed (besides the naive rat)")
+    parser.add_argument("--video-steps", type=int, default=900,
+                        help="--embodied: steps of the trained rat's video, embodied.mp4 (0: none)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="--embodied: training config overrides (see embodied train --help)")
 
@@ -34,14 +36,15 @@ def run(args: argparse.Namespace) -> int:
         from embodied.lab.embodied_lab import run_embodied_lab
 
         summary = run_embodied_lab(Path(args.out), args.steps, args.seed, checkpoints=args.checkpoints, trials=args.trials,
-                                   overrides=args.set)
+                                   overrides=args.set, video_steps=args.video_steps)
         for check, ok in summary["checks"].items():
             print(f"  {'ok ' if ok else 'NO '} {check}")
         for step, resp in summary["responses"].items():
             print(f"  after {step:>6} steps: cue {resp['cue']:+.3f}  eat {resp['eat']:+.3f}  omission {resp['omission']:+.3f}"
                   f"   (informed critic, raw δ: cue {resp['oracle']['cue']:+.3f}  omission {resp['oracle']['omission']:+.3f};"
                   f" eaten {resp['n_eaten']}, light to eating {resp['eat_latency_s']:.2f} s)")
-        print(f"{'PASS' if summary['passed'] else 'FAIL'}  embodied conditioning; wrote {args.out}/embodied.png")
+        video = f" and {summary['video']['path']}" if summary.get("video") else ""
+        print(f"{'PASS' if summary['passed'] else 'FAIL'}  embodied conditioning; wrote {args.out}/embodied.png{video}")
         return 0 if summary["passed"] else 1
     unknown = [p for p in args.protocols if p not in PROTOCOLS]
     if unknown:

@@ -58,15 +58,7 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
 
     The task and box are the ones the checkpoint was trained in (its config's ``world`` and
     ``task_options``; or ``task_options`` when given), with omission trials at ``omission_prob``."""
-    from ..train.checkpoint import load_policy
-
-    config = _config(checkpoint)
-    options = dict(config.get("task_options") or {}) if task_options is None else dict(task_options)
-    options["omission_prob"] = omission_prob
-    env = gym.make(ENV_ID, world=config.get("world", "conditioning_box"), task="conditioning",
-                   vision_size=int(config.get("vision_size", 64)),
-                   max_episode_steps=10 ** 7, task_options=options)
-    policy = load_policy(checkpoint, env=env)
+    env, policy, options = _trained_rat(checkpoint, omission_prob, task_options)
     policy.predict = False  # the probe reads dopamine, not the predicted frame (3x faster)
     obs, info = env.reset(seed=seed)
     policy.reset()
@@ -86,6 +78,34 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
         step += 1
     env.close()
     return {"rows": rows, **_responses(rows)}
+
+
+def _trained_rat(checkpoint: Path, omission_prob: float, task_options: dict | None = None):
+    """``(env, policy, task options)``: the checkpoint's rat, learning off, in the box and task it was
+    trained in (its config's ``world`` and ``task_options``, or ``task_options`` when given), with
+    omission trials at ``omission_prob``; episodes never end."""
+    from ..train.checkpoint import load_policy
+
+    config = _config(checkpoint)
+    options = dict(config.get("task_options") or {}) if task_options is None else dict(task_options)
+    options["omission_prob"] = omission_prob
+    env = gym.make(ENV_ID, world=config.get("world", "conditioning_box"), task="conditioning",
+                   vision_size=int(config.get("vision_size", 64)),
+                   max_episode_steps=10 ** 7, task_options=options)
+    return env, load_policy(checkpoint, env=env), options
+
+
+def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_prob: float = 0.25) -> dict:
+    """A rollout video of the checkpoint's rat in its box (``embodied record``'s panels: the map, its
+    view, the predicted view, whiskers, scent, every dopamine channel, tonic; the status names the
+    light and the pellet), learning off, with omission trials at ``omission_prob``."""
+    from ..viz.record import record_rollout
+
+    env, policy, _ = _trained_rat(checkpoint, omission_prob)
+    try:
+        return record_rollout(env, policy, steps, path, seed=seed)
+    finally:
+        env.close()
 
 
 def _value(policy, channel: str) -> float:
@@ -167,8 +187,9 @@ def _delay(rows):
 
 
 def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, trials: int = 12,
-                     channel: str = "food", overrides: list[str] | None = None) -> dict:
-    """Train in the conditioning box, probe each checkpoint, write figure, CSV and summary."""
+                     channel: str = "food", overrides: list[str] | None = None, video_steps: int = 900) -> dict:
+    """Train in the conditioning box, probe each checkpoint, write figure, CSV, summary and (with
+    ``video_steps`` > 0) a video of the last checkpoint's rat, ``embodied.mp4``."""
     from ..train.config import load_config
     from ..train.loop import train
 
@@ -199,6 +220,8 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
     write_trace_csv([{"checkpoint_step": step, **row} for step, pr in probes.items() for row in pr["rows"]],
                     out / "embodied.csv")
     _figure(out / "embodied.png", probes, channel, world=config.world)
+    if video_steps > 0:
+        summary["video"] = record_video(ckpts[-1], out / "embodied.mp4", video_steps, seed + 2)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
     return summary
 

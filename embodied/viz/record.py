@@ -80,6 +80,9 @@ class Recorder:
                  f"food {info.get('food_eaten', 0)}"]
         if reward is not None:
             lines.append(f"reward {reward:+.2f}")
+        if "cue_on" in info:  # the conditioning box: what the light and the feeder are doing
+            lines.append(("LIGHT ON" if info["cue_on"] else "light off")
+                         + (", pellet in feeder" if info.get("food_present") else ""))
         if extras.get("tonic") is not None:
             lines.append(f"tonic {float(extras['tonic']):+.3f}")
         areas = {

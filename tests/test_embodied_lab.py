@@ -39,6 +39,7 @@ def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
     run_config = json.loads((tmp_path / "embodied_run" / "config.json").read_text())
     assert run_config["critic_senses"] and run_config["critic_replay_updates"] > 0 and run_config["critic_return_norm"]
     assert run_config["critic_sense_delays"] and run_config["task_options"]["omission_prob"] > 0  # omissions in training
+    assert run_config["task_options"]["restrained"] is True  # the default design: nose at the feeder
     assert all(r["eat_latency_s"] > 0 or r["n_eaten"] == 0 for r in summary["responses"].values())
     with open(tmp_path / "embodied.csv") as f:
         header = f.readline().strip().split(",")
@@ -101,3 +102,17 @@ def test_probe_runs_the_box_the_checkpoint_was_trained_in(tmp_path, monkeypatch)
     result = embodied_lab.probe(tmp_path / "step_0.pt", trials=1, seed=0, omission_prob=0.0, channel="food")
     assert made[0]["world"] == "conditioning_chamber" and made[0]["vision_size"] == 16
     assert made[0]["task_options"]["iti_steps"] == [10, 10] and result["n_cues"] == 1
+
+
+def test_the_lab_config_restrains_the_rat_unless_asked_and_overrides_win():
+    import argparse
+
+    from embodied.lab.cli import configure
+    from embodied.lab.embodied_lab import LAB_TASK_OPTIONS, lab_config
+
+    assert lab_config(1024, 0, 2).task_options == {**LAB_TASK_OPTIONS, "restrained": True}
+    assert lab_config(1024, 0, 2, restrained=False).task_options["restrained"] is False
+    assert lab_config(1024, 0, 2, overrides=['task_options={"omission_prob": 0.5}']).task_options == {"omission_prob": 0.5}
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    assert parser.parse_args(["--embodied", "--free-moving"]).free_moving and not parser.parse_args([]).free_moving

@@ -25,6 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=12000, help="--embodied: env steps of training in the box")
     parser.add_argument("--trials", type=int, default=12, help="--embodied: probe trials per checkpoint")
     parser.add_argument("--checkpoints", type=int, default=4, help="--embodied: trained checkpoints probed (besides the naive rat)")
+    parser.add_argument("--free-moving", action="store_true",
+                        help="--embodied: the rat walks to the feeder (default: restrained, nose at the feeder)")
     parser.add_argument("--video-steps", type=int, default=900,
                         help="--embodied: steps of the trained rat's video, embodied.mp4 (0: none)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         from embodied.lab.embodied_lab import run_embodied_lab
 
         summary = run_embodied_lab(Path(args.out), args.steps, args.seed, checkpoints=args.checkpoints, trials=args.trials,
-                                   overrides=args.set, video_steps=args.video_steps)
+                                   overrides=args.set, video_steps=args.video_steps, restrained=not args.free_moving)
         for check, ok in summary["checks"].items():
             print(f"  {'ok ' if ok else 'NO '} {check}")
         for step, resp in summary["responses"].items():

@@ -38,16 +38,17 @@ LAB_CONFIG = (
     "gamma=0.9933", "lam=0.965",
     # replayed λ-return updates and per-channel return normalisation (rare food vs dense novelty)
     "critic_replay_updates=16", "critic_return_norm=true",
-    # the classic design (Schultz 1997): random inter-trial intervals of several seconds (4-10 s), so the
-    # light is worth much more than the interval before it; some omission trials during training, so that
-    # "no pellet at the food time" gets a value of its own; a feeder the rat reaches from a nose length closer
-    'task_options={"iti_steps": [120, 300], "omission_prob": 0.2, "eat_radius": 0.12}',
     # the critics time the light: a delay line of the senses (s_{t-5} ... s_{t-45}, 1.5 s), the serial
     # compound of TD models of dopamine, from the rat's own view; one slow trace (2 s) for context
     "critic_sense_delays=[5, 10, 15, 20, 25, 30, 35, 40, 45]", "critic_sense_traces=[64]",
     # longer episodes (34 s): each episode start is a reset, and its first interval is not a real one
     "episode_steps=1024",
 )
+#: the task's design (``task_options``; ``run_embodied_lab(restrained=...)`` sets ``restrained``): the classic
+#: design of Schultz 1997 — random inter-trial intervals of several seconds (4-10 s), so the light is worth
+#: much more than the interval before it; some omission trials during training, so that "no pellet at the
+#: food time" gets a value of its own; a feeder the rat reaches from a nose length closer
+LAB_TASK_OPTIONS = {"iti_steps": [120, 300], "omission_prob": 0.2, "eat_radius": 0.12}
 WINDOW = 6  # steps (0.2 s) after an event over which the phasic response is averaged
 MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's response to food
 
@@ -187,19 +188,20 @@ def _delay(rows):
 
 
 def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, trials: int = 12,
-                     channel: str = "food", overrides: list[str] | None = None, video_steps: int = 900) -> dict:
+                     channel: str = "food", overrides: list[str] | None = None, video_steps: int = 900,
+                     restrained: bool = True) -> dict:
     """Train in the conditioning box, probe each checkpoint, write figure, CSV, summary and (with
-    ``video_steps`` > 0) a video of the last checkpoint's rat, ``embodied.mp4``."""
-    from ..train.config import load_config
+    ``video_steps`` > 0) a video of the last checkpoint's rat, ``embodied.mp4``.
+
+    ``restrained`` (default): the rat's body is held with its nose at the feeder, so food comes 1 s
+    after the light on every trial (the design of dopamine recordings in head-fixed animals);
+    ``restrained=False``: the rat walks to the feeder (measured in docs/lab.md: the cue criterion is
+    not met there). ``overrides`` (``--set``) come last and win, ``task_options`` included."""
     from ..train.loop import train
 
     out = Path(out)
     run_dir = out / "embodied_run"
-    every = max(500, steps // checkpoints)
-    config = load_config(None, overrides=[
-        "world=conditioning_box", "task=conditioning", f"total_steps={steps}", f"seed={seed}",
-        f"checkpoint_every={every}", f"keep_checkpoints={checkpoints + 1}", "video_every=0", *LAB_CONFIG,
-        *(overrides or [])])
+    config = lab_config(steps, seed, checkpoints, restrained, overrides)
     train(config, run_dir, progress=True, overwrite=True)  # the lab's own folder: a rerun replaces it
     _save_naive(config, run_dir / "checkpoints" / "step_0.pt")
     ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
@@ -224,6 +226,18 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, tri
         summary["video"] = record_video(ckpts[-1], out / "embodied.mp4", video_steps, seed + 2)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def lab_config(steps: int, seed: int, checkpoints: int, restrained: bool = True, overrides: list[str] | None = None):
+    """The lab's training config: the conditioning box, ``LAB_CONFIG``, ``LAB_TASK_OPTIONS`` with
+    ``restrained``, checkpoints every ``steps // checkpoints``; ``overrides`` last."""
+    from ..train.config import load_config
+
+    return load_config(None, overrides=[
+        "world=conditioning_box", "task=conditioning", f"total_steps={steps}", f"seed={seed}",
+        f"checkpoint_every={max(500, steps // checkpoints)}", f"keep_checkpoints={checkpoints + 1}", "video_every=0",
+        *LAB_CONFIG, f"task_options={json.dumps({**LAB_TASK_OPTIONS, 'restrained': bool(restrained)})}",
+        *(overrides or [])])
 
 
 def _save_naive(config, path: Path) -> None:

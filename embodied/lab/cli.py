@@ -22,9 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.1, help="critic learning rate")
     parser.add_argument("--embodied", action="store_true",
                         help="train the rat in the conditioning box and probe its own dopamine (light -> food)")
-    parser.add_argument("--steps", type=int, default=12000, help="--embodied: env steps of training in the box")
-    parser.add_argument("--trials", type=int, default=12, help="--embodied: probe trials per checkpoint")
-    parser.add_argument("--checkpoints", type=int, default=4, help="--embodied: trained checkpoints probed (besides the naive rat)")
+    parser.add_argument("--steps", type=int, default=16384, help="--embodied: env steps of training in the box")
+    parser.add_argument("--trials", type=int, default=32, help="--embodied: probe trials per checkpoint")
+    parser.add_argument("--checkpoints", type=int, default=2, help="--embodied: trained checkpoints probed (besides the naive rat)")
     parser.add_argument("--free-moving", action="store_true",
                         help="--embodied: the rat walks to the feeder (default: restrained, nose at the feeder)")
     parser.add_argument("--video-steps", type=int, default=900,

@@ -141,3 +141,28 @@ def test_compose_frame_rejects_unknown_or_misshapen_panels():
         panels.compose_frame({"nose": np.zeros((panels.AREA, panels.TILE_W, 3), np.uint8)})
     with pytest.raises(ValueError, match="must be"):
         panels.compose_frame({"ego": np.zeros((10, 10, 3), np.uint8)})
+
+
+def test_a_recorded_rat_is_told_when_it_eats(tmp_path):
+    """record_rollout passes each step's reward to the policy (observe_reward): the rat's food channel
+    reads the pellets it ate, so a video's dopamine trace shows the eating burst. A real untrained agent,
+    restrained at the feeder so that it eats every pellet as it drops."""
+    from embodied.brain.agent import Agent, AgentPolicy
+    from embodied.train.config import load_config
+
+    env = gym.make(ENV_ID, world="conditioning_box", task="conditioning", vision_size=16, max_episode_steps=10 ** 6,
+                   task_options={"iti_steps": [20, 20], "restrained": True})
+    cfg = load_config(None, ["vision_size=16", "num_envs=1"])
+    policy = AgentPolicy(Agent(cfg, env.observation_space, env.action_space, num_envs=1), predict=False)
+    food_seen = []
+    act = policy.act
+
+    def spying_act(obs):
+        action, extras = act(obs)
+        food_seen.append(extras["rewards"]["food"])
+        return action, extras
+
+    policy.act = spying_act
+    stats = record_rollout(env, policy, 130, tmp_path / "fed.mp4", seed=0)
+    env.close()
+    assert stats["food_eaten"] >= 2 and sum(food_seen) == stats["food_eaten"]

@@ -9,6 +9,15 @@ import numpy as np
 from .reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram
 
 
+def tell_reward(policy, reward: float) -> None:
+    """Pass the env's reward for the step just taken to a policy that listens (``observe_reward``;
+    the agent's food channel reads it, a reference policy has none). Every loop that steps an env
+    for a policy calls it after ``env.step``, so the rat knows when it ate."""
+    listen = getattr(policy, "observe_reward", None)
+    if listen is not None:
+        listen(float(reward))
+
+
 class RandomPolicy:
     """Uniform random actions: the baseline that visits ~2% of a 9×9 maze in 2,000 steps."""
 

@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from .. import ENV_ID
+from ..brain.policies import tell_reward
 from .traces import write_trace_csv
 
 #: the lab's own training settings (``embodied train``'s defaults stay as they are); ``--set`` overrides them
@@ -73,8 +74,7 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
                      "rpe": rpe.get(channel, np.nan), "rpe_total": extras.get("phasic", sum(rpe.values())),
                      "value": _value(policy, channel), "tonic": extras.get("tonic", np.nan)})
         obs, reward, _, _, info = env.step(action)
-        if hasattr(policy, "observe_reward"):
-            policy.observe_reward(reward)
+        tell_reward(policy, reward)
         rows[-1]["reward"] = reward
         step += 1
     env.close()
@@ -96,17 +96,37 @@ def _trained_rat(checkpoint: Path, omission_prob: float, task_options: dict | No
     return env, load_policy(checkpoint, env=env), options
 
 
-def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_prob: float = 0.25) -> dict:
+def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_prob: float = 0.25,
+                 channels: tuple[str, ...] = ("food",)) -> dict:
     """A rollout video of the checkpoint's rat in its box (``embodied record``'s panels: the map, its
-    view, the predicted view, whiskers, scent, every dopamine channel, tonic; the status names the
-    light and the pellet), learning off, with omission trials at ``omission_prob``."""
+    view, the predicted view, whiskers, scent, the dopamine trace of ``channels`` (all when empty) and
+    tonic; the status names the light and the pellet), learning off, omission trials at ``omission_prob``."""
     from ..viz.record import record_rollout
 
     env, policy, _ = _trained_rat(checkpoint, omission_prob)
     try:
-        return record_rollout(env, policy, steps, path, seed=seed)
+        return record_rollout(env, _ChannelFilter(policy, channels) if channels else policy, steps, path, seed=seed)
     finally:
         env.close()
+
+
+class _ChannelFilter:
+    """A policy whose reported RPEs are only ``channels`` (so the food burst is not lost among the
+    intrinsic channels in a video); acting is the wrapped policy's."""
+
+    def __init__(self, policy, channels: tuple[str, ...]):
+        self.policy, self.channels = policy, channels
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, obs: dict):
+        action, extras = self.policy.act(obs)
+        rpe = extras.get("rpe") or {}
+        return action, {**extras, "rpe": {c: rpe[c] for c in self.channels if c in rpe}}
+
+    def observe_reward(self, reward: float) -> None:
+        tell_reward(self.policy, reward)
 
 
 def _value(policy, channel: str) -> float:

@@ -31,6 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from .. import ENV_ID
+from ..brain.policies import tell_reward
 from ..stats import bootstrap_ci
 
 HELD_OUT_START = 10_000
@@ -79,7 +80,8 @@ def run_episode(env, policy, seed: int, episode_steps: int) -> dict:
     steps, steps_to = 0, {50: None, 90: None}
     for steps in range(1, episode_steps + 1):
         action, _ = policy.act(obs)
-        obs, _, terminated, truncated, info = env.step(action)
+        obs, reward, terminated, truncated, info = env.step(action)
+        tell_reward(policy, reward)
         for level in steps_to:
             if steps_to[level] is None and info["coverage"] >= level / 100:
                 steps_to[level] = steps

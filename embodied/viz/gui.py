@@ -28,6 +28,7 @@ import numpy as np
 import pybullet as p
 
 from ..body.rat import CONTROL_DT
+from ..brain.policies import tell_reward
 from ..senses.base import SimView
 from .panels import channel_colour
 
@@ -127,6 +128,8 @@ class RatViewer:
         if not self.paused or self._single_steps > 0:
             self._single_steps = max(0, self._single_steps - 1)
             self.obs, self.reward, terminated, truncated, self.info = self.env.step(self.action())
+            if self.control == "agent" and self.policy is not None:
+                tell_reward(self.policy, self.reward)
             self.steps += 1
             self.episode_steps += 1
             stepped = True

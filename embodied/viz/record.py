@@ -25,7 +25,7 @@ import numpy as np
 from . import panels
 from ..arena.layout import ODOUR
 from ..brain.policies import REFERENCE_POLICIES as POLICIES
-from ..brain.policies import make_reference_policy
+from ..brain.policies import make_reference_policy, tell_reward
 from .topdown import draw_topdown
 
 
@@ -144,6 +144,7 @@ def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: i
             action, extras = policy.act(obs)
             recorder.add(obs, info, extras, base.layout, step=t, reward=reward)
             obs, reward, terminated, truncated, info = env.step(action)
+            tell_reward(policy, reward)
             stats["steps"] += 1
             stats["return"] += float(reward)
             stats["coverage"] = float(info.get("coverage", 0.0))

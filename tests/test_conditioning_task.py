@@ -129,3 +129,14 @@ def test_a_restrained_rat_stays_put_and_eats_each_pellet_as_it_drops(make_env, w
             assert len(eaten_at) == len(rewarded) >= 4  # every pellet that dropped was eaten ...
             assert eaten_at == [30] * len(eaten_at)  # ... on the step it dropped (the default delay)
     assert moved[True] < 1e-3 < 0.05 < moved[False]
+
+
+def test_restraining_needs_a_free_cell_in_front_of_the_feeder(make_env, tmp_path):
+    """A feeder whose wall side faces a wall-backed spot cannot hold a restrained rat: the error names it."""
+    maze = tmp_path / "cramped.maze"
+    maze.write_text("name: cramped\ncell_size: 0.3\n---\n####\n#F^#\n####\n")
+    env = make_env(world=str(maze), task="conditioning", task_options={"restrained": True})
+    with pytest.raises(ValueError, match="restrained=True needs a free cell in front of the feeder.*cramped"):
+        env.reset(seed=0)
+    free = make_env(world=str(maze), task="conditioning")  # the walking rat is fine there
+    free.reset(seed=0)

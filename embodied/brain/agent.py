@@ -177,8 +177,8 @@ class Agent:
         return np.concatenate([pooled, scent], -1).astype(np.float32)
 
     def critic_input(self, features: np.ndarray, obs: dict, is_first: np.ndarray) -> np.ndarray:
-        """What the critics read: the latent features (unless ``critic_latent`` is false), and with ``critic_senses`` the current senses
-        ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k`` (``m_k = s_t`` at an episode start) —
+        """What the critics read: the latent features (unless ``critic_latent`` is false), and with
+        ``critic_senses`` the current senses ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k`` (``m_k = s_t`` at an episode start) —
         memory traces whose mix tells how long ago a stimulus came (Ludvig, Sutton & Kehoe 2008) —
         and with ``critic_sense_delays`` delayed copies ``s_{t−d}`` (``s_0`` before the episode start):
         a tapped delay line, so "the light came on d steps ago" is one feature and the critic can time

@@ -207,7 +207,7 @@ def _delay(rows):
     return int(min(food_steps)) if food_steps else 30
 
 
-def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 4, trials: int = 12,
+def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 2, trials: int = 32,
                      channel: str = "food", overrides: list[str] | None = None, video_steps: int = 900,
                      restrained: bool = True) -> dict:
     """Train in the conditioning box, probe each checkpoint, write figure, CSV, summary and (with

@@ -87,7 +87,12 @@ class Conditioning(Task):
         if self.restrained:  # nose NOSE_GAP short of the feeder, facing the light's wall
             heading = float(np.arctan2(-wall_dir[1], wall_dir[0]))
             back = NECK_OFFSET + NOSE_OFFSET + NOSE_GAP
-            env.rat.place(self.feeder[0] - back * np.cos(heading), self.feeder[1] - back * np.sin(heading), heading)
+            x, y = self.feeder[0] - back * np.cos(heading), self.feeder[1] - back * np.sin(heading)
+            col, row = layout.cell_of(x, y)
+            if not layout.free[row, col]:
+                raise ValueError(f"conditioning: restrained=True needs a free cell in front of the feeder "
+                                 f"(facing away from its wall) in layout {layout.name!r}; cell {(col, row)} is not free")
+            env.rat.place(x, y, heading)
             env.state = env.rat.read_state()
         self.trial, self.t = 0, 0
         self.eaten = 0

@@ -130,6 +130,8 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int) -> dict | None:
 
 def _fallback_video(env, policy, cfg, path: Path, err) -> dict:
     import cv2
+
+    from ..brain.policies import tell_reward
     print(f"embodied train: embodied.viz.record unavailable ({err}); writing plain ego-view frames to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     obs, _ = env.reset(seed=cfg.seed + 99_991)
@@ -140,7 +142,8 @@ def _fallback_video(env, policy, cfg, path: Path, err) -> dict:
         action, _ = policy.act(obs)
         frame = cv2.resize(obs["vision"][..., :3], (w * 4, h * 4), interpolation=cv2.INTER_NEAREST)
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        obs, *_ = env.step(action)
+        obs, reward, *_ = env.step(action)
+        tell_reward(policy, reward)
     writer.release()
     return {"path": str(path), "frames": cfg.video_steps}
 

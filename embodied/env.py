@@ -126,6 +126,7 @@ class RodentMazeEnv(gym.Env):
         self._n_visited, self._n_free = 1, int(layout.free.sum())
         self._cell_distance_cache: dict = {}
         self.task.initialize_episode(self, rng)
+        self.state = self.rat.read_state()  # a task may place the rat (the restrained conditioning rat)
         self.refresh_food_odour()
         for sense in self.senses:
             sense.reset()

@@ -178,9 +178,9 @@ class Agent:
 
     def critic_input(self, features: np.ndarray, obs: dict, is_first: np.ndarray) -> np.ndarray:
         """What the critics read: the latent features (unless ``critic_latent`` is false), and with
-        ``critic_senses`` the current senses ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k`` (``m_k = s_t`` at an episode start) —
-        memory traces whose mix tells how long ago a stimulus came (Ludvig, Sutton & Kehoe 2008) —
-        and with ``critic_sense_delays`` delayed copies ``s_{t−d}`` (``s_0`` before the episode start):
+        ``critic_senses`` the current senses ``s_t`` and leaky traces ``m_k ← m_k + (s_t − m_k)/τ_k``
+        (``m_k = s_t`` at an episode start) — memory traces whose mix tells how long ago a stimulus
+        came (Ludvig, Sutton & Kehoe 2008) — and with ``critic_sense_delays`` delayed copies ``s_{t−d}`` (``s_0`` before the episode start):
         a tapped delay line, so "the light came on d steps ago" is one feature and the critic can time
         an expected event sharply (the complete serial compound of TD models of dopamine, Montague,
         Dayan & Sejnowski 1996; Schultz, Dayan & Montague 1997), built from the rat's own senses."""

@@ -13,7 +13,8 @@ class Task:
     name = "task"
 
     def initialize_episode(self, env, rng: np.random.Generator) -> None:
-        """Place the task's objects (food, cues) for a new episode."""
+        """Place the task's objects (food, cues) for a new episode (and the rat, if the task holds it
+        somewhere: the env reads the body's state again afterwards)."""
 
     def before_step(self, env, action: np.ndarray, rng: np.random.Generator) -> None:
         """Anything the task changes before physics runs (cue lights, feeders)."""

@@ -92,8 +92,7 @@ class Conditioning(Task):
             if not layout.free[row, col]:
                 raise ValueError(f"conditioning: restrained=True needs a free cell in front of the feeder "
                                  f"(facing away from its wall) in layout {layout.name!r}; cell {(col, row)} is not free")
-            env.rat.place(x, y, heading)
-            env.state = env.rat.read_state()
+            env.rat.place(x, y, heading)  # the env reads the body's state again after this hook
         self.trial, self.t = 0, 0
         self.eaten = 0
         self._new_trial(rng)

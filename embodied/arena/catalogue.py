@@ -1,7 +1,8 @@
 """Resolving a ``world`` argument, and the ``embodied worlds`` command.
 
 ``world`` is a shipped layout name (a file ``worlds/<name>.maze``), a path to a layout file,
-or ``procedural:WxH[:loops=…,rooms=…]``.
+or ``procedural:WxH[:loops=…,rooms=…]``. An existing path, or a name ending in ``.maze``, is
+always a file (``procedural_room.maze`` too); only the ``procedural:`` prefix makes a spec.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from ..paths import WORLDS
 from .layout import Layout, LayoutError, load_layout
 from .procedural import parse_procedural_spec
 
+MAX_WORLD_CHARS = 4096  # a longer world argument is no path any file system accepts
+
 
 def shipped_worlds() -> list[str]:
     return sorted(path.stem for path in WORLDS.glob("*.maze"))
@@ -19,14 +22,27 @@ def shipped_worlds() -> list[str]:
 
 def resolve_world(world: str, *, cell_size: float | None = None) -> Layout | dict:
     """A fixed :class:`Layout`, or the keyword arguments of the procedural generator."""
-    if world.startswith("procedural"):
-        return parse_procedural_spec(world)
+    if not isinstance(world, str | Path):
+        raise LayoutError(f"world must be a layout name, a path or 'procedural:WxH'; got {type(world).__name__}",
+                          "world")
+    world = str(world)
+    if not world.strip() or len(world) > MAX_WORLD_CHARS or "\x00" in world:
+        raise LayoutError(f"world {world[:60]!r} is no layout name, path or procedural spec "
+                          f"(empty, a NUL byte, or over {MAX_WORLD_CHARS} characters)", "world")
     path = Path(world)
-    if path.suffix == ".maze" or path.exists() or "/" in world:
+    try:
+        exists = path.exists() or path.is_symlink()  # a symlink loop does not "exist" but is a file the user named
+    except OSError:  # e.g. a name component too long: a path all the same
+        exists = True
+    if path.suffix == ".maze" or exists:
+        return load_layout(path, cell_size=cell_size)
+    if world.startswith("procedural:") or world == "procedural":
+        return parse_procedural_spec(world)
+    if "/" in world or "\\" in world:
         return load_layout(path, cell_size=cell_size)
     if (WORLDS / f"{world}.maze").exists():
         return load_layout(WORLDS / f"{world}.maze", cell_size=cell_size)
-    raise LayoutError(f"unknown world {world!r}: not a file, not 'procedural:WxH', and not one of "
+    raise LayoutError(f"unknown world {world[:100]!r}: not a file, not 'procedural:WxH', and not one of "
                       f"the shipped layouts ({', '.join(shipped_worlds())})", world)
 
 

@@ -3,14 +3,20 @@
 A layout file has an optional header of ``key: value`` lines, a line ``---``, then the grid.
 Without a ``---`` line the whole file is the grid. ``worlds/README.md`` documents the format.
 
-Every error names the file, line and column (1-based) of what is wrong, so a user never
-meets a traceback from inside PyBullet.
+Every error names the file, line and column (1-based) of what is wrong, or the header key, so a
+user never meets a traceback from inside PyBullet. Work is bounded for every input: a file must be
+a regular file of at most ``MAX_FILE_BYTES`` (checked before it is read, so a FIFO, a device or
+``/dev/zero`` is refused, never read), and a grid at most ``MAX_SIZE`` cells a side (checked before
+any cell is looked at). UTF-8 with or without a byte-order mark, and CRLF line endings, are accepted.
 """
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import math
+import os
+import stat
 from collections import deque
 from pathlib import Path
 
@@ -24,16 +30,52 @@ WALL_CHARS = frozenset((WALL, TV) + LANDMARKS)
 FREE_CHARS = frozenset((FLOOR, START, FOOD, ODOUR) + tuple(HEADING_STARTS))
 ALLOWED = WALL_CHARS | FREE_CHARS
 MIN_SIZE, MAX_SIZE = 3, 64
+#: a layout file (or text) longer than this is refused before it is read: a 64 x 64 grid with a full header is ~5 kB
+MAX_FILE_BYTES = 256 * 1024
+MAX_TEXT_VALUE = 200  # characters of a header's text value (name, description)
+#: numeric header values: allowed closed range (metres). Walls must stand above the rat's body (its top is at
+#: 0.065 m), or the rat passes over them and drives out of the maze.
+CELL_SIZE_RANGE = (0.1, 5.0)
+WALL_HEIGHT_RANGE = (0.1, 5.0)
 
-#: header keys -> (parser, help)
+
+def _text_value(value: str) -> str:
+    if len(value) > MAX_TEXT_VALUE:
+        raise ValueError(f"longer than {MAX_TEXT_VALUE} characters")
+    return value
+
+
+def _metres(low: float, high: float):
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and low <= number <= high):
+            raise ValueError(f"must be a finite number of metres in {low}..{high}")
+        return number
+    return parse
+
+
+def _rgb(value: str) -> tuple[float, float, float]:
+    try:
+        rgb = tuple(float(v) for v in value.replace(",", " ").split())
+    except ValueError:
+        rgb = ()
+    if len(rgb) != 3 or not all(0.0 <= v <= 1.0 for v in rgb):  # NaN fails the range test too
+        raise ValueError("must be three numbers in 0..1")
+    return rgb
+
+
+#: header keys -> (parser, help); a parser raises ValueError with what is allowed
 HEADER_KEYS = {
-    "name": (str, "display name"),
-    "cell_size": (float, "edge of one grid cell in metres (default 0.3)"),
-    "wall_height": (float, "wall height in metres (default 0.25)"),
-    "description": (str, "free text"),
+    "name": (_text_value, "display name"),
+    "cell_size": (_metres(*CELL_SIZE_RANGE), "edge of one grid cell in metres (default 0.3)"),
+    "wall_height": (_metres(*WALL_HEIGHT_RANGE), "wall height in metres (default 0.25)"),
+    "description": (_text_value, "free text"),
 }
 for _digit in LANDMARKS:
-    HEADER_KEYS[f"colour.{_digit}"] = (str, f"RGB of landmark walls '{_digit}', three floats 0..1")
+    HEADER_KEYS[f"colour.{_digit}"] = (_rgb, f"RGB of landmark walls '{_digit}', three floats 0..1")
 
 #: default colours of landmark digits (distinct hues so vision has landmarks)
 DEFAULT_LANDMARK_COLOURS = {
@@ -133,10 +175,19 @@ class Layout:
 
 def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None = None) -> Layout:
     """Parse and validate layout text. ``cell_size`` overrides the file's value."""
+    if not isinstance(text, str):
+        raise LayoutError(f"layout text must be a str, got {type(text).__name__}", source)
+    if len(text) > MAX_FILE_BYTES:
+        raise LayoutError(f"layout text of {len(text)} characters is over the limit of {MAX_FILE_BYTES}", source)
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "\x00" in line:
+            raise LayoutError("NUL byte: a layout is plain text", source, i + 1, line.index("\x00") + 1)
     if not any(line.strip() for line in lines):
         raise LayoutError("empty layout: no grid lines", source)
     header: dict[str, object] = {}
+    header_lines: dict[str, int] = {}
     grid_start = 0
     if any(line.strip() == "---" for line in lines):
         sep = next(i for i, line in enumerate(lines) if line.strip() == "---")
@@ -148,12 +199,18 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
                 raise LayoutError("header line must be 'key: value'", source, i + 1, 1)
             key, value = (part.strip() for part in stripped.split(":", 1))
             if key not in HEADER_KEYS:
-                raise LayoutError(f"unknown header key {key!r}; allowed: {', '.join(HEADER_KEYS)}", source, i + 1, 1)
+                raise LayoutError(f"unknown header key {key[:40]!r}; allowed: {', '.join(HEADER_KEYS)}",
+                                  source, i + 1, 1)
+            if key in header:
+                raise LayoutError(f"header key {key!r} given twice (first on line {header_lines[key]})",
+                                  source, i + 1, 1)
             parse, _ = HEADER_KEYS[key]
             try:
                 header[key] = parse(value)
-            except ValueError:
-                raise LayoutError(f"bad value {value!r} for {key!r}", source, i + 1, line.index(":") + 2) from None
+            except ValueError as err:
+                raise LayoutError(f"bad value {value[:40]!r} for {key!r}: {err}",
+                                  source, i + 1, line.index(":") + 2) from None
+            header_lines[key] = i + 1
         grid_start = sep + 1
     raw = [(i + 1, line.rstrip()) for i, line in enumerate(lines[grid_start:], start=grid_start)]
     while raw and not raw[-1][1]:
@@ -162,8 +219,15 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
         raw.pop(0)
     if not raw:
         raise LayoutError("empty layout: no grid lines after '---'", source)
+    if len(raw) > MAX_SIZE:  # before any cell is looked at: bounded work for huge grids
+        raise LayoutError(f"size out of range: {len(raw)} grid rows, over the limit of {MAX_SIZE} "
+                          f"(rows and columns must be {MIN_SIZE}..{MAX_SIZE})", source, raw[MAX_SIZE][0], 1)
     width = len(raw[0][1])
     for lineno, line in raw:
+        if len(line) > MAX_SIZE:
+            raise LayoutError(f"size out of range: this row has {len(line)} columns, over the limit of {MAX_SIZE} "
+                              f"(rows and columns must be "
+                              f"{MIN_SIZE}..{MAX_SIZE})", source, lineno, MAX_SIZE + 1)
         if len(line) != width:
             raise LayoutError(f"ragged rows: this row has {len(line)} columns, the first has {width}",
                               source, lineno, min(len(line), width) + 1)
@@ -178,16 +242,15 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
     colours = dict(DEFAULT_LANDMARK_COLOURS)
     for key, value in header.items():
         if key.startswith("colour."):
-            try:
-                rgb = tuple(float(v) for v in str(value).replace(",", " ").split())
-                assert len(rgb) == 3 and all(0 <= v <= 1 for v in rgb)
-            except (ValueError, AssertionError):
-                line_no = next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(key))
-                raise LayoutError(f"{key} must be three numbers in 0..1, got {value!r}", source, line_no, 1) from None
-            colours[key.split(".")[1]] = rgb
-    size = float(cell_size if cell_size is not None else header.get("cell_size", 0.3))
-    if not 0.1 <= size <= 5.0:
-        raise LayoutError(f"cell_size {size} out of range 0.1..5.0 metres", source)
+            colours[key.split(".")[1]] = value
+    if cell_size is not None:
+        try:
+            size = _metres(*CELL_SIZE_RANGE)(str(float(cell_size)))
+        except (TypeError, ValueError):
+            raise LayoutError(f"cell_size={cell_size!r} (the env's argument): must be a finite number of metres in "
+                              f"{CELL_SIZE_RANGE[0]}..{CELL_SIZE_RANGE[1]}", source) from None
+    else:
+        size = float(header.get("cell_size", 0.3))
     layout = Layout(grid=grid, name=str(header.get("name", Path(source).stem)), cell_size=size,
                     wall_height=float(header.get("wall_height", 0.25)), landmark_colours=colours, source=source)
     _validate(layout, raw[0][0])
@@ -215,12 +278,57 @@ def _validate(layout: Layout, first_line: int) -> None:
                                   src, first_line + r, c + 1)
 
 
-def load_layout(path: str | Path, *, cell_size: float | None = None) -> Layout:
-    path = Path(path)
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_layout_text(path: str | Path) -> str:
+    """The text of a layout file, read only when it is a regular file of at most ``MAX_FILE_BYTES``.
+
+    The file is opened non-blocking (opening a FIFO never waits for a writer) and checked with
+    ``fstat`` on the open descriptor, then at most ``MAX_FILE_BYTES + 1`` bytes are read, so a
+    device or a file that grows while read cannot make the read unbounded.
+    """
+    where = str(path)
     try:
-        text = path.read_text()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise LayoutError("no such layout file", str(path)) from None
+        raise LayoutError("no such layout file", where) from None
+    except OSError as err:
+        reason = {errno.ELOOP: "a symlink loop", errno.EACCES: "permission denied: cannot read it",
+                  errno.ENAMETOOLONG: "the file name is too long", errno.ENOTDIR: "a part of the path is not a folder",
+                  errno.EISDIR: "not a regular file: it is a directory"}.get(err.errno, err.strerror or str(err))
+        raise LayoutError(f"cannot open the layout file: {reason}", where) from None
+    except ValueError as err:  # an embedded NUL in the path
+        raise LayoutError(f"bad layout path: {err}", where[:200]) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "not a plain file")
+            raise LayoutError(f"not a regular file: it is {kind}; a layout is a plain-text .maze file", where)
+        if info.st_size > MAX_FILE_BYTES:
+            raise LayoutError(f"file of {info.st_size} bytes is over the limit of {MAX_FILE_BYTES} bytes "
+                              f"for a layout (at most {MAX_SIZE}x{MAX_SIZE} cells)", where)
+        try:
+            data = os.read(fd, MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise LayoutError(f"cannot read the layout file: {err.strerror or err}", where) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise LayoutError(f"file is over the limit of {MAX_FILE_BYTES} bytes for a layout", where)
+    if not data.strip():
+        raise LayoutError("empty file: a layout needs a grid", where)
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise LayoutError(f"not a text file ({err.reason})", str(path)) from None
-    return parse_layout(text, str(path), cell_size=cell_size)
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise LayoutError(f"not UTF-8 text (byte 0x{data[err.start]:02x}): a layout is plain text",
+                          where, line, column) from None
+    return text
+
+
+def load_layout(path: str | Path, *, cell_size: float | None = None) -> Layout:
+    """Read and parse a layout file (see :func:`read_layout_text` for what files are refused)."""
+    return parse_layout(read_layout_text(path), str(path), cell_size=cell_size)

@@ -20,7 +20,12 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from ..body.checks import check_int, check_number
 from .layout import Layout
+
+#: turbulence is the stationary std of log concentration; beyond ~3 a reading is 0 or 1, and exp() overflows sooner
+MAX_TURBULENCE = 3.0
+LENGTH_SCALE_RANGE = (0.01, 100.0)  # metres
 
 
 class OdourField:
@@ -28,6 +33,10 @@ class OdourField:
 
     def __init__(self, layout: Layout, n_kinds: int = 2, length_scale: float = 1.0, resolution: int = 4,
                  turbulence: float = 0.0):
+        check_number("odour_length_scale", length_scale, *LENGTH_SCALE_RANGE, unit="metres")
+        check_number("turbulence", turbulence, 0.0, MAX_TURBULENCE)
+        check_int("odour: n_kinds", n_kinds, 1, 16)
+        check_int("odour: resolution", resolution, 1, 16)
         self.layout, self.n_kinds, self.length_scale, self.res = layout, n_kinds, length_scale, resolution
         self.turbulence = turbulence
         self._sub = layout.cell_size / resolution

@@ -4,51 +4,71 @@ Perfect mazes come from the randomised depth-first backtracker (every pair of ce
 by exactly one path). ``loops`` then knocks out that fraction of the remaining inner walls
 between two corridors, and ``rooms`` carves open rectangular rooms, giving mazes with cycles
 like Memory Maze's. The global numpy RNG is never touched (dm_control's mistake).
+
+Limits (every one stated in the error that enforces it, so work is bounded for any spec):
+width and height odd in ``MIN_GRID..MAX_GRID``, ``loops`` a finite fraction in 0..1, ``rooms``
+an integer in ``0..MAX_ROOMS``, a spec at most ``MAX_SPEC_CHARS`` characters.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .layout import LayoutError, Layout, parse_layout
 
 MIN_GRID, MAX_GRID = 5, 21
+MAX_ROOMS = 50  # a 21x21 maze is all room long before this
+MAX_SPEC_CHARS = 200
+OPTIONS = ("loops", "rooms")
+SPEC_FORM = "'procedural:WxH' or 'procedural:WxH:loops=0.2,rooms=2'"
 
 
 def parse_procedural_spec(spec: str) -> dict:
     """``procedural:WxH[:loops=0.2,rooms=2]`` -> keyword arguments of :func:`generate_maze`."""
+    if len(spec) > MAX_SPEC_CHARS:
+        raise LayoutError(f"procedural spec of {len(spec)} characters is over the limit of {MAX_SPEC_CHARS}; "
+                          f"expected {SPEC_FORM}", spec[:60] + "...")
     parts = spec.split(":")
     if parts[0] != "procedural" or len(parts) not in (2, 3):
-        raise LayoutError("expected 'procedural:WxH' or 'procedural:WxH:loops=0.2,rooms=2'", spec)
+        raise LayoutError(f"expected {SPEC_FORM}", spec)
     try:
         width, height = (int(v) for v in parts[1].lower().split("x"))
     except ValueError:
-        raise LayoutError(f"bad size {parts[1]!r}: expected WxH such as 9x9", spec) from None
+        raise LayoutError(f"bad size {parts[1]!r}: expected WxH such as 9x9 (odd numbers {MIN_GRID}..{MAX_GRID})",
+                          spec) from None
     kwargs: dict = {"width": width, "height": height}
     if len(parts) == 3 and parts[2]:
         for item in parts[2].split(","):
-            key, _, value = item.partition("=")
-            if key not in ("loops", "rooms"):
-                raise LayoutError(f"unknown procedural option {key!r}; allowed: loops, rooms", spec)
+            key, _, value = (part.strip() for part in item.partition("="))
+            if key not in OPTIONS:
+                raise LayoutError(f"unknown procedural option {key!r}; allowed: {', '.join(OPTIONS)}", spec)
+            if key in kwargs:
+                raise LayoutError(f"procedural option {key!r} given twice", spec)
             try:
                 kwargs[key] = float(value) if key == "loops" else int(value)
             except ValueError:
-                raise LayoutError(f"bad value {value!r} for {key!r}", spec) from None
-    _check_size(width, height, spec)
+                kind = "a fraction in 0..1" if key == "loops" else f"an integer in 0..{MAX_ROOMS}"
+                raise LayoutError(f"bad value {value[:40]!r} for {key!r}: expected {kind}", spec) from None
+    _check_options(width, height, kwargs.get("loops", 0.0), kwargs.get("rooms", 0), spec)
     return kwargs
 
 
-def _check_size(width: int, height: int, source: str) -> None:
+def _check_options(width: int, height: int, loops: float, rooms: int, source: str) -> None:
     for name, n in (("width", width), ("height", height)):
         if not MIN_GRID <= n <= MAX_GRID or n % 2 == 0:
-            raise LayoutError(f"{name} {n} out of range: procedural sizes are odd numbers {MIN_GRID}..{MAX_GRID}", source)
+            raise LayoutError(f"{name} {n} out of range: procedural sizes are odd numbers {MIN_GRID}..{MAX_GRID}",
+                              source)
+    if not (math.isfinite(loops) and 0.0 <= loops <= 1.0):
+        raise LayoutError(f"loops {loops} out of range: a fraction of inner walls in 0..1", source)
+    if isinstance(rooms, bool) or not isinstance(rooms, int | np.integer) or not 0 <= rooms <= MAX_ROOMS:
+        raise LayoutError(f"rooms {rooms!r} out of range: an integer in 0..{MAX_ROOMS}", source)
 
 
 def generate_maze(rng: np.random.Generator, width: int = 9, height: int = 9, loops: float = 0.0,
                   rooms: int = 0, cell_size: float = 0.3, n_food: int = 0, n_odour: int = 0) -> Layout:
     """A maze on a ``width`` x ``height`` grid (odd, walls included) with one random start."""
-    _check_size(width, height, "procedural")
-    if not 0.0 <= loops <= 1.0:
-        raise LayoutError(f"loops {loops} out of range 0..1", "procedural")
+    _check_options(width, height, loops, rooms, f"procedural:{width}x{height}")
     grid = np.full((height, width), "#", dtype="<U1")
     cw, ch = (width - 1) // 2, (height - 1) // 2  # corridor cells
     seen = np.zeros((ch, cw), bool)

@@ -18,8 +18,11 @@ import numpy as np
 import pybullet as p
 
 from ..paths import ASSETS
+from .checks import check_number
 
 PHYSICS_HZ = 120
+MAX_TOP_SPEED = 5.0  # m/s; a running rat reaches ~2-3 m/s
+PARKING_XY = -500.0  # metres: where the body waits while PyBullet forgets its contacts (mazes lie in x, y >= 0)
 SUBSTEPS = 4
 CONTROL_DT = SUBSTEPS / PHYSICS_HZ  # one env step: 1/30 s
 
@@ -74,9 +77,11 @@ class Rat:
     def __init__(self, client: int, top_speed: float = 0.6, max_turn_rate: float = np.pi,
                  head_range: float = 1.05, max_force: float = 3.0, max_torque: float = 0.3):
         self.client = client
+        check_number("top_speed", top_speed, 0.0, MAX_TOP_SPEED, low_open=True, unit="m/s")
         self.top_speed, self.max_turn_rate, self.head_range = top_speed, max_turn_rate, head_range
         self.max_force, self.max_torque = max_force, max_torque
         self.body = p.loadURDF(str(ASSETS / "rat.urdf"), useFixedBase=True, physicsClientId=client)
+        self._anchor = p.getBasePositionAndOrientation(self.body, physicsClientId=client)
         names = {p.getJointInfo(self.body, j, physicsClientId=client)[1].decode(): j
                  for j in range(p.getNumJoints(self.body, physicsClientId=client))}
         self.joint = names
@@ -102,6 +107,22 @@ class Rat:
     def place(self, x: float, y: float, heading: float, head_angle: float = 0.0) -> None:
         for joint, value in zip(self._all, (x, y, heading, head_angle)):
             p.resetJointState(self.body, joint, value, 0.0, physicsClientId=self.client)
+
+    def forget_contacts(self) -> None:
+        """Drop every contact PyBullet remembers for the body, keeping its pose (velocities are zeroed).
+
+        Bullet keeps contact points (with their impulses, used to warm-start the next solve) from
+        one step to the next, and ``getContactPoints`` reads them, so a body placed by
+        ``resetJointState`` still reports the last episode's contacts until physics runs. Moving
+        the body far from everything and running collision detection empties those caches; the
+        body then starts the episode as in a freshly made env, whatever ran before. The fixed base is
+        put back where it was loaded too (a non-finite state, were one ever to reach PyBullet, ends here)."""
+        pose = [state[0] for state in p.getJointStates(self.body, self._all, physicsClientId=self.client)]
+        p.resetBasePositionAndOrientation(self.body, *self._anchor, physicsClientId=self.client)
+        p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
+        self.place(PARKING_XY, PARKING_XY, 0.0, 0.0)
+        p.performCollisionDetection(physicsClientId=self.client)
+        self.place(*pose)
 
     def actuate(self, action: np.ndarray) -> None:
         """Set motor targets for the next substeps from a clipped action."""

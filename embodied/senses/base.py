@@ -11,7 +11,10 @@ import dataclasses
 import gymnasium as gym
 import numpy as np
 
+from ..body.checks import check_int, check_number
 from ..body.rat import BodyState
+
+MAX_NOISE_STD = 100.0  # in units of the reading's range (×255 for images); beyond it a reading is pure noise
 
 
 @dataclasses.dataclass
@@ -32,10 +35,8 @@ class Sense:
     name = "sense"
 
     def __init__(self, noise_std: float = 0.0, update_every: int = 1):
-        if update_every < 1:
-            raise ValueError(f"{self.name}: update_every must be ≥ 1, got {update_every}")
-        if noise_std < 0:
-            raise ValueError(f"{self.name}: noise_std must be ≥ 0, got {noise_std}")
+        check_int(f"{self.name}: update_every", update_every, 1, 1_000_000)
+        check_number(f"{self.name}: noise_std", noise_std, 0.0, MAX_NOISE_STD)  # NaN noise would poison every reading
         self.noise_std, self.update_every = noise_std, update_every
         self._last: np.ndarray | None = None
         self._count = 0

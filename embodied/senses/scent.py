@@ -10,6 +10,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from ..body.checks import check_int
 from .base import Sense, SimView
 
 
@@ -18,7 +19,7 @@ class Scent(Sense):
 
     def __init__(self, n_kinds: int = 2, **kwargs):
         super().__init__(**kwargs)
-        self.n_kinds = n_kinds
+        self.n_kinds = check_int("scent: n_kinds", n_kinds, 1, 16)
 
     @property
     def space(self) -> gym.spaces.Box:

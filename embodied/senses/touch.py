@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pybullet as p
 
+from ..body.checks import check_int, check_number
 from ..body.rat import NECK_HEIGHT, WHISKER_PAD
 from .base import Sense, SimView
 
@@ -22,8 +23,11 @@ class WhiskerArray(Sense):
     def __init__(self, per_side: int = 8, length: float = 0.16, spread_deg: tuple[float, float] = (10.0, 110.0),
                  force_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
-        if per_side < 1:
-            raise ValueError(f"touch: per_side must be ≥ 1, got {per_side}")
+        check_int("touch: per_side", per_side, 1, 64)
+        check_number("touch: length", length, 0.0, 1.0, low_open=True, unit="metres")
+        check_number("touch: force_scale", force_scale, 0.0, 1e6, low_open=True, unit="newtons")
+        for angle in spread_deg:
+            check_number("touch: spread_deg", angle, -180.0, 180.0, unit="degrees")
         self.per_side, self.length, self.force_scale = per_side, length, force_scale
         self.angles = np.deg2rad(np.linspace(*spread_deg, per_side))  # front to back
         self._side_angles = np.concatenate([self.angles, -self.angles])  # left (+) then right (−)

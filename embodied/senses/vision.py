@@ -10,7 +10,10 @@ import gymnasium as gym
 import numpy as np
 import pybullet as p
 
+from ..body.checks import check_bool, check_int, check_number
 from ..body.rat import EYE_OFFSET, NECK_HEIGHT
+
+MIN_PIXELS, MAX_PIXELS = 8, 512
 from .base import Sense, SimView
 
 
@@ -20,8 +23,12 @@ class Vision(Sense):
     def __init__(self, width: int = 64, height: int = 64, fov: float = 110.0, depth: bool = False,
                  far: float = 10.0, **kwargs):
         super().__init__(**kwargs)
-        if not (8 <= width <= 512 and 8 <= height <= 512):
-            raise ValueError(f"vision: width and height must be 8..512, got {width}x{height}")
+        width = check_int("vision: width (pixels)", width, MIN_PIXELS, MAX_PIXELS)
+        height = check_int("vision: height (pixels)", height, MIN_PIXELS, MAX_PIXELS)
+        # fov 0 renders an all-white image and 180 an infinite frustum: the pinhole camera needs 0 < fov < 180
+        check_number("vision: fov", fov, 0.0, 180.0, low_open=True, high_open=True, unit="degrees")
+        check_bool("vision: depth", depth)
+        check_number("vision: far", far, 0.1, 1000.0, unit="metres")
         self.width, self.height, self.fov, self.depth, self.near, self.far = width, height, fov, depth, 0.01, far
         self._projection = p.computeProjectionMatrixFOV(fov, width / height, self.near, far)
 

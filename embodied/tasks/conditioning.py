@@ -33,6 +33,7 @@ import pybullet as p
 
 from ..arena.builder import FLOOR_COLOUR
 from ..arena.layout import FOOD
+from ..body.checks import check_bool, check_int, check_number
 from ..body.rat import NECK_OFFSET, NOSE_OFFSET
 from .base import Task
 
@@ -42,6 +43,7 @@ PELLET_RGBA = (0.85, 0.55, 0.1, 1.0)
 HOUSE_LIGHT_FLOOR = (1.0, 0.97, 0.62, 1.0)  # the floor under the house light (off: the arena's FLOOR_COLOUR)
 LIGHTS = ("house", "lamp")
 NOSE_GAP = 0.03  # restrained: metres from the nose to the feeder's centre
+MAX_STEPS = 1_000_000  # any step count option (9 hours of simulated time)
 
 
 class Conditioning(Task):
@@ -50,19 +52,26 @@ class Conditioning(Task):
     def __init__(self, cue_steps: int = 15, delay_steps: int = 30, iti_steps: tuple[int, int] = (60, 150),
                  omission_prob: float = 0.0, food_timeout: int = 150, eat_radius: float = 0.08, reward: float = 1.0,
                  light: str = "house", after_eat_steps: int = 15, restrained: bool = False):
-        if light not in LIGHTS:
+        if not isinstance(light, str) or light not in LIGHTS:
             raise ValueError(f"conditioning: light={light!r}; allowed: {', '.join(LIGHTS)}")
-        if not 0.0 <= omission_prob <= 1.0:
-            raise ValueError(f"conditioning: omission_prob must be in [0, 1], got {omission_prob}")
-        if after_eat_steps < 0:
-            raise ValueError(f"conditioning: after_eat_steps must be >= 0, got {after_eat_steps}")
+        check_number("conditioning: omission_prob", omission_prob, 0.0, 1.0)
+        after_eat_steps = check_int("conditioning: after_eat_steps", after_eat_steps, 0, MAX_STEPS)
+        cue_steps = check_int("conditioning: cue_steps", cue_steps, 1, MAX_STEPS)
+        delay_steps = check_int("conditioning: delay_steps", delay_steps, 0, MAX_STEPS)
+        food_timeout = check_int("conditioning: food_timeout", food_timeout, 1, MAX_STEPS)
+        check_number("conditioning: eat_radius", eat_radius, 0.0, 5.0, low_open=True, unit="metres")
+        check_number("conditioning: reward", reward, -1e6, 1e6)
+        if isinstance(iti_steps, str) or not hasattr(iti_steps, "__len__") or len(iti_steps) != 2:
+            raise ValueError(f"conditioning: iti_steps={iti_steps!r}: must be two whole numbers (low, high), "
+                             f"1 ≤ low ≤ high ≤ {MAX_STEPS}")
+        iti_steps = tuple(check_int("conditioning: iti_steps", bound, 1, MAX_STEPS) for bound in iti_steps)
         if not (0 < cue_steps and 0 <= delay_steps and 0 < iti_steps[0] <= iti_steps[1]):
             raise ValueError(f"conditioning: need cue_steps > 0, delay_steps ≥ 0, 0 < iti_steps[0] ≤ iti_steps[1]; "
                              f"got {cue_steps}, {delay_steps}, {iti_steps}")
         self.cue_steps, self.delay_steps, self.iti_steps = cue_steps, delay_steps, tuple(iti_steps)
         self.omission_prob, self.food_timeout, self.eat_radius, self.reward = omission_prob, food_timeout, eat_radius, reward
         self.light, self.after_eat_steps = light, int(after_eat_steps)
-        self.restrained = bool(restrained)
+        self.restrained = check_bool("conditioning: restrained", restrained)
         self._build = -1
 
     def initialize_episode(self, env, rng):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..body.checks import check_int, check_number
 from ..body.rat import NOSE_OFFSET
 from ..arena.layout import FOOD
 from .base import Task
@@ -19,8 +20,10 @@ class Forage(Task):
     name = "forage"
 
     def __init__(self, n_food: int = 2, eat_radius: float = 0.08, reward: float = 1.0, min_respawn_cells: int = 3):
-        if n_food < 1:
-            raise ValueError(f"forage: n_food must be ≥ 1, got {n_food}")
+        n_food = check_int("forage: n_food", n_food, 1, 100)
+        check_number("forage: eat_radius", eat_radius, 0.0, 5.0, low_open=True, unit="metres")
+        check_number("forage: reward", reward, -1e6, 1e6)
+        min_respawn_cells = check_int("forage: min_respawn_cells", min_respawn_cells, 0, 10_000)
         self.n_food, self.eat_radius, self.reward, self.min_respawn_cells = n_food, eat_radius, reward, min_respawn_cells
         self.food_cells: list[tuple[int, int]] = []
         self._markers: list[int] = []

@@ -27,7 +27,7 @@ def resolve_world(world: str, *, cell_size: float | None = None) -> Layout | dic
                           "world")
     world = str(world)
     if not world.strip() or len(world) > MAX_WORLD_CHARS or "\x00" in world:
-        raise LayoutError(f"world {world[:60]!r} is no layout name, path or procedural spec "
+        raise LayoutError(f"{world[:60]!r} is no layout name, path or procedural spec "
                           f"(empty, a NUL byte, or over {MAX_WORLD_CHARS} characters)", "world")
     path = Path(world)
     try:

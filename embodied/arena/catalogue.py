@@ -32,8 +32,8 @@ def resolve_world(world: str, *, cell_size: float | None = None) -> Layout | dic
     path = Path(world)
     try:
         exists = path.exists() or path.is_symlink()  # a symlink loop does not "exist" but is a file the user named
-    except OSError:  # e.g. a name component too long: a path all the same
-        exists = True
+    except OSError:  # e.g. a name too long for the file system: no file of that name
+        exists = False
     if path.suffix == ".maze" or exists:
         return load_layout(path, cell_size=cell_size)
     if world.startswith("procedural:") or world == "procedural":

@@ -47,14 +47,27 @@ def rollout(out: Path, world: str = "procedural:9x9", task: str = "forage", poli
     return {"episodes": len(returns), "mean_return": float(np.mean(returns)) if returns else episode_return}
 
 
+def whole_number(low: int, high: int):
+    """An argparse type: a whole number in ``low..high`` (argparse prints the error and exits 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} out of range {low}..{high}")
+        return value
+    return parse
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/rollout", help="run folder to write")
     parser.add_argument("--world", default="procedural:9x9", help="layout name, file, or procedural:WxH")
-    parser.add_argument("--task", default="forage", help="explore or forage")
+    parser.add_argument("--task", default="forage", help="explore, forage or conditioning")
     parser.add_argument("--policy", default="random", choices=REFERENCE_POLICIES, help="reference policy")
-    parser.add_argument("--steps", type=int, default=1000, help="env steps in total")
-    parser.add_argument("--episode-steps", type=int, default=500, help="steps per episode")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=whole_number(1, 10 ** 9), default=1000, help="env steps in total")
+    parser.add_argument("--episode-steps", type=whole_number(1, 10 ** 9), default=500, help="steps per episode")
+    parser.add_argument("--seed", type=whole_number(0, 2 ** 63 - 1), default=0, help="seed of the env and policy")
 
 
 def run(args: argparse.Namespace) -> int:

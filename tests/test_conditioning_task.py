@@ -140,3 +140,29 @@ def test_restraining_needs_a_free_cell_in_front_of_the_feeder(make_env, tmp_path
         env.reset(seed=0)
     free = make_env(world=str(maze), task="conditioning")  # the walking rat is fine there
     free.reset(seed=0)
+
+
+@pytest.mark.parametrize("options, named", [
+    ({"omission_prob": float("nan")}, "omission_prob"), ({"omission_prob": -0.1}, "omission_prob"),
+    ({"cue_steps": 0}, "cue_steps"), ({"cue_steps": 1.5}, "cue_steps"), ({"delay_steps": -1}, "delay_steps"),
+    ({"iti_steps": (5,)}, "iti_steps"), ({"iti_steps": "60,150"}, "iti_steps"), ({"iti_steps": (150, 60)}, "iti_steps"),
+    ({"iti_steps": (0, 10)}, "iti_steps"), ({"food_timeout": 0}, "food_timeout"),
+    ({"eat_radius": float("inf")}, "eat_radius"), ({"reward": float("nan")}, "reward"),
+    ({"light": "strobe"}, "light"), ({"light": None}, "light"), ({"restrained": "yes"}, "restrained"),
+    ({"after_eat_steps": -1}, "after_eat_steps"), ({"delay": 30}, "unknown task_options.*allowed: cue_steps"),
+], ids=lambda value: repr(value)[:40])
+def test_every_bad_option_is_named_with_its_range(options, named):
+    from embodied.env import RodentMazeEnv
+    with pytest.raises(ValueError, match=named) as caught:
+        RodentMazeEnv(world="conditioning_box", task="conditioning", task_options=options)
+    assert "\n" not in str(caught.value)
+
+
+def test_whole_number_options_given_as_floats_behave_as_ints(make_env):
+    """A config file may write 15.0 for 15: the same trial timing as the integer."""
+    infos = []
+    for options in ({"cue_steps": 15, "iti_steps": (5, 10)}, {"cue_steps": 15.0, "iti_steps": (5.0, 10.0)}):
+        env = make_env(world="conditioning_box", task="conditioning", task_options=options, vision_size=16)
+        env.reset(seed=0)
+        infos.append([env.step(ACTION_STILL)[4]["cue_on"] for _ in range(40)])
+    assert infos[0] == infos[1] and any(infos[0])

@@ -110,3 +110,31 @@ def test_sense_noise_is_seeded_and_bounded(make_env, write_layout):
     b, _ = env.reset(seed=1, options={"start": (4, 3)})
     np.testing.assert_array_equal(a["touch"], b["touch"])
     assert a["touch"][:16].max() > 0 and a["touch"].min() >= 0.0
+
+
+def test_senses_refuse_non_finite_or_out_of_range_settings():
+    """NaN noise passed the old `noise_std < 0` test and poisoned every reading; fov=0 drew a white image."""
+    import pytest
+
+    from embodied.senses import Proprioception, Scent, Vision, WhiskerArray
+    bad = [
+        (lambda: Proprioception(noise_std=float("nan")), "noise_std"), (lambda: Scent(noise_std=-1), "noise_std"),
+        (lambda: WhiskerArray(noise_std=float("inf")), "noise_std"), (lambda: Scent(update_every=0), "update_every"),
+        (lambda: Vision(fov=0), "fov"), (lambda: Vision(fov=180), "fov"), (lambda: Vision(fov=float("nan")), "fov"),
+        (lambda: Vision(width=4), "width"), (lambda: Vision(height=10_000), "height"),
+        (lambda: Vision(depth="yes"), "depth"), (lambda: WhiskerArray(per_side=0), "per_side"),
+        (lambda: WhiskerArray(length=float("nan")), "length"), (lambda: Scent(n_kinds=0), "n_kinds"),
+    ]
+    for make, named in bad:
+        with pytest.raises(ValueError, match=named):
+            make()
+
+
+def test_turbulence_at_its_limit_keeps_scent_finite(make_env, write_layout):
+    """turbulence=3 (the largest allowed): the log-normal factor stays finite, readings stay in [0, 1]."""
+    env = make_env(world=write_layout(ROOM.replace(">......#", ">...F..#")), task="forage", turbulence=3.0,
+                   vision_size=16)
+    env.reset(seed=0)
+    for _ in range(200):
+        obs, *_ = env.step(np.array([0.3, 0.5, 0.0], np.float32))
+        assert np.isfinite(obs["scent"]).all() and obs["scent"].min() >= 0 and obs["scent"].max() <= 1

@@ -41,6 +41,23 @@ def test_record_command_writes_a_readable_mp4(tmp_path, capsys):
     assert np.abs(stack[-1] - stack[0]).mean() > 0.5  # and it changes over time (the map's trace, the bars)
 
 
+def test_record_command_shows_progress_and_the_library_call_is_quiet_by_default(tmp_path, capsys):
+    """The CLI's tqdm bar on stderr counts every recorded step (frames are written as they are drawn);
+    record_rollout without progress=True prints nothing, for the training loop's own output."""
+    out = tmp_path / "bar.mp4"
+    assert main(["record", "--policy", "wander", "--world", "t_maze", "--steps", "12", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "recording bar.mp4" in err and "12/12" in err
+    env = gym.make(ENV_ID, world="t_maze")
+    try:
+        record_rollout(env, WanderPolicy(seed=0), 5, tmp_path / "quiet.mp4", seed=0)
+        assert capsys.readouterr().err == ""
+        record_rollout(env, WanderPolicy(seed=0), 5, tmp_path / "loud.mp4", seed=0, progress=True)
+        assert "5/5" in capsys.readouterr().err
+    finally:
+        env.close()
+
+
 def test_record_rejects_a_world_that_does_not_exist(tmp_path, capsys):
     code = main(["record", "--world", str(tmp_path / "nowhere.maze"), "--steps", "3",
                  "--out", str(tmp_path / "x.mp4")])

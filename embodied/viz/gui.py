@@ -1,4 +1,4 @@
-"""``embodied view``: watch or drive the rat in the PyBullet GUI.
+"""``embodied view``: watch or drive the rat in the PyBullet GUI, with the video's panels live beside it.
 
 The env is made with ``render_mode="human"`` (PyBullet's own OpenGL window); this module adds
 what a person needs to see and do there:
@@ -7,19 +7,24 @@ what a person needs to see and do there:
 * whisker rays drawn each step, grey when free and red in contact (debug lines replaced
   in place with ``replaceItemUniqueId``, so they cost almost nothing),
 * the odour field as coloured points on the floor (``O``; food odour orange, markers purple),
-* on-screen text and bars: phasic dopamine per channel, the tonic level and the selected
-  policy module, read from the policy's ``extras``,
-* the keyboard: arrows/WASD drive (forward/back, turn), Q/E turn the head, Space pauses,
-  N single-steps while paused, R resets, C switches agent ↔ keyboard control (a drive key
-  takes over from the agent too), Esc/X quits.
+* a live dashboard in its own window (``viz/dashboard.py``): the rollout video's seven panels,
+  drawn by the video's own ``Recorder.render`` once per env step, and a strip with the viewer's
+  state and keys. No text is drawn inside the 3D scene, where walls would hide it,
+* the keyboard, in either window: arrows/WASD drive (forward/back, turn), Q/E turn the head,
+  Space pauses, N single-steps while paused, +/- change the speed, R resets, C switches
+  agent <-> keyboard control (a drive key takes over from the agent too), Esc/X quits.
 
 ``RatViewer`` holds that state. Tests drive it without a real keyboard:
 ``viewer.handle_keys({p.B3G_UP_ARROW: p.KEY_IS_DOWN}); viewer.step(read_keyboard=False)``.
-It needs a display (a desktop, or Xvfb on a server: see docs/visualisation.md).
+It needs a display (a desktop, or Xvfb on a server: see docs/visualisation.md); without one,
+``embodied view`` exits 2 with one line (``embodied.display.require_display``) before PyBullet
+is asked for a window, since PyBullet would end the process from C.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import sys
 import time
@@ -29,8 +34,11 @@ import pybullet as p
 
 from ..body.rat import CONTROL_DT
 from ..brain.policies import tell_reward
+from ..display import DisplayError, require_display
 from ..senses.base import SimView
-from .panels import channel_colour
+from .panels import FRAME_W
+from .dashboard import Dashboard, DashboardUnavailable, key_help_block, with_strip
+from .record import Recorder, proprio_bounds
 
 KEY_DOWN, KEY_TRIGGERED = p.KEY_IS_DOWN, p.KEY_WAS_TRIGGERED
 #: drive keys -> (action index, value)
@@ -39,19 +47,33 @@ DRIVE_KEYS: dict[int, tuple[int, float]] = {
     p.B3G_LEFT_ARROW: (1, 1.0), ord("a"): (1, 1.0), p.B3G_RIGHT_ARROW: (1, -1.0), ord("d"): (1, -1.0),
     ord("q"): (2, 1.0), ord("e"): (2, -1.0),
 }
-KEY_HELP = ("arrows/WASD drive  Q/E head  Space pause  N step  R reset  C agent/keys  "
-            "F follow cam  O odour  Esc quit")
+FASTER_KEYS, SLOWER_KEYS = {ord("+"), ord("=")}, {ord("-"), ord("_")}  # '=' and '_': the same keys unshifted
+#: speed steps: multiples of real time (one env step per CONTROL_DT); the GUI cannot go faster than it draws
+SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+KEYS: list[tuple[str, str]] = [
+    ("arrows / WASD", "drive: forward, back, turn left, right"), ("Q / E", "turn the head"),
+    ("Space", "pause / resume"), ("N", "one step while paused"), ("+ / -", "faster / slower"),
+    ("R", "reset"), ("C", "agent <-> keyboard control (a drive key also takes over)"),
+    ("F", "follow camera <-> free camera (mouse)"), ("O", "odour field on/off"), ("Esc / X", "quit"),
+]
+KEY_HELP = ("arrows/WASD drive  Q/E head  Space pause  N step  +/- speed  R reset  C agent/keys  "
+            "F camera  O odour  Esc quit")
 FREE_RGB, TOUCH_RGB = np.array([0.6, 0.6, 0.65]), np.array([1.0, 0.1, 0.05])
 
 
-def _rgb01(colour255) -> list[float]:
-    return [c / 255 for c in colour255]
+def speed_label(speed: float) -> str:
+    return f"x{speed:g}" if speed >= 1 else f"x1/{round(1 / speed)}"
 
 
 class RatViewer:
-    """The GUI's state and one step of it; ``run()`` loops ``step()`` in real time."""
+    """The GUI's state and one step of it; ``run()`` loops ``step()`` at ``speed`` times real time.
 
-    def __init__(self, env, policy=None, seed: int | None = None, follow: bool = True, show_odour: bool = False):
+    ``dashboard=True`` opens the live dashboard window (raises :class:`DashboardUnavailable`
+    when it cannot); ``False`` draws no window, but ``dashboard_frame()`` still returns its picture.
+    """
+
+    def __init__(self, env, policy=None, seed: int | None = None, follow: bool = True, show_odour: bool = False,
+                 dashboard: bool = False):
         self.env, self.base = env, env.unwrapped
         if getattr(self.base, "render_mode", None) != "human":
             raise ValueError("RatViewer needs an env made with render_mode='human'")
@@ -61,23 +83,36 @@ class RatViewer:
         self.policy = policy
         self.control = "agent" if policy is not None else "keyboard"
         self.paused, self.follow, self.show_odour, self.quit = False, follow, show_odour, False
+        self.speed_index = SPEEDS.index(1.0)
         self.command = np.zeros(3, np.float32)
         self._single_steps = 0
         self._touch_sense = next((s for s in self.base.senses if s.name == "touch"), None)
         self._whisker_ids: list[int] = []
-        self._text_ids: dict[str, int] = {}
-        self._bar_ids: dict[str, int] = {}
         self._odour_id = -1
         self.steps = 0
         self.extras: dict = {}
+        # the video's panel composition, without a file: one frame per env step
+        self.recorder = Recorder(None, proprio_bounds=proprio_bounds(env))
+        self.panels_frame: np.ndarray | None = None
+        self.dashboard: Dashboard | None = None
+        self._shown_state: tuple | None = None
+        if dashboard:
+            self.dashboard = Dashboard(on_close=self._dashboard_closed)
+            self._place_dashboard()
         self.reset(seed)
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_index]
 
     # ---- control ---------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
         self.obs, self.info = self.env.reset(seed=seed)
         if self.policy is not None:
             self.policy.reset()
-        self.extras, self.reward, self.episode_steps = {}, 0.0, 0
+        self.extras, self.reward, self.episode_steps = {}, None, 0
+        self.recorder.new_episode()
+        self.panels_frame = self.recorder.render(self.obs, self.info, {}, self.base.layout, step=0)
         self._odour_id = self._remove(self._odour_id)
         self._draw()
 
@@ -96,6 +131,10 @@ class RatViewer:
             self.paused = not self.paused
         if ord("n") in triggered:
             self._single_steps += 1
+        if triggered & FASTER_KEYS:
+            self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
+        if triggered & SLOWER_KEYS:
+            self.speed_index = max(self.speed_index - 1, 0)
         if ord("r") in triggered:
             self.reset()
         if ord("c") in triggered:
@@ -109,6 +148,14 @@ class RatViewer:
         if triggered & {27, ord("x")}:
             self.quit = True
 
+    def poll_keys(self) -> dict[int, int]:
+        """Both windows' keys in one dict (flags of a key pressed in both are or-ed)."""
+        events = dict(p.getKeyboardEvents(physicsClientId=self.client))
+        if self.dashboard is not None:
+            for key, flags in self.dashboard.poll().items():
+                events[key] = events.get(key, 0) | flags
+        return events
+
     def action(self) -> np.ndarray:
         """The agent's action (and its extras) or the keyboard's command."""
         if self.control == "agent" and self.policy is not None:
@@ -119,15 +166,22 @@ class RatViewer:
         return self.command.copy()
 
     def step(self, read_keyboard: bool = True) -> bool:
-        """Poll keys (optionally), advance one env step unless paused, redraw; True if it stepped."""
+        """Poll keys (optionally), advance one env step unless paused, redraw; True if it stepped.
+
+        Like the video, the dashboard's frame for a step shows the observation the policy acted
+        on and what the policy said about it (its ``extras``), and the reward of the step before.
+        """
         if read_keyboard:
-            self.handle_keys(p.getKeyboardEvents(physicsClientId=self.client))
+            self.handle_keys(self.poll_keys())
         if self.quit:
             return False
         stepped = False
         if not self.paused or self._single_steps > 0:
             self._single_steps = max(0, self._single_steps - 1)
-            self.obs, self.reward, terminated, truncated, self.info = self.env.step(self.action())
+            action = self.action()
+            self.panels_frame = self.recorder.render(self.obs, self.info, self.extras, self.base.layout,
+                                                     step=self.episode_steps, reward=self.reward)
+            self.obs, self.reward, terminated, truncated, self.info = self.env.step(action)
             if self.control == "agent" and self.policy is not None:
                 tell_reward(self.policy, self.reward)
             self.steps += 1
@@ -139,7 +193,7 @@ class RatViewer:
         return stepped
 
     def run(self, max_steps: int | None = None, realtime: bool = True) -> int:
-        """Loop until the window closes, Esc/X, or ``max_steps``; returns the steps taken."""
+        """Loop until a window closes, Esc/X, or ``max_steps``; returns the steps taken."""
         start = self.steps
         while not self.quit and p.isConnected(physicsClientId=self.client):
             tick = time.perf_counter()
@@ -150,11 +204,34 @@ class RatViewer:
             if max_steps is not None and self.steps - start >= max_steps:
                 break
             if realtime:
-                time.sleep(max(0.0, CONTROL_DT - (time.perf_counter() - tick)))
+                time.sleep(max(0.0, CONTROL_DT / self.speed - (time.perf_counter() - tick)))
         return self.steps - start
 
     def close(self) -> None:
+        if self.dashboard is not None:
+            self.dashboard.close()
         self.env.close()
+
+    # ---- the dashboard -----------------------------------------------------------------
+    def state_line(self) -> str:
+        """What the viewer is doing, for the dashboard's strip and title: pure, for tests."""
+        mode = "PAUSED" if self.paused else "running"
+        return (f"{mode}  speed {speed_label(self.speed)}  control: {self.control}  "
+                f"episode step {self.episode_steps}  total {self.steps}")
+
+    def dashboard_frame(self) -> np.ndarray:
+        """The dashboard's picture: the video's frame for the last step and the state/key strip."""
+        return with_strip(self.panels_frame, self.state_line(), KEY_HELP)
+
+    def _dashboard_closed(self) -> None:
+        self.quit = True  # closing either window ends the viewer
+
+    def _place_dashboard(self) -> None:
+        """Right of the PyBullet window when the screen is wide enough (the window manager may move it)."""
+        gui_width = p.getDebugVisualizerCamera(physicsClientId=self.client)[0]
+        root = self.dashboard.root
+        if root.winfo_screenwidth() >= gui_width + 8 + FRAME_W:
+            root.geometry(f"+{gui_width + 8}+0")
 
     # ---- pictures --------------------------------------------------------------------
     def screenshot(self, width: int = 480, height: int = 360) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +256,17 @@ class RatViewer:
         self._draw_whiskers()
         if self.show_odour and (self._odour_id < 0 or self.steps % 30 == 0):
             self._draw_odour()
-        self._draw_hud()
+        self._draw_dashboard()
+
+    def _draw_dashboard(self) -> None:
+        """Show a new picture when a step was taken or the viewer's state changed (not every idle poll)."""
+        if self.dashboard is None or self.dashboard.closed:
+            return
+        shown = (self.steps, self.episode_steps, self.paused, self.speed_index, self.control, id(self.panels_frame))
+        if shown != self._shown_state:
+            self._shown_state = shown
+            self.dashboard.show(self.dashboard_frame())
+            self.dashboard.set_title(f"embodied view: {self.state_line()}")
 
     def _draw_whiskers(self) -> None:
         if self._touch_sense is None:
@@ -192,7 +279,8 @@ class RatViewer:
             self._whisker_ids = [-1] * len(starts)
         for i, (a, b) in enumerate(zip(starts, ends)):
             colour = FREE_RGB + (TOUCH_RGB - FREE_RGB) * float(np.clip(contact[i] * 2, 0, 1))
-            self._whisker_ids[i] = p.addUserDebugLine(a.tolist(), b.tolist(), colour.tolist(), 1.5 + 2 * (contact[i] > 0),
+            width = 1.5 + 2 * (contact[i] > 0)
+            self._whisker_ids[i] = p.addUserDebugLine(a.tolist(), b.tolist(), colour.tolist(), width,
                                                       replaceItemUniqueId=self._whisker_ids[i],
                                                       physicsClientId=self.client)
 
@@ -214,45 +302,6 @@ class RatViewer:
         self._odour_id = p.addUserDebugPoints(points.tolist(), colours.tolist(), pointSize=4,
                                               replaceItemUniqueId=self._odour_id, physicsClientId=self.client)
 
-    def hud_lines(self) -> list[tuple[str, str, float | None, tuple[int, int, int]]]:
-        """(key, text, bar value or None, RGB 0..255) for each HUD line; pure, for tests."""
-        mode = "PAUSED" if self.paused else self.control
-        module = self.extras.get("module") or ("keyboard" if self.control == "keyboard" else "-")
-        lines = [("title", f"{mode} | module: {module} | step {self.episode_steps} | "
-                           f"coverage {self.info.get('coverage', 0.0):.2f}", None, (255, 255, 255))]
-        if self.extras.get("tonic") is not None:
-            tonic = float(self.extras["tonic"])
-            lines.append(("tonic", f"tonic {tonic:+.3f}", tonic, channel_colour("tonic")))
-        for i, (name, value) in enumerate(sorted(dict(self.extras.get("rpe") or {}).items())):
-            lines.append((f"rpe/{name}", f"{name} {float(value):+.3f}", float(value), channel_colour(name, i)))
-        lines.append(("help", KEY_HELP, None, (200, 200, 200)))
-        return lines
-
-    def _draw_hud(self) -> None:
-        cam = p.getDebugVisualizerCamera(physicsClientId=self.client)
-        right, up = np.array(cam[6]), np.array(cam[7])
-        right, up = right / (np.linalg.norm(right) or 1), up / (np.linalg.norm(up) or 1)
-        target, distance = np.array(cam[11]), cam[10]
-        anchor = target + distance * (-0.55 * right + 0.42 * up)
-        seen = set()
-        for row, (key, text, bar, colour) in enumerate(self.hud_lines()):
-            seen.add(key)
-            pos = anchor - distance * 0.06 * row * up
-            if key == "help":
-                pos = target + distance * (-0.55 * right - 0.45 * up)
-            self._text_ids[key] = p.addUserDebugText(text, pos.tolist(), _rgb01(colour), textSize=1.0,
-                                                     replaceItemUniqueId=self._text_ids.get(key, -1),
-                                                     physicsClientId=self.client)
-            if bar is not None:
-                start = pos + distance * 0.42 * right + distance * 0.01 * up
-                end = start + distance * 0.25 * float(np.clip(bar, -1, 1)) * right
-                self._bar_ids[key] = p.addUserDebugLine(start.tolist(), end.tolist(), _rgb01(colour), 6,
-                                                        replaceItemUniqueId=self._bar_ids.get(key, -1),
-                                                        physicsClientId=self.client)
-        for key in [k for k in self._text_ids if k not in seen]:
-            self._remove(self._text_ids.pop(key))
-            self._remove(self._bar_ids.pop(key, -1))
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", default="procedural:9x9", help="maze name, layout file or procedural:WxH")
@@ -264,19 +313,55 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (default: until closed)")
     parser.add_argument("--free-camera", action="store_true", help="start with the free camera")
     parser.add_argument("--odour", action="store_true", help="start with the odour field shown")
+    parser.add_argument("--no-dashboard", action="store_true", help="only the 3D window, no panel dashboard")
+
+
+@contextlib.contextmanager
+def c_stdout_silenced():
+    """Send file descriptor 1 to /dev/null for a while: PyBullet's GUI prints ~17 lines from C on disconnect."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        try:
+            ctypes.CDLL(None).fflush(None)
+        except (OSError, AttributeError):
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def print_key_help() -> None:
+    """The keys, printed once after the windows are up, below PyBullet's start-up lines."""
+    try:  # PyBullet prints from C: flush its buffer first so that the help comes last
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+    sys.stdout.flush()
+    print(f"\nembodied view keys (in either window):\n{key_help_block(KEYS)}\n", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
-        print("embodied view: no display (DISPLAY is not set). On a server run it under Xvfb "
-              "(xvfb-run -s '-screen 0 1280x800x24' embodied view …, and x11vnc to watch), "
-              "or record a video headless with `embodied record`.", file=sys.stderr)
+    if args.steps is not None and args.steps < 1:
+        print(f"embodied view: --steps must be >= 1, got {args.steps}", file=sys.stderr)
+        return 2
+    try:  # before PyBullet is asked for a window: without a display it ends the process from C
+        require_display("embodied view")
+    except DisplayError as err:
+        print(f"{err}; or record a video headless: embodied record --out x.mp4", file=sys.stderr)
         return 2
     import gymnasium as gym
     from .. import ENV_ID
     from .record import CheckpointError, make_policy
 
-    env = gym.make(ENV_ID, world=args.world, task=args.task, render_mode="human")
+    try:
+        env = gym.make(ENV_ID, world=args.world, task=args.task, render_mode="human")
+    except DisplayError as err:  # the display went away between the check and the window
+        print(str(err), file=sys.stderr)
+        return 2
     try:
         try:
             policy = None if (args.policy == "keyboard" and not args.checkpoint) else \
@@ -284,9 +369,19 @@ def run(args: argparse.Namespace) -> int:
         except CheckpointError as err:
             print(f"embodied view: {err}", file=sys.stderr)
             return 2
-        viewer = RatViewer(env, policy, seed=args.seed, follow=not args.free_camera, show_odour=args.odour)
-        print(KEY_HELP)
-        viewer.run(max_steps=args.steps)
+        try:
+            viewer = RatViewer(env, policy, seed=args.seed, follow=not args.free_camera, show_odour=args.odour,
+                               dashboard=not args.no_dashboard)
+        except DashboardUnavailable as err:
+            print(f"embodied view: {err}; showing the 3D window only (--no-dashboard hides this line)",
+                  file=sys.stderr)
+            viewer = RatViewer(env, policy, seed=args.seed, follow=not args.free_camera, show_odour=args.odour)
+        print_key_help()
+        steps = viewer.run(max_steps=args.steps)
+        if viewer.dashboard is not None:
+            viewer.dashboard.close()
     finally:
-        env.close()
+        with c_stdout_silenced():
+            env.close()
+    print(f"embodied view: {steps} steps")
     return 0

@@ -21,6 +21,7 @@ import sys
 
 import cv2
 import numpy as np
+import tqdm
 
 from . import panels
 from ..arena.layout import ODOUR
@@ -33,7 +34,8 @@ class Recorder:
     """Turns (obs, info, extras) into frames and writes them to an MP4 (cv2 'mp4v').
 
     Use as a context manager, or call ``close()``; ``render()`` alone draws a frame without
-    writing, for the GUI or tests.
+    writing: it is the one panel composition that videos, ``embodied view``'s live dashboard
+    (``viz/dashboard.py``) and tests share.
     """
 
     def __init__(self, path: str | pathlib.Path | None, fps: float = 30.0, proprio_bounds=None,
@@ -119,27 +121,37 @@ class Recorder:
         self.close()
 
 
+def proprio_bounds(env) -> np.ndarray | None:
+    """The proprioception bars' scale: the upper bounds of the env's ``proprio`` observation space."""
+    space = getattr(env.unwrapped.observation_space, "spaces", {}).get("proprio")
+    return space.high if space is not None else None
+
+
 def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: int | None = None,
-                   fps: float | None = None) -> dict:
+                   fps: float | None = None, progress: bool = False) -> dict:
     """Run ``policy`` in ``env`` for ``steps`` steps and write one frame per step to ``path``.
 
     ``env`` is a gymnasium env of this project (wrapped or not); ``policy`` follows the
     Policy protocol (``reset()``, ``act(obs) -> (action, extras)``). Episodes that end are
     reset and the video goes on. Returns ``{"path", "frames", "steps", "episodes",
     "coverage" (last episode's), "max_coverage", "food_eaten" (total), "return" (total)}``.
+
+    ``progress=True`` shows a tqdm bar on stderr (steps recorded; frames are written as they are
+    drawn, so the bar covers the whole video write). ``embodied record`` turns it on.
     """
     if steps < 1:
         raise ValueError(f"steps must be ≥ 1, got {steps}")
     base = env.unwrapped
     fps = fps or base.metadata.get("render_fps", 30)
-    proprio_space = getattr(base.observation_space, "spaces", {}).get("proprio")
-    bounds = proprio_space.high if proprio_space is not None else None
+    bounds = proprio_bounds(env)
     stats = {"path": str(path), "frames": 0, "steps": 0, "episodes": 1, "coverage": 0.0, "max_coverage": 0.0,
              "food_eaten": 0, "return": 0.0}
     obs, info = env.reset(seed=seed)
     policy.reset()
     reward, food_before = None, 0
-    with Recorder(path, fps=fps, proprio_bounds=bounds) as recorder:
+    bar = tqdm.tqdm(total=steps, desc=f"recording {pathlib.Path(path).name}", unit="step", disable=not progress,
+                    file=sys.stderr, dynamic_ncols=True)
+    with bar, Recorder(path, fps=fps, proprio_bounds=bounds) as recorder:
         for t in range(steps):
             action, extras = policy.act(obs)
             recorder.add(obs, info, extras, base.layout, step=t, reward=reward)
@@ -158,6 +170,7 @@ def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: i
                 recorder.new_episode()
                 stats["episodes"] += 1
                 reward, food_before = None, 0
+            bar.update(1)
         stats["frames"] = recorder.frames
     return stats
 
@@ -214,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         except CheckpointError as err:
             print(f"embodied record: {err}", file=sys.stderr)
             return 2
-        stats = record_rollout(env, policy, args.steps, args.out, seed=args.seed, fps=args.fps)
+        stats = record_rollout(env, policy, args.steps, args.out, seed=args.seed, fps=args.fps, progress=True)
     finally:
         env.close()
     print(f"wrote {stats['path']}: {stats['frames']} frames, {stats['episodes']} episode(s), "

@@ -21,7 +21,7 @@ def draw_topdown(layout: Layout, *, position=None, heading=None, head_yaw=None, 
     """(rows·px, cols·px, 3) uint8 RGB. ``position``/``trajectory`` in world metres."""
     s = px_per_cell
     img = np.empty((layout.rows * s, layout.cols * s, 3), np.uint8)
-    img[:] = _rgb255(FLOOR_COLOUR)
+    img[:] = np.tile(np.asarray(_rgb255(FLOOR_COLOUR), np.uint8), (layout.cols * s, 1))  # a row copies fast
     for r in range(layout.rows):
         for c in range(layout.cols):
             ch = layout.grid[r, c]
@@ -35,7 +35,7 @@ def draw_topdown(layout: Layout, *, position=None, heading=None, head_yaw=None, 
                 colour = (236, 228, 196)
             else:
                 continue
-            img[r * s:(r + 1) * s, c * s:(c + 1) * s] = colour
+            img[r * s:(r + 1) * s, c * s:(c + 1) * s] = np.asarray(colour, np.uint8)
     if TV in layout.grid:  # static pattern so the panel reads as "noise" in pictures
         for c, r in layout.cells(TV):
             img[r * s:(r + 1) * s, c * s:(c + 1) * s] = (np.indices((s, s)).sum(0) % 4 < 2)[..., None] * 200
@@ -44,7 +44,9 @@ def draw_topdown(layout: Layout, *, position=None, heading=None, head_yaw=None, 
         return int(x / layout.cell_size * s), int((layout.rows - y / layout.cell_size) * s)
 
     if trajectory is not None and len(trajectory) > 1:
-        pts = np.array([to_px(x, y) for x, y in trajectory], np.int32)
+        metres = np.asarray(trajectory, np.float64)  # to_px on the whole path at once: it grows every step
+        pts = np.stack([metres[:, 0] / layout.cell_size * s, (layout.rows - metres[:, 1] / layout.cell_size) * s], 1)
+        pts = pts.astype(np.int32)
         cv2.polylines(img, [pts], False, (70, 110, 200), max(1, s // 12), cv2.LINE_AA)
     for c, r in odour:
         cv2.circle(img, to_px(*layout.cell_centre(c, r)), s // 5, (120, 60, 160), -1, cv2.LINE_AA)

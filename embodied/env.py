@@ -150,6 +150,7 @@ class RodentMazeEnv(gym.Env):
 
     # ---- lifecycle -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._require_open("reset()")
         if seed is not None:
             seed = check_int("seed", seed, 0, 2 ** 64 - 1)
         if options is not None and not isinstance(options, dict):
@@ -206,7 +207,12 @@ class RodentMazeEnv(gym.Env):
         self.arena.update_noisy_tv(rng)
         return self._observe(), self._info(reset=True)
 
+    def _require_open(self, call: str) -> None:
+        if getattr(self, "client", None) is None:
+            raise RuntimeError(f"{call} on a closed env: close() released its PyBullet client; make a new env")
+
     def step(self, action):
+        self._require_open("step()")
         if self.layout is None:
             raise RuntimeError("call reset() before step()")
         action = check_action(action)  # raises before anything changes: the env stays usable
@@ -262,6 +268,8 @@ class RodentMazeEnv(gym.Env):
     def render(self):
         if self.render_mode != "rgb_array":
             return None
+        if self.layout is None:
+            raise RuntimeError("call reset() before render(): there is no maze or rat to draw yet")
         from .viz.topdown import draw_topdown
         info = self.task.info()
         return draw_topdown(self.layout, position=(self.state.x, self.state.y), heading=self.state.yaw,

@@ -288,3 +288,16 @@ def test_human_render_without_a_display_raises_and_the_process_survives(display)
     assert done.returncode == 0, done.stderr
     assert "caught: render_mode='human' needs a display" in done.stdout
     assert "process alive" in done.stdout
+
+
+def test_calls_out_of_order_say_what_to_do():
+    env = RodentMazeEnv(world="t_maze", vision_size=16, render_mode="rgb_array")
+    with pytest.raises(RuntimeError, match=r"reset\(\) before render"):
+        env.render()
+    with pytest.raises(RuntimeError, match=r"reset\(\) before step"):
+        env.step([0.0, 0.0, 0.0])
+    env.reset(seed=0)
+    env.close()
+    for call in (lambda: env.step([0.0, 0.0, 0.0]), lambda: env.reset(seed=0)):
+        with pytest.raises(RuntimeError, match="closed env"):
+            call()

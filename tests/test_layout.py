@@ -1,11 +1,14 @@
 """Layout parsing: every bad layout names file, line and column; good ones parse; hostile files are bounded."""
+import argparse
 import os
 import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from embodied.arena import catalogue
 from embodied.arena.catalogue import resolve_world, shipped_worlds
 from embodied.arena.layout import MAX_FILE_BYTES, Layout, LayoutError, load_layout, parse_layout
 from embodied.arena.procedural import MAX_ROOMS, generate_maze, parse_procedural_spec
@@ -268,3 +271,20 @@ def test_world_argument_that_is_no_name_path_or_spec(world):
     with pytest.raises(LayoutError, match="world") as caught:
         resolve_world(world)
     assert "\n" not in str(caught.value)
+
+
+def test_the_readme_format_example_parses_verbatim():
+    """worlds/README.md's example, with its trailing comments, is a valid layout as written."""
+    readme = (Path(__file__).resolve().parents[1] / "worlds" / "README.md").read_text()
+    example = readme.split("```")[1].strip("\n")
+    layout = parse_layout(example)
+    assert layout.name == "T-maze" and layout.wall_height == 0.25
+    assert layout.landmark_colours["1"] == (0.9, 0.2, 0.2) and "".join(layout.grid[1]) == "#S..F..1#"
+
+
+def test_worlds_command_reports_a_bad_file_in_one_line_and_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.maze"
+    bad.write_text("#####\n#S.x#\n#####\n")
+    assert catalogue.run(argparse.Namespace(paths=[str(bad), str(tmp_path)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "bad.maze:2:4: unknown character 'x'" in err[0] and "directory" in err[1]

@@ -7,6 +7,7 @@ always a file (``procedural_room.maze`` too); only the ``procedural:`` prefix ma
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..paths import WORLDS
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             layout = load_layout(path)
             print(f"{path}: ok ({layout.cols}x{layout.rows}, {int(layout.free.sum())} free cells)")
-        except LayoutError as err:
-            print(err)
-            status = 1
+        except LayoutError as err:  # a bad file is the user's input: one line on stderr, exit 2 (usage error)
+            print(f"embodied worlds: {err}", file=sys.stderr)
+            status = 2
     return status

@@ -173,6 +173,14 @@ class Layout:
         return "\n".join(header + ["".join(row) for row in self.grid]) + "\n"
 
 
+def _uncomment(line: str) -> str:
+    """A header line without its trailing comment: '#' after whitespace starts one, as in YAML."""
+    for i, ch in enumerate(line):
+        if ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i]
+    return line
+
+
 def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None = None) -> Layout:
     """Parse and validate layout text. ``cell_size`` overrides the file's value."""
     if not isinstance(text, str):
@@ -189,11 +197,11 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
     header: dict[str, object] = {}
     header_lines: dict[str, int] = {}
     grid_start = 0
-    if any(line.strip() == "---" for line in lines):
-        sep = next(i for i, line in enumerate(lines) if line.strip() == "---")
+    if any(_uncomment(line).strip() == "---" for line in lines):
+        sep = next(i for i, line in enumerate(lines) if _uncomment(line).strip() == "---")
         for i, line in enumerate(lines[:sep]):
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
+            stripped = _uncomment(line).strip()
+            if not stripped:
                 continue
             if ":" not in stripped:
                 raise LayoutError("header line must be 'key: value'", source, i + 1, 1)

@@ -4,12 +4,23 @@ Each subcommand lives in the module that owns its concept; this file only routes
 A subcommand module exposes ``configure(parser)`` (adds its arguments) and
 ``run(args) -> int``. Modules are imported only when their subcommand is used, so
 ``embodied plot`` never pays for importing torch or PyBullet it does not need.
+
+User errors are reported here, once for every subcommand: an exception of the project's
+user-error classes (:class:`embodied.errors.UserError` and the few named in
+``USER_ERROR_CLASSES`` that do not derive from it yet) prints ``embodied COMMAND: message``
+on one line of stderr and exits with the error's ``exit_code`` (2; 1 for a full disk; 130
+for a run stopped by Ctrl-C). argparse's own errors exit 2. Ctrl-C anywhere else prints one
+line and exits 130 (128 + SIGINT). Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
+
+from .errors import UserError
 
 #: subcommand -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -24,12 +35,33 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worlds": ("embodied.arena.catalogue", "list or check maze layouts"),
 }
 
+#: (module, class) of user errors defined outside embodied.errors that do not derive from UserError yet;
+#: looked up only in modules already imported (an error class of a module never imported cannot be raised)
+USER_ERROR_CLASSES = (("embodied.arena.layout", "LayoutError"), ("embodied.display", "DisplayError"),
+                      ("embodied.viz.plot", "RunFolderError"), ("embodied.viz.record", "CheckpointError"))
+
 
 def _usage() -> str:
     lines = ["usage: embodied COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "embodied COMMAND --help shows a command's options."]
     return "\n".join(lines)
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """UserError and the named classes of already-imported modules."""
+    found: list[type[BaseException]] = [UserError]
+    for module_name, class_name in USER_ERROR_CLASSES:
+        cls = getattr(sys.modules.get(module_name), class_name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            found.append(cls)
+    return tuple(found)
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (a multi-line message is joined with ' | ')."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return " | ".join(lines) or type(err).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,16 +73,33 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"embodied: unknown command {name!r}; choose from {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+    except ImportError as err:
+        if err.name and not err.name.startswith("embodied"):  # a missing third-party package, not our bug
+            print(f"embodied {name}: needs the Python package {err.name!r}, which is not installed "
+                  f"(bash scripts/install.sh installs every dependency)", file=sys.stderr)
+            return 1
+        raise
     parser = argparse.ArgumentParser(prog=f"embodied {name}", description=SUBCOMMANDS[name][1])
     module.configure(parser)
     args = parser.parse_args(rest)
-    from .arena.layout import LayoutError
     try:
         return int(module.run(args) or 0)
-    except LayoutError as err:  # a bad maze is the user's input: say where, no traceback
-        print(f"embodied {name}: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"embodied {name}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `embodied worlds | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as err:
+        if isinstance(err, user_error_types()):
+            print(f"embodied {name}: {one_line(err)}", file=sys.stderr)
+            return int(getattr(err, "exit_code", 2))
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"embodied {name}: no space left on device ({err.filename or one_line(err)})", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -167,5 +167,140 @@ def test_task_options_reach_the_task_and_bad_ones_are_named():
         default.close()
     with pytest.raises(ConfigError, match="unknown option.*'nope'"):
         load_config(None, ["task=conditioning", 'task_options={"nope": 1}'])
-    with pytest.raises(ConfigError, match="omission_prob must be in"):
+    with pytest.raises(ConfigError, match=r"task_options.omission_prob=2 must be a finite number in \[0, 1\]"):
         load_config(None, ["task=conditioning", 'task_options={"omission_prob": 2}'])
+
+
+# ---- hostile config values: one clear error naming source, key, value and range -------------------------------
+@pytest.mark.parametrize("override, message", [
+    ("train_ratio=NaN", r"--set: train_ratio=nan must be a finite number in \(0, 4096\]"),
+    ("train_ratio=-8", r"--set: train_ratio=-8.0 must be a finite number in \(0, 4096\]"),
+    ("train_ratio=0", r"train_ratio=0.0 must be a finite number in \(0, 4096\]"),
+    ("train_ratio=0.0001", r"train_ratio=0.0001 gives .* world-model updates over the run"),
+    ("actor_lr=Infinity", r"--set: actor_lr=inf must be a finite number in \(0, 1\]"),
+    ("critic_lr=-Infinity", r"critic_lr=-inf must be a finite number in \(0, 1\]"),
+    ('channel_weights={"food": NaN}', r"--set: channel_weights.food=nan must be a finite number in \[0, 1000\]"),
+    ('channel_weights={"food": -1}', r"channel_weights.food=-1 must be a finite number in \[0, 1000\]"),
+    ('routing={"forward": {"food": 1e300}}', r"routing.forward.food=1e\+300 must be a finite number in \[0, 1000\]"),
+    ('routing={"dancer": {}}', r"routing names unknown module kind 'dancer'; allowed: forward"),
+    ('world_model_overrides={"lr": NaN}', r"world_model_overrides.lr=nan must be a finite number in \(0, 1\]"),
+    ('world_model_overrides={"batch_size": 0}', r"world_model_overrides.batch_size=0 must be a whole number in \[1, 4096\]"),
+    ('world_model_overrides={"batch_size": "8"}', r"world_model_overrides.batch_size='8' must be a whole number"),
+    ('world_model_overrides={"image_size": 24}', r"must be a power of two"),
+    ('world_model_overrides={"device": "cuda"}', r"set from the top-level key 'device'"),
+    ('intrinsic_overrides={"ensemble_size": 1}', r"intrinsic_overrides.ensemble_size=1 must be a whole number in \[2, 64\]"),
+    ('intrinsic_overrides={"scale_decay": Infinity}', r"intrinsic_overrides.scale_decay=inf must be a finite number"),
+    ('task_options={"n_food": 0}', r"task_options.n_food=0 must be a whole number in \[1, 64\]"),
+    ('task_options={"eat_radius": NaN}', r"task_options.eat_radius=nan must be a finite number in \(0, 1\]"),
+    ('task_options={"n_food": 2.5}', r"task_options.n_food=2.5 must be a whole number"),
+    ("seed=-1", r"--set: seed=-1 must be a whole number in \[0, 4294967295\]"),
+    ("seed=4294967296", r"seed=4294967296 must be a whole number in \[0, 4294967295\]"),
+    ('seed="7"', r"seed='7' must be of type int"),
+    ("seed=1.5", r"seed=1.5 must be of type int"),
+    ("num_envs=0", r"num_envs=0 must be >= 1"),
+    ("num_envs=1000", r"num_envs=1000 must be a whole number in \[1, 64\]"),
+    ("vision_size=0", r"vision_size=0 must be a whole number in \[8, 512\]"),
+    ("total_steps=-5", r"total_steps=-5 must be a whole number"),
+    ("learning_starts=100000", r"learning_starts=100000 is not below total_steps=8192: the world model would never train"),
+    ("replay_capacity=10", r"replay_capacity=10 holds 5 steps per env, fewer than one world-model sequence"),
+    ("replay_capacity=1000000000", r"needs about .* GiB of memory"),
+    ("gamma=NaN", r"gamma=nan must be a finite number in \(0, 1\]"),
+    ("critic_taus=[0.5, NaN]", r"critic_taus\[1\]=nan must be a finite number in \(0, 1\)"),
+    ("vigour_range=[0.4, Infinity]", r"vigour_range\[1\]=inf must be a finite number in \[0, 100\]"),
+    ("mutation_std=-0.1", r"mutation_std=-0.1 must be a finite number in \[0, 100\]"),
+    ('device="tpu"', r"device='tpu'; allowed: auto, cpu, cuda, cuda:N"),
+    ('world=""', r"world='' must be a name, a file or procedural:WxH"),
+    ('intrinsic="maybe"', r"intrinsic='maybe' must be of type bool"),
+])
+def test_hostile_config_values_are_named_with_source_and_range(override, message):
+    extra = ['task="forage"'] if "task_options" in override else []
+    with pytest.raises(ConfigError, match=message):
+        load_config(cli.DEFAULT_CONFIG, [*extra, override])
+
+
+def test_a_bad_value_in_a_config_file_names_the_file(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"train_ratio": NaN, "seed": 3}')
+    with pytest.raises(ConfigError, match=rf"config file {path}: train_ratio=nan must be a finite number in \(0, 4096\]"):
+        load_config(path)
+    toml = tmp_path / "c.toml"
+    toml.write_text("actor_lr = inf\n")
+    with pytest.raises(ConfigError, match=rf"config file {toml}: actor_lr=inf must be a finite number"):
+        load_config(toml)
+    with pytest.raises(ConfigError, match=r"default: learning_starts=256 is not below total_steps=100"):
+        load_config(None, ["total_steps=100", "num_envs=1"])
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("c.yaml", "seed: 1\n", r"YAML is not supported; use JSON or TOML"),
+    ("c.yml", "seed: 1\n", r"YAML is not supported; use JSON or TOML"),
+    ("c.json", '{\n  "seed": 1,\n  "task" "forage"\n}\n', r"c.json:3:10: not valid JSON: Expecting ':' delimiter"),
+    ("c.json", '{"seed": 1, "seed": 2}', r"not valid JSON: key 'seed' appears twice"),
+    ("c.json", "[1, 2]", r"must hold a mapping of key: value, got list"),
+    ("c.json", b"\xff\xfe{}", r"is not UTF-8 text \(byte 0\)"),
+    ("c.toml", "seed = 1\ntask = \n", r"c.toml:2:8: not valid TOML"),
+    ("c.cfg", "seed = 1\n", r"c.cfg:1:1: not valid JSON: .*\(is it TOML\? name it .toml\)"),
+    ("big.json", "{" + " " * (2 << 20) + "}", r"is 2097154 bytes; a config file is at most 1048576 bytes"),
+])
+def test_config_file_format_errors_are_honest(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_config_paths_that_are_not_files_fail_at_once(tmp_path):
+    """A directory, a FIFO (open() would block), /dev/zero (endless), a symlink loop: one line each, no hang."""
+    import os
+    os.mkfifo(tmp_path / "fifo.json")
+    os.symlink(tmp_path / "b.json", tmp_path / "a.json")
+    os.symlink(tmp_path / "a.json", tmp_path / "b.json")
+    for path, message in ((tmp_path, "is a directory"), (tmp_path / "fifo.json", "is not a regular file"),
+                          ("/dev/zero", "is not a regular file"), (tmp_path / "a.json", "Too many levels of symbolic links"),
+                          (tmp_path / "missing.json", "does not exist")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--set", "train_ratio=NaN"], "embodied train: --set: train_ratio=nan must be a finite number"),
+    (["train", "--steps", "-5"], "embodied train: --steps: total_steps=-5 must be a whole number in [1, 1000000000]"),
+    (["train", "--seed", "-1"], "embodied train: --seed: seed=-1 must be a whole number in [0, 4294967295]"),
+    (["train", "--config", "/dev/zero"], "embodied train: config file /dev/zero is not a regular file"),
+    (["train", "--resume"], "embodied train: --resume needs --run-dir"),
+    (["eval", "--policy", "random", "--seeds", "0"], "embodied eval: --seeds 0: allowed 1..10000"),
+    (["eval", "--policy", "random", "--episode-steps", "many"], "embodied eval: --episode-steps 'many'"),
+    (["eval", "/dev/null"], "embodied eval: checkpoint /dev/null is not a regular file"),
+    (["bench", "--steps", "0"], "embodied bench: --steps 0: allowed 1..1000000"),
+    (["lab", "--alpha", "nan"], "embodied lab: --alpha nan: allowed"),
+    (["lab", "--protocols", "nope"], "embodied lab: unknown protocol(s) ['nope']"),
+])
+def test_cli_user_errors_are_one_line_on_stderr_and_exit_2(capsys, argv, message):
+    from embodied.cli import main
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err and "Traceback" not in err, err
+
+
+def test_cli_catches_project_errors_but_not_bugs(capsys, monkeypatch):
+    from embodied import cli as top
+    from embodied.train import cli as train_cli
+
+    def bug(args):
+        raise ZeroDivisionError("a genuine bug")
+    monkeypatch.setattr(train_cli, "run", bug)
+    with pytest.raises(ZeroDivisionError):
+        top.main(["train"])
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train_cli, "run", interrupted)
+    assert top.main(["train"]) == 130
+    assert capsys.readouterr().err.strip() == "embodied train: interrupted (Ctrl-C)"
+
+
+def test_bench_measures_env_steps_per_second(capsys):
+    from embodied.cli import main
+    assert main(["bench", "--steps", "20", "--blocks", "1", "--vision-size", "16", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "env steps/s" in out and float(out.split(" env steps/s")[0].split()[-1]) > 0

@@ -3,10 +3,15 @@
     embodied train                                   # the built-in default short run
     embodied train --config configs/default.json --set task=forage intrinsic=false --steps 2000
     embodied train --run-dir runs/x --resume         # continue exactly from runs/x/checkpoints/latest.pt
+
+Exit status: 0 done; 2 a user error (one line on stderr: the key, file or argument at fault);
+1 the disk filled (the last checkpoint and the CSVs are intact); 130 stopped by Ctrl-C after
+writing a checkpoint at the next episode boundary (``--resume`` continues it exactly).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,6 +33,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from embodied.errors import UserError
+    try:
+        return _run(args)
+    except UserError as err:  # also when called directly (tests, scripts), not only through embodied.cli
+        print(f"embodied train: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
     from embodied.train.checkpoint import CheckpointError
     from embodied.train.config import FIELDS, ConfigError, TrainConfig, load_config
 
@@ -36,33 +50,25 @@ def run(args: argparse.Namespace) -> int:
         for name, f in FIELDS.items():
             print(f"{name} = {getattr(defaults, name)!r}\n    {f.metadata['help']}")
         return 0
-    overrides = list(args.set)
-    for flag, key in ((args.steps, "total_steps"), (args.seed, "seed"), (args.device, "device")):
-        if flag is not None:
-            overrides.append(f"{key}={flag}" if key != "device" else f'{key}="{flag}"')
+    overrides, sources = list(args.set), {}
+    for flag, key, name in ((args.steps, "total_steps", "--steps"), (args.seed, "seed", "--seed"),
+                            (args.device, "device", "--device")):
+        if flag is not None:  # after --set: the flag wins, and an error names the flag
+            overrides.append(f"{key}={json.dumps(flag)}")
+            sources[key] = name
     config = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    try:
-        cfg = load_config(config, overrides)
-    except ConfigError as err:
-        print(f"embodied train: {err}", file=sys.stderr)
-        return 2
+    cfg = load_config(config, overrides, sources=sources)
     from embodied.brain.device import resolve_device
     try:
         resolve_device(cfg.device)
     except ValueError as err:
-        print(f"embodied train: {err}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"device: {err}", "device") from None
     if args.resume and not args.run_dir:
-        print("embodied train: --resume needs --run-dir (the run to continue)", file=sys.stderr)
-        return 2
+        raise CheckpointError("--resume needs --run-dir (the run to continue)")
     run_dir = Path(args.run_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     from embodied.train.loop import train
     start = time.perf_counter()
-    try:
-        summary = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress)
-    except CheckpointError as err:
-        print(f"embodied train: {err}", file=sys.stderr)
-        return 2
+    summary = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress)
     minutes = (time.perf_counter() - start) / 60
     keys = ("charts/coverage", "charts/food_per_1000_steps", "dopamine/tonic", "population/size", "losses/nan_skips")
     figures = ", ".join(f"{k.split('/')[-1]} {summary[k]:.3g}" for k in keys if k in summary)

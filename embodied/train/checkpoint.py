@@ -1,63 +1,259 @@
-"""Checkpoints: atomic writes, safe loads, clear errors.
+"""Checkpoints: atomic writes, an integrity digest, no second copy for ``latest``, clear errors.
 
-    save_checkpoint(path, payload)          # tmp file in the same folder + os.replace
-    payload = load_checkpoint(path)         # torch.load(weights_only=True); CheckpointError if bad
+    save_checkpoint(path, payload)          # serialised in memory, then tmp file + fsync + os.replace
+    link_checkpoint(src, dst)               # latest.pt: a hard link to step_<N>.pt (a copy where links fail)
+    payload = load_checkpoint(path)         # digest checked, torch.load(weights_only=True); CheckpointError if bad
     policy = load_policy(path, env=None, device="cpu")   # the Policy interface with extras
 
 A payload holds only tensors, numbers, strings, lists and dicts (RNG states as tensors or
 strings), so it loads with ``weights_only=True``: opening a checkpoint never runs code.
+
+Integrity. Beside every checkpoint ``X.pt`` sits ``X.pt.sha256``, one ``sha256sum`` line
+(``sha256sum -c X.pt.sha256`` checks it by hand). Writing ``X.pt`` first records the old
+and the new digest, then replaces the file, then records only the new one: a kill at any
+moment leaves a file whose digest is on record. Loading computes SHA-256 over the file and
+refuses one that matches no recorded digest (a flipped block, a bad copy). A checkpoint with
+no digest beside it (written before digests, or copied alone) is checked by the CRC-32 that
+the zip format keeps for each record (torch.save writes a zip; torch.load does not check it).
+
+Disk full. The bytes are serialised in memory first, so a full disk surfaces as
+``OSError(ENOSPC)`` from a plain write (torch's own writer reports only "unexpected pos");
+the temporary file is removed and :class:`~embodied.errors.NoSpaceError` says so, with the
+previous checkpoint untouched. ``clean_stale_tmp`` removes the ``.*.tmp`` files a killed
+writer leaves behind.
+
 A corrupted or truncated file raises :class:`CheckpointError` naming the file and what is
 wrong; loading never writes, so the run folder stays as it was.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import os
 import pickle
 import random
+import re
+import shutil
+import stat
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from embodied.errors import NoSpaceError, UserError
+
 FORMAT = "embodied.train.checkpoint"
 VERSION = 4  # 2: new world-model next-step heads (warps of the last frame, first order in the action); 3: vector heads read the senses and their last change, smell in log space; 4: the frame head's warps read the senses too; older weights do not fit
 REQUIRED = ("format", "version", "step", "config", "agent")
+DIGEST_SUFFIX = ".sha256"
+#: a checkpoint is read into memory once (hashed, then unpickled); bigger files are refused
+MAX_CHECKPOINT_BYTES = 32 * 2**30
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint file that cannot be used (missing, truncated, corrupted, wrong format)."""
 
 
-def save_checkpoint(path: str | Path, payload: dict) -> Path:
-    """Write ``payload`` atomically: readers see the old file or the new one, never half of one."""
+def digest_path(path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "version": VERSION, **payload}
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return path.with_name(path.name + DIGEST_SUFFIX)
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _no_space(path: Path, err: OSError) -> NoSpaceError:
+    return NoSpaceError(err.errno, f"no space left on device while writing {path}; the files written before it "
+                                   f"are intact (free some space, then continue with --resume)")
+
+
+def write_atomic(path: str | Path, data: bytes | memoryview) -> Path:
+    """``data`` to ``path`` through ``.<name>.tmp`` + fsync + os.replace: readers see the old file or
+    the new one. On any error the tmp file is removed; a full disk raises NoSpaceError."""
+    path = Path(path)
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            view = memoryview(data)
+            while view:  # a short write is possible on a nearly full disk; a full one raises ENOSPC
+                view = view[f.write(view):]
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in _DISK_FULL:
+            raise _no_space(path, err) from None
+        raise
+    _fsync_dir(path.parent)
     return path
 
 
+def recorded_digests(path: str | Path) -> list[str]:
+    """The SHA-256 digests recorded beside ``path`` (none when there is no digest file)."""
+    side = digest_path(path)
+    try:
+        info = os.stat(side)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise CheckpointError(f"digest file {side} cannot be read: {err.strerror or err}") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > 4096:
+        raise CheckpointError(f"digest file {side} is not a small regular file; remove it to load {Path(path).name} "
+                              f"with the zip CRC check only")
+    digests = re.findall(r"^([0-9a-f]{64})\s", side.read_text(errors="replace"), flags=re.M)
+    if not digests:
+        raise CheckpointError(f"digest file {side} holds no SHA-256 line ('<64 hex digits>  {Path(path).name}')")
+    return digests
+
+
+def _write_digests(path: Path, digests: list[str]) -> None:
+    write_atomic(digest_path(path), "".join(f"{d}  {path.name}\n" for d in dict.fromkeys(digests)).encode())
+
+
+def _publish(path: Path, digest: str, put) -> None:
+    """Record old + new digest, ``put`` the new file in place, record the new digest alone."""
+    try:
+        old = recorded_digests(path) if path.exists() else []
+    except CheckpointError:
+        old = []
+    _write_digests(path, old + [digest])
+    put()
+    _write_digests(path, [digest])
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
+    """Write ``payload`` atomically with its digest: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **payload}, buffer)
+    data = buffer.getbuffer()
+    _publish(path, hashlib.sha256(data).hexdigest(), lambda: write_atomic(path, data))
+    return path
+
+
+def link_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """Make ``dst`` (``latest.pt``) the same file as ``src`` without a second copy: a hard link
+    put in place by os.replace (atomic); a copy only where the filesystem has no hard links."""
+    src, dst = Path(src), Path(dst)
+    digests = recorded_digests(src)
+    digest = digests[-1] if digests else _sha256_file(src)
+
+    def put():
+        tmp = _tmp_path(dst)
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError as err:  # FAT, some network mounts: no hard links
+            if err.errno in _DISK_FULL:
+                raise _no_space(dst, err) from None
+            try:
+                shutil.copyfile(src, tmp)
+            except OSError as copy_err:
+                tmp.unlink(missing_ok=True)
+                if copy_err.errno in _DISK_FULL:
+                    raise _no_space(dst, copy_err) from None
+                raise
+        os.replace(tmp, dst)
+        _fsync_dir(dst.parent)
+    _publish(dst, digest, put)
+    return dst
+
+
+def remove_checkpoint(path: str | Path) -> None:
+    """Delete a checkpoint and its digest file (a hard link elsewhere keeps the data)."""
+    Path(path).unlink(missing_ok=True)
+    digest_path(path).unlink(missing_ok=True)
+
+
+def clean_stale_tmp(folder: str | Path) -> list[Path]:
+    """Remove ``.*.tmp`` files a killed or failed writer left in ``folder``; returns what went."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file() or p.is_symlink()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_checked(path: Path) -> bytes:
+    """The file's bytes after its integrity check (SHA-256 on record, else the zip CRC-32s)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except OSError as err:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {err.strerror or err}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckpointError(f"checkpoint {path} is a directory; give a .pt file (a run's is checkpoints/latest.pt)")
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(f"checkpoint {path} is not a regular file (a FIFO, socket or device)")
+    size = info.st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): the write was interrupted")
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint {path} is {size} bytes; at most {MAX_CHECKPOINT_BYTES} are read")
+    digests = recorded_digests(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {err.strerror or err}") from None
+    if digests:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual not in digests:
+            raise CheckpointError(f"checkpoint {path} is corrupted: its SHA-256 {actual[:16]}... matches no digest "
+                                  f"recorded in {digest_path(path).name} when it was written; use another step_*.pt")
+        return data
+    if not zipfile.is_zipfile(io.BytesIO(data)):  # torch.save writes a zip archive; its directory sits at the end
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): not a complete torch archive")
+    try:
+        bad = zipfile.ZipFile(io.BytesIO(data)).testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as err:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): {err}") from None
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path} is corrupted: record {bad} fails its zip CRC-32 check "
+                              f"(no {digest_path(path).name} beside it)")
+    return data
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """Load and check a checkpoint (``weights_only=True``); CheckpointError names file and fault.
-    ``device`` may be ``"auto"`` (CUDA when available)."""
+    """Load and check a checkpoint (integrity, then ``weights_only=True``); CheckpointError names
+    file and fault. ``device`` may be ``"auto"`` (CUDA when available)."""
     from embodied.brain.device import resolve_device
     device = resolve_device(device)
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): the write was interrupted")
-    size = path.stat().st_size
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its directory sits at the end
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): not a complete torch archive")
+    data = _read_checked(path)
+    size = len(data)
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"checkpoint {path} holds objects that need code to load, refused by "

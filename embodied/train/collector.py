@@ -38,6 +38,20 @@ def episode_seeds(seed: int, episode: int, num_envs: int) -> list[int]:
     return [int(np.random.SeedSequence([seed, episode, i]).generate_state(1)[0]) for i in range(num_envs)]
 
 
+def _workers_ignoring_ctrl_c(make):
+    """Start worker processes with SIGINT ignored (they inherit it), so Ctrl-C reaches only the
+    trainer, which stops at an episode boundary and closes them itself."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return make()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return make()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def make_env_fn(cfg):
     options = {"task_options": dict(cfg.task_options)} if cfg.task_options else {}
 
@@ -63,8 +77,10 @@ class LocalCollector:
         self.cfg, self.num_envs = cfg, cfg.num_envs
         fns = [make_env_fn(cfg) for _ in range(cfg.num_envs)]
         kwargs = dict(autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        self.envs = (gym.vector.AsyncVectorEnv(fns, **kwargs) if cfg.vector_env == "async"
-                     else gym.vector.SyncVectorEnv(fns, **kwargs))
+        if cfg.vector_env == "async":
+            self.envs = _workers_ignoring_ctrl_c(lambda: gym.vector.AsyncVectorEnv(fns, **kwargs))
+        else:
+            self.envs = gym.vector.SyncVectorEnv(fns, **kwargs)
         self.observation_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
         self.steps = 0            # steps per env since the start of the run

@@ -17,13 +17,31 @@ Each iteration:
 The run length is rounded up to whole episodes, so every checkpoint sits on an episode
 boundary and ``resume=True`` reproduces the steps an uninterrupted run would have taken
 (envs re-seeded from (seed, episode), RNG states, replay and optimisers restored).
+
+Stopping and failing without losing anything:
+
+- **Ctrl-C** (SIGINT) asks the loop to stop at the next episode boundary (at most one
+  episode away), where it writes a checkpoint and raises
+  :class:`~embodied.errors.TrainingInterrupted` (``embodied train`` exits 130 with one line);
+  ``--resume`` from it is exact. A second Ctrl-C stops at once, keeping the last checkpoint.
+- **a full disk** raises :class:`~embodied.errors.NoSpaceError`: the half-written file is
+  removed, the previous checkpoint and every CSV are as they were.
+- **a folder stopped before its first checkpoint** is started again from step 0 by
+  ``resume=True`` (a run is a function of its config, so nothing is lost).
+- stale ``.*.tmp`` files of a killed writer are removed when a run starts or resumes.
 """
 from __future__ import annotations
 
 import csv
+import errno
+import inspect
 import json
 import math
 import random
+import re
+import signal
+import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -33,11 +51,13 @@ import torch
 
 from embodied.brain.agent import Agent
 from embodied.brain.agent import _rng_state as rng_state_of, _set_rng_state as set_rng_state_of
-from embodied.train.checkpoint import (CheckpointError, load_checkpoint, load_replay_state, replay_state, rng_states,
-                                       save_checkpoint, set_rng_states)
+from embodied.errors import NoSpaceError, TrainingInterrupted
+from embodied.train.checkpoint import (CheckpointError, clean_stale_tmp, link_checkpoint, load_checkpoint,
+                                       load_replay_state, remove_checkpoint, replay_state, rng_states, save_checkpoint,
+                                       set_rng_states, write_atomic)
 from embodied.train.collector import LocalCollector
 from embodied.train.config import TrainConfig
-from embodied.train.metrics import MetricsWriter
+from embodied.train.metrics import MetricsWriter, append_text
 from embodied.train.replay import SequenceReplay
 
 #: config keys a resumed run must share with its checkpoint (they shape the env stream or the nets)
@@ -60,11 +80,16 @@ class PopulationLog:
             self._write([], "w")
 
     def _write(self, rows, mode) -> None:
-        with open(self.path, mode, newline="") as f:
-            writer = csv.DictWriter(f, self.HEADER)
-            if mode == "w":
-                writer.writeheader()
-            writer.writerows(rows)
+        import io
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, self.HEADER)
+        if mode == "w":
+            writer.writeheader()
+        writer.writerows(rows)
+        if mode == "w":
+            write_atomic(self.path, text.getvalue().encode())
+        else:
+            append_text(self.path, text.getvalue())
 
     def add(self, events) -> None:
         if events:
@@ -96,23 +121,81 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+STEP_FILE = re.compile(r"step_(\d+)\.pt")
+
+
 def _save(run_dir: Path, cfg: TrainConfig, step: int, agent, collector, replay, replay_rng, loop_state: dict) -> Path:
+    """step_<N>.pt with its digest, then latest.pt as a hard link to it (no second copy)."""
     ckpt_dir = run_dir / "checkpoints"
     payload = {"step": step, "config": cfg.to_dict(), "agent": agent.state_dict(), "collector": collector.state(),
                "replay": replay_state(replay), "replay_rng": rng_state_of(replay_rng), "rng": rng_states(), "loop": loop_state}
     path = save_checkpoint(ckpt_dir / f"step_{step}.pt", payload)
-    save_checkpoint(ckpt_dir / "latest.pt", payload)
+    link_checkpoint(path, ckpt_dir / "latest.pt")
     return path
 
 
+def _step_files(run_dir: Path) -> list[Path]:
+    """step_<N>.pt files, oldest first (other names in the folder are left alone)."""
+    folder = run_dir / "checkpoints"
+    files = [p for p in folder.glob("step_*.pt") if STEP_FILE.fullmatch(p.name)] if folder.is_dir() else []
+    return sorted(files, key=lambda p: int(STEP_FILE.fullmatch(p.name).group(1)))
+
+
 def _prune_checkpoints(run_dir: Path, keep: int) -> None:
-    files = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    files = _step_files(run_dir)
     for old in files[:max(0, len(files) - keep)]:
-        old.unlink()
+        remove_checkpoint(old)
 
 
-def _record_video(run_dir: Path, cfg: TrainConfig, step: int) -> dict | None:
-    """A rollout video from the checkpoint just written (its own env and agent copy)."""
+def _resume_checkpoint(run_dir: Path) -> dict | None:
+    """The checkpoint a resumed run continues from: latest.pt, else the newest step_<N>.pt that
+    passes its checks (a corrupted latest is reported, not trained on); None when the folder has
+    no checkpoint at all."""
+    latest = run_dir / "checkpoints" / "latest.pt"
+    candidates = ([latest] if latest.exists() else []) + _step_files(run_dir)[::-1]
+    first_error = None
+    for path in candidates:
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointError as err:
+            first_error = first_error or err
+            continue
+        if first_error is not None:
+            print(f"embodied train: {first_error}; resuming from {path.name} instead", file=sys.stderr)
+        return checkpoint
+    if first_error is not None:
+        raise CheckpointError(f"cannot resume {run_dir}: no usable checkpoint ({first_error})")
+    return None
+
+
+class StopRequest:
+    """Ctrl-C as a request: the first SIGINT sets ``requested`` (the loop stops at its next episode
+    boundary, where a checkpoint makes resume exact); a second one raises KeyboardInterrupt at once.
+    Installed only in the main thread (Python delivers signals there)."""
+
+    def __init__(self, steps_left=lambda: 0):
+        self.requested, self.steps_left, self._previous = False, steps_left, None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\nembodied train: Ctrl-C: finishing this episode ({self.steps_left()} steps) to write an exact "
+              f"checkpoint; Ctrl-C again stops now without it", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = False) -> dict | None:
+    """A rollout video from the checkpoint just written (its own env and agent copy); a progress
+    bar when ``progress`` and the recorder takes one."""
     from embodied.train.checkpoint import load_policy
     from embodied.train.collector import make_single_env
     path = run_dir / "videos" / f"step_{step}.mp4"
@@ -123,7 +206,8 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int) -> dict | None:
             from embodied.viz.record import record_rollout
         except ImportError as err:  # fallback: raw ego frames, no panels
             return _fallback_video(env, policy, cfg, path, err)
-        return record_rollout(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991)
+        extra = {"progress": progress} if "progress" in inspect.signature(record_rollout).parameters else {}
+        return record_rollout(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991, **extra)
     finally:
         env.close()
 
@@ -156,21 +240,53 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
     """
     cfg = cfg.validated()
     run_dir = Path(run_dir)
-    if not (resume or overwrite) and any((run_dir / name).exists() for name in ("metrics.csv", "checkpoints")):
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CheckpointError(f"run folder {run_dir} is a file, not a folder; choose another --run-dir")
+    has_run = any((run_dir / name).exists() for name in ("metrics.csv", "checkpoints", "config.json"))
+    has_checkpoint = (run_dir / "checkpoints" / "latest.pt").exists() or bool(_step_files(run_dir))
+    if not (resume or overwrite) and has_run:
+        if not has_checkpoint:
+            raise CheckpointError(f"{run_dir} holds a run stopped before its first checkpoint: start it again from "
+                                  f"step 0 with --resume, or choose another --run-dir; nothing was changed")
         raise CheckpointError(f"{run_dir} already holds a run (metrics.csv, checkpoints/): continue it with "
                               f"--resume or choose another --run-dir; nothing was changed")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not has_run:
+        raise CheckpointError(f"cannot resume {run_dir}: it holds no run (no config.json, metrics.csv or checkpoints/); "
+                              f"start one without --resume")
+    from embodied.arena.catalogue import resolve_world
+    resolve_world(cfg.world)  # a bad world fails here, before the run folder is touched
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CheckpointError(f"cannot create run folder {run_dir}: {err.strerror or err}") from None
+    for folder in (run_dir, run_dir / "checkpoints"):
+        clean_stale_tmp(folder)
     if cfg.torch_threads > 0:
         torch.set_num_threads(cfg.torch_threads)
-    checkpoint = None
-    if resume:
-        checkpoint = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    checkpoint = _resume_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        print(f"embodied train: {run_dir} has no checkpoint yet (stopped before its first); starting it again "
+              f"from step 0", file=sys.stderr)
+        resume = False
+    if checkpoint is not None:
         saved = checkpoint["config"]
         defaults = TrainConfig().to_dict()  # keys added since the checkpoint was written read as their defaults
         changed = [k for k in RESUME_FIXED if saved.get(k, defaults[k]) != getattr(cfg, k)]
         if changed:
             raise CheckpointError(f"cannot resume {run_dir}: config keys {changed} differ from the checkpoint's")
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    try:
+        return _train(cfg, run_dir, checkpoint, progress)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(err, NoSpaceError):
+            raise NoSpaceError(err.errno, f"no space left on device while writing in {run_dir} ({err.filename or err}); "
+                                          f"the last checkpoint and the CSVs are intact (free some space, then "
+                                          f"continue with --resume)") from None
+        raise
+
+
+def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: bool) -> dict:
+    resume = checkpoint is not None
+    write_atomic(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
     seed_everything(cfg.seed)
 
     # -- envs, agent, replay --------------------------------------------------------------------
@@ -212,90 +328,100 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
     last_reward = np.zeros(B, np.float32)
     episode_return = np.zeros(B)
     summary: dict[str, float] = {}
-    try:
-        while step < total_steps:
-            # 1. collect
-            batch = collector.collect(agent, T)
-            step = collector.steps * B
-            # 2. replay: row t holds o_t and a_{t-1} (zeros at an episode start)
-            for t in range(T):
-                first = batch["is_first"][t]
-                action_prev = np.where(first[:, None], 0.0, last_action).astype(np.float32)
-                replay.add({k: v[t] for k, v in batch["obs"].items()}, action_prev, first,
-                           reward=np.where(first, 0.0, last_reward), is_terminal=batch["terminated"][t])
-                last_action, last_reward = batch["action"][t], batch["reward"][t]
-                episode_return = np.where(first, 0.0, episode_return) + batch["reward"][t]
-            # 3. world model and intrinsic heads on replay
-            if step >= cfg.learning_starts and replay.can_sample(wm_cfg.seq_len):
-                loop["wm_debt"] += cfg.train_ratio * B * T / (wm_cfg.batch_size * wm_cfg.seq_len)
-                while loop["wm_debt"] >= 1.0:
-                    loop["wm_debt"] -= 1.0
-                    for name, value in agent.train_world_model(replay.sample(wm_cfg.batch_size, wm_cfg.seq_len, replay_rng)).items():
+    stop = StopRequest(lambda: (cfg.episode_steps - collector.steps % cfg.episode_steps) * B)
+    with stop:
+        try:
+            while step < total_steps:
+                # 1. collect
+                batch = collector.collect(agent, T)
+                step = collector.steps * B
+                # 2. replay: row t holds o_t and a_{t-1} (zeros at an episode start)
+                for t in range(T):
+                    first = batch["is_first"][t]
+                    action_prev = np.where(first[:, None], 0.0, last_action).astype(np.float32)
+                    replay.add({k: v[t] for k, v in batch["obs"].items()}, action_prev, first,
+                               reward=np.where(first, 0.0, last_reward), is_terminal=batch["terminated"][t])
+                    last_action, last_reward = batch["action"][t], batch["reward"][t]
+                    episode_return = np.where(first, 0.0, episode_return) + batch["reward"][t]
+                # 3. world model and intrinsic heads on replay
+                if step >= cfg.learning_starts and replay.can_sample(wm_cfg.seq_len):
+                    loop["wm_debt"] += cfg.train_ratio * B * T / (wm_cfg.batch_size * wm_cfg.seq_len)
+                    while loop["wm_debt"] >= 1.0:
+                        loop["wm_debt"] -= 1.0
+                        for name, value in agent.train_world_model(replay.sample(wm_cfg.batch_size, wm_cfg.seq_len, replay_rng)).items():
+                            window.add(f"losses/{name}", value)
+                # 4. dopamine: critics and actor modules on the fresh rollout
+                for name, value in agent.learn([info["record"] for info in batch["info"]]).items():
+                    if name != "nan_skips":
                         window.add(f"losses/{name}", value)
-            # 4. dopamine: critics and actor modules on the fresh rollout
-            for name, value in agent.learn([info["record"] for info in batch["info"]]).items():
-                if name != "nan_skips":
-                    window.add(f"losses/{name}", value)
-            # 5. structural plasticity
-            agent.plasticity_tick(T)
-            population_log.add(agent.population.events)
-            window.add("population/births", float(sum(e[1] == "birth" for e in agent.population.events)), 0.0)
-            window.add("population/prunes", float(sum(e[1] == "prune" for e in agent.population.events)), 0.0)
-            agent.population.events = []
-            # 6. metrics (rewards and RPEs averaged over steps and envs)
-            for info in batch["info"]:
-                for c, v in info["rewards"].items():
-                    window.add(f"rewards/{c}", float(np.mean(v)))
-                for c, v in info["rpe"].items():
-                    window.add(f"dopamine/rpe_{c}", float(np.mean(v)))
-                window.add("dopamine/tonic", float(np.mean(info["tonic"])))
-                window.add("dopamine/vigour", float(np.mean(info["vigour"])))
-            window.add("food_events", float((batch["reward"] > 0).sum()), float(B * T))
-            if collector.at_episode_start():  # an episode just ended for every env
-                loop["episode_coverage"] = [float(x) for x in batch["coverage"][-1]]
-                loop["episode_returns"] = [float(x) for x in episode_return]
-            if bar is not None:
-                bar.update(step - bar.n)
-            if step - loop["last_log"] >= cfg.log_every or step >= total_steps:
-                loop["last_log"] = step
-                elapsed = time.perf_counter() - t0
-                means = window.means()
-                row = {k: v for k, v in means.items() if k != "food_events"}
-                row["population/births"] = window.sums.get("population/births", 0.0)
-                row["population/prunes"] = window.sums.get("population/prunes", 0.0)
-                row["population/size"] = float(len(agent.population))
-                row["losses/nan_skips"] = float(agent.nan_skips)
-                row["charts/coverage"] = float(np.mean(loop["episode_coverage"] or batch["coverage"][-1]))
-                row["charts/coverage_now"] = float(np.mean(batch["coverage"][-1]))
-                row["charts/food_per_1000_steps"] = 1000.0 * means.get("food_events", 0.0)
-                if loop["episode_returns"]:
-                    row["charts/episode_return"] = float(np.mean(loop["episode_returns"]))
-                row["time/steps_per_second"] = (step - step0) / max(elapsed, 1e-9)
-                metrics.log(step, row)
-                summary = {"step": step, **row}
-                window = Window()
+                # 5. structural plasticity
+                agent.plasticity_tick(T)
+                population_log.add(agent.population.events)
+                window.add("population/births", float(sum(e[1] == "birth" for e in agent.population.events)), 0.0)
+                window.add("population/prunes", float(sum(e[1] == "prune" for e in agent.population.events)), 0.0)
+                agent.population.events = []
+                # 6. metrics (rewards and RPEs averaged over steps and envs)
+                for info in batch["info"]:
+                    for c, v in info["rewards"].items():
+                        window.add(f"rewards/{c}", float(np.mean(v)))
+                    for c, v in info["rpe"].items():
+                        window.add(f"dopamine/rpe_{c}", float(np.mean(v)))
+                    window.add("dopamine/tonic", float(np.mean(info["tonic"])))
+                    window.add("dopamine/vigour", float(np.mean(info["vigour"])))
+                window.add("food_events", float((batch["reward"] > 0).sum()), float(B * T))
+                if collector.at_episode_start():  # an episode just ended for every env
+                    loop["episode_coverage"] = [float(x) for x in batch["coverage"][-1]]
+                    loop["episode_returns"] = [float(x) for x in episode_return]
                 if bar is not None:
-                    bar.set_postfix(cov=f"{row['charts/coverage_now']:.2f}", food=f"{row['charts/food_per_1000_steps']:.1f}",
-                                    tonic=f"{row.get('dopamine/tonic', 0.0):+.2f}", sps=f"{row['time/steps_per_second']:.0f}",
-                                    mods=len(agent.population))
-            # checkpoints (and videos) only at episode boundaries: that is what makes resume exact
-            if collector.at_episode_start() and (step - loop["last_checkpoint"] >= cfg.checkpoint_every or step >= total_steps):
-                loop["last_checkpoint"] = step
-                video_due = cfg.video_every > 0 and (step - loop["last_video"] >= cfg.video_every or step >= total_steps)
-                if video_due:
-                    loop["last_video"] = step
-                loop["window"] = window.state()
-                _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
-                _prune_checkpoints(run_dir, cfg.keep_checkpoints)
-                if video_due:
-                    torch_state = torch.get_rng_state()  # the video must not perturb training's streams
-                    _record_video(run_dir, cfg, step)
-                    torch.set_rng_state(torch_state)
-    finally:
-        if bar is not None:
-            bar.close()
-        metrics.close()
-        collector.close()
+                    bar.update(step - bar.n)
+                if step - loop["last_log"] >= cfg.log_every or step >= total_steps:
+                    loop["last_log"] = step
+                    elapsed = time.perf_counter() - t0
+                    means = window.means()
+                    row = {k: v for k, v in means.items() if k != "food_events"}
+                    row["population/births"] = window.sums.get("population/births", 0.0)
+                    row["population/prunes"] = window.sums.get("population/prunes", 0.0)
+                    row["population/size"] = float(len(agent.population))
+                    row["losses/nan_skips"] = float(agent.nan_skips)
+                    row["charts/coverage"] = float(np.mean(loop["episode_coverage"] or batch["coverage"][-1]))
+                    row["charts/coverage_now"] = float(np.mean(batch["coverage"][-1]))
+                    row["charts/food_per_1000_steps"] = 1000.0 * means.get("food_events", 0.0)
+                    if loop["episode_returns"]:
+                        row["charts/episode_return"] = float(np.mean(loop["episode_returns"]))
+                    row["time/steps_per_second"] = (step - step0) / max(elapsed, 1e-9)
+                    metrics.log(step, row)
+                    summary = {"step": step, **row}
+                    window = Window()
+                    if bar is not None:
+                        bar.set_postfix(cov=f"{row['charts/coverage_now']:.2f}", food=f"{row['charts/food_per_1000_steps']:.1f}",
+                                        tonic=f"{row.get('dopamine/tonic', 0.0):+.2f}", sps=f"{row['time/steps_per_second']:.0f}",
+                                        mods=len(agent.population))
+                # checkpoints (and videos) only at episode boundaries: that is what makes resume exact
+                saved = None
+                if collector.at_episode_start() and (step - loop["last_checkpoint"] >= cfg.checkpoint_every or step >= total_steps):
+                    loop["last_checkpoint"] = step
+                    video_due = cfg.video_every > 0 and (step - loop["last_video"] >= cfg.video_every or step >= total_steps)
+                    if video_due:
+                        loop["last_video"] = step
+                    loop["window"] = window.state()
+                    saved = _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
+                    _prune_checkpoints(run_dir, cfg.keep_checkpoints)
+                    if video_due:
+                        torch_state = torch.get_rng_state()  # the video must not perturb training's streams
+                        _record_video(run_dir, cfg, step, progress=bar is not None)
+                        torch.set_rng_state(torch_state)
+                if stop.requested and collector.at_episode_start() and step < total_steps:
+                    if saved is None:  # off the checkpoint schedule: last_checkpoint stays, so resume keeps the schedule
+                        loop["window"] = window.state()
+                        saved = _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
+                        _prune_checkpoints(run_dir, max(cfg.keep_checkpoints, 1))
+                    raise TrainingInterrupted(f"interrupted at step {step} of {total_steps}: checkpoint {saved} written; "
+                                              f"continue exactly with --resume --run-dir {run_dir}")
+        finally:
+            if bar is not None:
+                bar.close()
+            metrics.close()
+            collector.close()
     summary.update(population_size=len(agent.population), births=agent.population.births,
                    prunes=agent.population.prunes, total_steps=step)
     return summary

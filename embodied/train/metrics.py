@@ -4,13 +4,43 @@
 name appears mid-run the file is rewritten with the wider header (rare: names are stable),
 so the CSV always parses with a single header. TensorBoard (``tb/``) is written when
 ``tensorboard=True`` (torch's SummaryWriter).
+
+A failed write (a full disk) never leaves half a row: appends are cut back to the file's
+previous length (``append_text``) and rewrites go through a temporary file and os.replace.
 """
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from pathlib import Path
+
+
+def append_text(path: str | Path, text: str) -> None:
+    """Append ``text`` to ``path`` whole or not at all: on an error (ENOSPC) the file is cut back
+    to its previous length, so a CSV never ends in half a row."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        data = memoryview(text.encode())
+        try:
+            while data:  # unbuffered: nothing is left in a buffer to fail later
+                data = data[os.write(fd, data):]
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _csv_text(columns: list[str], rows: list[dict], header: bool) -> str:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, columns)
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
 
 
 class MetricsWriter:
@@ -37,19 +67,14 @@ class MetricsWriter:
             self.columns += new
             self._rewrite()
         else:
-            with open(self.path, "a", newline="") as f:
-                csv.DictWriter(f, self.columns).writerow(row)
+            append_text(self.path, _csv_text(self.columns, [row], header=False))
         if self._tb is not None:
             for key, value in clean.items():
                 self._tb.add_scalar(key, value, step)
 
     def _rewrite(self) -> None:
-        tmp = self.path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, self.columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(tmp, self.path)
+        from embodied.train.checkpoint import write_atomic  # .metrics.csv.tmp + os.replace, removed on failure
+        write_atomic(self.path, _csv_text(self.columns, self.rows, header=True).encode())
 
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after ``step`` (a resumed run continues from its checkpoint)."""

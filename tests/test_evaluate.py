@@ -37,7 +37,7 @@ def test_evaluator_refuses_training_seeds(capsys):
         evaluate_policy(policy_factory("random")[0], "procedural:7x7", "explore", [5], 10)
     assert check_seeds([3], allow_training_seeds=True) == [3]
     assert cli_main(["eval", "--policy", "random", "--seed-start", "0", "--seeds", "2"]) == 2
-    assert "below 10000" in capsys.readouterr().out
+    assert "below 10000" in capsys.readouterr().err
     assert min(held_out_seeds(5)) == HELD_OUT_START
 
 

@@ -2,13 +2,18 @@
 
 Per protocol it writes ``<out>/<protocol>.png`` (figure), ``<out>/<protocol>.csv``
 (per-step trace) and ``<out>/<protocol>.json`` (metrics and pass/fail per criterion);
-for all of them ``summary.json`` and ``summary.md``. Exit status 1 if any fails.
+for all of them ``summary.json`` and ``summary.md``. Exit status 1 if any fails, 2 for a bad
+argument (one line on stderr naming it and its allowed range).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from pathlib import Path
+
+from embodied.errors import UsageError
 
 from embodied.lab.protocols import PROTOCOLS
 from embodied.lab.traces import write_trace_csv
@@ -31,9 +36,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="--embodied: steps of the trained rat's video, embodied.mp4 (0: none)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="--embodied: training config overrides (see embodied train --help)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+#: argument -> (lowest, highest) allowed
+BOUNDS = {"seed": (0, 2**32 - 1), "alpha": (1e-6, 1.0), "steps": (1, 10**9), "trials": (1, 10**5),
+          "checkpoints": (1, 100), "video_steps": (0, 10**6)}
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name, (low, high) in BOUNDS.items():
+        value = getattr(args, name)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise UsageError(f"--{name.replace('_', '-')} {value}: allowed {low:g}..{high:g}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder")
 
 
 def run(args: argparse.Namespace) -> int:
+    _check(args)
     if args.embodied:
         from embodied.lab.embodied_lab import run_embodied_lab
 
@@ -50,16 +72,24 @@ def run(args: argparse.Namespace) -> int:
         return 0 if summary["passed"] else 1
     unknown = [p for p in args.protocols if p not in PROTOCOLS]
     if unknown:
-        print(f"embodied lab: unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)}")
-        return 2
+        raise UsageError(f"unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)}")
     from embodied.lab.figures import plot
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(args.protocols), unit="protocol", desc="lab", dynamic_ncols=True, file=sys.stderr)
     for name in args.protocols:
         spec = PROTOCOLS[name]
+        if bar is not None:
+            bar.set_postfix_str(name)
         result = spec.run(seed=args.seed, alpha=args.alpha, record=True)
+        if bar is not None:
+            bar.update(1)
+            bar.clear()
         plot(result, out / f"{name}.png", spec.title)
         write_trace_csv(result.rows, out / f"{name}.csv")
         entry = {"title": spec.title, "passed": result.passed, "criterion": spec.criterion, "source": spec.source,
@@ -69,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'PASS' if result.passed else 'FAIL'}  {name:<15} {spec.title}")
         for check, ok in result.checks.items():
             print(f"      {'ok ' if ok else 'NO '} {check}")
+    if bar is not None:
+        bar.close()
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     lines = ["# embodied lab summary", "", f"seed {args.seed}, alpha {args.alpha}", "",
              "| protocol | result | criterion | source |", "|---|---|---|---|"]

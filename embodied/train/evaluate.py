@@ -73,8 +73,9 @@ def make_eval_env(world: str, task: str, episode_steps: int, env_kwargs: dict | 
     return gym.make(ENV_ID, world=world, task=task, max_episode_steps=int(episode_steps), **(env_kwargs or {}))
 
 
-def run_episode(env, policy, seed: int, episode_steps: int) -> dict:
-    """One episode of exactly ``episode_steps`` steps (or until the env ends it) on maze ``seed``."""
+def run_episode(env, policy, seed: int, episode_steps: int, bar=None) -> dict:
+    """One episode of exactly ``episode_steps`` steps (or until the env ends it) on maze ``seed``;
+    ``bar`` (a tqdm bar) advances by one per step and by the rest when the env ends it early."""
     obs, info = env.reset(seed=seed)
     policy.reset()
     steps, steps_to = 0, {50: None, 90: None}
@@ -82,37 +83,57 @@ def run_episode(env, policy, seed: int, episode_steps: int) -> dict:
         action, _ = policy.act(obs)
         obs, reward, terminated, truncated, info = env.step(action)
         tell_reward(policy, reward)
+        if bar is not None:
+            bar.update(1)
         for level in steps_to:
             if steps_to[level] is None and info["coverage"] >= level / 100:
                 steps_to[level] = steps
         if terminated or truncated:
             break
+    if bar is not None:
+        bar.update(episode_steps - steps)
     eaten = int(info.get("food_eaten", 0))
     return {"seed": int(seed), "steps": steps, "coverage": float(info["coverage"]), "food_eaten": eaten,
             "food_per_1000": 1000.0 * eaten / max(steps, 1),
             "steps_to_50": steps_to[50] or steps, "steps_to_90": steps_to[90] or steps}
 
 
+def _bar(enabled: bool, total: int, desc: str, unit: str):
+    if not enabled:
+        return None
+    import sys
+
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
+
+
 def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode_steps: int, *,
                     allow_training_seeds: bool = False, env_kwargs: dict | None = None,
-                    progress: bool = False, label: str = "") -> dict:
+                    progress: bool = False, label: str = "", progress_bar: bool = False) -> dict:
     """Run ``make_policy(env, seed)`` for one episode on each held-out maze seed.
 
-    Returns per-episode lists (``coverage``, ``food_per_1000``, ``steps_to_50``, ``steps_to_90``,
-    ``episodes``) and bootstrap intervals (``coverage_ci``, ``food_per_1000_ci`` as dicts).
+    ``progress`` prints one line per seed; ``progress_bar`` shows a tqdm bar over every step
+    of every seed on stderr. Returns per-episode lists (``coverage``, ``food_per_1000``,
+    ``steps_to_50``, ``steps_to_90``, ``episodes``) and bootstrap intervals (``coverage_ci``,
+    ``food_per_1000_ci`` as dicts).
     """
     seeds = check_seeds(seeds, allow_training_seeds)
     env = make_eval_env(world, task, episode_steps, env_kwargs)
     episodes, start = [], time.time()
+    bar = _bar(progress_bar, len(seeds) * int(episode_steps), f"eval {label or 'policy'}", "step")
     try:
         for seed in seeds:
             policy = make_policy(env, seed)
-            episodes.append(run_episode(env, policy, seed, int(episode_steps)))
+            episodes.append(run_episode(env, policy, seed, int(episode_steps), bar=bar))
+            if bar is not None:
+                bar.set_postfix(seed=str(seed), coverage=f"{episodes[-1]['coverage']:.2f}")
             if progress:
                 e = episodes[-1]
                 print(f"  {label or 'policy'} seed {seed}: coverage {e['coverage']:.3f}, "
                       f"food/1000 {e['food_per_1000']:.2f}", flush=True)
     finally:
+        if bar is not None:
+            bar.close()
         env.close()
     result = {"world": world, "task": task, "seeds": seeds, "episode_steps": int(episode_steps),
               "wall_s": time.time() - start, "episodes": episodes}
@@ -124,15 +145,22 @@ def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode
 
 
 def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor: float = 3.0,
-                      allow_training_seeds: bool = False) -> dict:
+                      allow_training_seeds: bool = False, progress_bar: bool = False) -> dict:
     """``factor`` × the mean env steps the depth-first oracle needs on these mazes, measured by
     driving :class:`embodied.brain.oracles.DFSOracle` through each (evaluation only)."""
     from ..brain.oracles import measure_dfs_steps
     seeds = check_seeds(seeds, allow_training_seeds)
     env = make_eval_env(world, "explore", 50_000, env_kwargs)
+    bar = _bar(progress_bar, len(seeds), "DFS oracle (episode length)", "maze")
+    runs = []
     try:
-        runs = [measure_dfs_steps(env, seed=s) for s in seeds]
+        for s in seeds:
+            runs.append(measure_dfs_steps(env, seed=s))
+            if bar is not None:
+                bar.update(1)
     finally:
+        if bar is not None:
+            bar.close()
         env.close()
     steps = [r["steps"] for r in runs]
     return {"episode_steps": int(round(factor * float(np.mean(steps)))), "oracle_steps": steps,
@@ -263,12 +291,16 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
         raise FileNotFoundError(f"no checkpoint {spec!r} (and not one of random, wander, forage-oracle, dfs-oracle)")
     if path.is_dir():  # a run folder
         path = path / "checkpoints" / "latest.pt"
+    from .checkpoint import CheckpointError, load_checkpoint, load_policy
+    load_checkpoint(path)  # a corrupt or foreign file fails now, not after the DFS oracle's minutes
     env_kwargs = {}
     for config_path in (path.parent.parent / "config.json", path.parent / "config.json"):
-        if config_path.exists():
-            env_kwargs = env_kwargs_from_config(json.loads(config_path.read_text()))
+        if config_path.is_file():
+            try:
+                env_kwargs = env_kwargs_from_config(json.loads(config_path.read_text()))
+            except (ValueError, UnicodeDecodeError) as err:
+                raise CheckpointError(f"run config {config_path} is not valid JSON: {err}") from None
             break
-    from .checkpoint import load_policy
     cache = {}
 
     def make(env, seed):
@@ -291,20 +323,57 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="a reference policy instead of a checkpoint (oracles are privileged baselines)")
     parser.add_argument("--world", default=DEFAULT_WORLD, help="layout name, file, or procedural:WxH")
     parser.add_argument("--task", default="explore", choices=["explore", "forage"])
-    parser.add_argument("--seeds", type=int, default=5, help="number of held-out mazes")
-    parser.add_argument("--seed-start", type=int, default=HELD_OUT_START, help="first maze seed (≥ 10000)")
+    parser.add_argument("--seeds", type=int, default=5, help=f"number of held-out mazes, 1..{MAX_SEEDS}")
+    parser.add_argument("--seed-start", type=int, default=HELD_OUT_START,
+                        help=f"first maze seed (≥ 10000; at most {MAX_SEED} counting every seed)")
     parser.add_argument("--episode-steps", default="auto",
-                        help="steps per episode; 'auto' = 3x the DFS oracle's steps (explore) or 2000 (forage)")
+                        help=f"steps per episode, 1..{MAX_EPISODE_STEPS}; 'auto' = 3x the DFS oracle's steps "
+                             f"(explore) or 2000 (forage)")
     parser.add_argument("--allow-training-seeds", action="store_true", help="permit seeds < 10000 (training mazes)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the policy (0 = torch's default)")
     parser.add_argument("--json", help="also write the full result here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+#: bounds of the command's arguments (a run of more is a typo, not an evaluation)
+MAX_SEEDS, MAX_SEED, MAX_EPISODE_STEPS = 10_000, 2**32 - 1, 10_000_000
+
+
+def _checked_args(args: argparse.Namespace) -> int:
+    """The episode length (0 for auto) after every argument is checked; UsageError names the bad one."""
+    from ..errors import UsageError
+    if bool(args.checkpoint) == bool(args.policy):
+        raise UsageError("give a checkpoint or --policy (one of them)")
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds {args.seeds}: allowed 1..{MAX_SEEDS}")
+    if not 0 <= args.seed_start <= MAX_SEED - args.seeds + 1:
+        raise UsageError(f"--seed-start {args.seed_start}: allowed 0..{MAX_SEED - args.seeds + 1} "
+                         f"(seeds are whole numbers in [0, 2^32 - 1])")
+    if not 0 <= args.threads <= 1024:
+        raise UsageError(f"--threads {args.threads}: allowed 0..1024")
+    from ..brain.device import resolve_device
+    try:
+        resolve_device(args.device)
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"--device: {err}") from None
+    if args.json and Path(args.json).is_dir():
+        raise UsageError(f"--json {args.json} is a directory; give a file name")
+    if args.episode_steps == "auto":
+        return 0
+    try:
+        steps = int(args.episode_steps)
+    except ValueError:
+        raise UsageError(f"--episode-steps {args.episode_steps!r}: a whole number 1..{MAX_EPISODE_STEPS} or 'auto'") \
+            from None
+    if not 1 <= steps <= MAX_EPISODE_STEPS:
+        raise UsageError(f"--episode-steps {steps}: allowed 1..{MAX_EPISODE_STEPS} or 'auto'")
+    return steps
 
 
 def run(args: argparse.Namespace) -> int:
-    if bool(args.checkpoint) == bool(args.policy):
-        print("embodied eval: give a checkpoint or --policy (one of them)")
-        return 2
+    from ..errors import UsageError
+    episode_steps = _checked_args(args)
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     if args.checkpoint:
         limit_threads(args.threads)
@@ -312,23 +381,23 @@ def run(args: argparse.Namespace) -> int:
         seeds = check_seeds(seeds, args.allow_training_seeds)
         make, env_kwargs = policy_factory(args.policy or args.checkpoint, args.device)
     except (ValueError, FileNotFoundError) as err:
-        print(f"embodied eval: {err}")
-        return 2
-    if args.episode_steps == "auto":
+        raise UsageError(str(err)) from None
+    bars = not args.no_progress
+    if not episode_steps:
         if args.task == "explore":
-            dfs = dfs_episode_steps(args.world, seeds, env_kwargs, allow_training_seeds=args.allow_training_seeds)
+            dfs = dfs_episode_steps(args.world, seeds, env_kwargs, allow_training_seeds=args.allow_training_seeds,
+                                    progress_bar=bars)
             episode_steps = dfs["episode_steps"]
             print(f"episode length {episode_steps} steps = 3 x mean DFS-oracle traversal "
                   f"({np.mean(dfs['oracle_steps']):.0f} steps, {dfs['cell_moves'][0]} cell moves)")
         else:
             episode_steps = 2000
-    else:
-        episode_steps = int(args.episode_steps)
     name = args.policy or args.checkpoint
     print(f"evaluating {name} on {args.world} task {args.task}: seeds {seeds[0]}..{seeds[-1]}, "
-          f"{episode_steps} steps each")
+          f"{episode_steps} steps each", flush=True)
     result = evaluate_policy(make, args.world, args.task, seeds, episode_steps,
-                             allow_training_seeds=args.allow_training_seeds, env_kwargs=env_kwargs)
+                             allow_training_seeds=args.allow_training_seeds, env_kwargs=env_kwargs,
+                             label=Path(name).name, progress_bar=bars)
     cov, food = result["coverage_ci"], result["food_per_1000_ci"]
     print(f"coverage        mean {cov['mean']:.3f}  95% CI [{cov['low']:.3f}, {cov['high']:.3f}]  (n={cov['n']})")
     print(f"food per 1000   mean {food['mean']:.2f}  95% CI [{food['low']:.2f}, {food['high']:.2f}]  (n={food['n']})")

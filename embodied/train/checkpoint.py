@@ -344,7 +344,10 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
         agent = Agent(cfg, obs_space, act_space, num_envs=1, device=device)
         agent.load_state_dict(payload["agent"], weights_only=True)
     except (KeyError, RuntimeError, ValueError) as err:
-        raise CheckpointError(f"checkpoint {path} does not fit the agent it describes: {err}") from err
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        more = f" (and {len(lines) - 2} more mismatches)" if len(lines) > 2 else ""
+        raise CheckpointError(f"checkpoint {path} does not fit the agent it describes: "
+                              f"{' '.join(lines[:2])[:400]}{more}") from err
     finally:
         torch.set_rng_state(rng)
     return AgentPolicy(agent)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -29,7 +28,6 @@ import cv2
 import gymnasium as gym
 import numpy as np
 import pybullet as p
-from PIL import ImageGrab
 
 from embodied import ENV_ID
 from embodied.brain.policies import WanderPolicy
@@ -55,8 +53,7 @@ class ExtrasWander(WanderPolicy):
 
 def grab_dashboard(viewer, path: pathlib.Path) -> np.ndarray:
     """The dashboard as the X server shows it (not the array we handed Tk), saved to ``path``."""
-    x, y, width, height = viewer.dashboard.geometry()
-    shot = np.asarray(ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=os.environ["DISPLAY"]))[..., :3]
+    shot = np.asarray(viewer.dashboard.grab())
     cv2.imwrite(str(path), cv2.cvtColor(shot, cv2.COLOR_RGB2BGR))
     return shot
 

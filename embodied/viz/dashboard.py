@@ -146,6 +146,12 @@ class Dashboard:
         return (self._label.winfo_rootx(), self._label.winfo_rooty(), self._label.winfo_width(),
                 self._label.winfo_height())
 
+    def grab(self):
+        """The picture as the X server shows it (a PIL image, via Pillow's ImageGrab), not the array given to Tk."""
+        from PIL import ImageGrab
+        x, y, width, height = self.geometry()
+        return ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=self.root.winfo_screen()).convert("RGB")
+
     def _close_clicked(self) -> None:
         self.close()
         if self._on_close is not None:

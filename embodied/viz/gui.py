@@ -314,6 +314,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--free-camera", action="store_true", help="start with the free camera")
     parser.add_argument("--odour", action="store_true", help="start with the odour field shown")
     parser.add_argument("--no-dashboard", action="store_true", help="only the 3D window, no panel dashboard")
+    parser.add_argument("--screenshot", metavar="PNG", help="at the end, save the dashboard as the screen shows it")
 
 
 @contextlib.contextmanager
@@ -348,6 +349,12 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         print(f"embodied view: --steps must be >= 1, got {args.steps}", file=sys.stderr)
         return 2
+    if args.screenshot and (args.no_dashboard or not args.screenshot.lower().endswith(".png")):
+        print(f"embodied view: --screenshot {args.screenshot!r} needs a .png path and the dashboard", file=sys.stderr)
+        return 2
+    if args.screenshot and not os.path.isdir(os.path.dirname(os.path.abspath(args.screenshot))):
+        print(f"embodied view: --screenshot {args.screenshot!r}: folder does not exist", file=sys.stderr)
+        return 2
     try:  # before PyBullet is asked for a window: without a display it ends the process from C
         require_display("embodied view")
     except DisplayError as err:
@@ -378,6 +385,9 @@ def run(args: argparse.Namespace) -> int:
             viewer = RatViewer(env, policy, seed=args.seed, follow=not args.free_camera, show_odour=args.odour)
         print_key_help()
         steps = viewer.run(max_steps=args.steps)
+        if args.screenshot and viewer.dashboard is not None and not viewer.dashboard.closed:
+            viewer.dashboard.grab().save(args.screenshot)
+            print(f"embodied view: wrote {args.screenshot}")
         if viewer.dashboard is not None:
             viewer.dashboard.close()
     finally:

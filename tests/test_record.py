@@ -65,6 +65,24 @@ def test_record_rejects_a_world_that_does_not_exist(tmp_path, capsys):
     assert "nowhere.maze" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--fps", "0"], "--fps must be a number in (0, 1000.0], got 0.0"),
+    (["--fps", "nan"], "--fps must be a number"), (["--fps", "-5"], "--fps must be a number"),
+    (["--fps", "inf"], "--fps must be a number"), (["--steps", "0"], "--steps must be ≥ 1, got 0"),
+    (["--out", "{tmp}"], "must end in .mp4"), (["--out", "{tmp}/notes.txt"], "notes.txt' must end in .mp4"),
+    (["--out", "{tmp}/dir.mp4"], "is a directory"),
+])
+def test_record_refuses_bad_arguments_in_one_line_and_touches_no_file(tmp_path, capsys, args, message):
+    (tmp_path / "dir.mp4").mkdir()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code = main(["record", "--world", "t_maze", "--steps", "2", "--out", str(tmp_path / "x.mp4"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert notes.read_text() == "keep me" and not (tmp_path / "x.mp4").exists()
+
+
 def test_record_explains_a_missing_checkpoint(tmp_path, capsys):
     code = main(["record", "--checkpoint", str(tmp_path / "missing.pt"), "--steps", "3",
                  "--out", str(tmp_path / "x.mp4")])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import pathlib
 import sys
 
@@ -28,6 +29,9 @@ from ..arena.layout import ODOUR
 from ..brain.policies import REFERENCE_POLICIES as POLICIES
 from ..brain.policies import make_reference_policy, tell_reward
 from .topdown import draw_topdown
+
+
+MAX_FPS = 1000.0  # beyond any player; cv2 accepts nonsense rates silently or fails with no reason
 
 
 class Recorder:
@@ -48,6 +52,8 @@ class Recorder:
         self.frames = 0
         self.writer = None
         if self.path is not None:
+            if self.path.is_dir():
+                raise OSError(f"cannot write a video to {self.path}: it is a directory")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
                                           (panels.FRAME_W, panels.FRAME_H))
@@ -141,6 +147,8 @@ def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: i
     """
     if steps < 1:
         raise ValueError(f"steps must be ≥ 1, got {steps}")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise ValueError(f"fps must be a number in (0, {MAX_FPS}], got {fps}")
     base = env.unwrapped
     fps = fps or base.metadata.get("render_fps", 30)
     bounds = proprio_bounds(env)
@@ -213,21 +221,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=None, help="video frame rate (default: the env's, 30)")
 
 
+def check_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``embodied record``'s arguments, in one line, or None."""
+    if args.steps < 1:
+        return f"--steps must be ≥ 1, got {args.steps}"
+    if args.fps is not None and not (math.isfinite(args.fps) and 0 < args.fps <= MAX_FPS):
+        return f"--fps must be a number in (0, {MAX_FPS}], got {args.fps}"
+    out = pathlib.Path(args.out)
+    if out.suffix.lower() != ".mp4":  # so that a typo cannot overwrite a file that is not a video
+        return f"--out {args.out!r} must end in .mp4"
+    if out.is_dir():
+        return f"--out {args.out!r} is a directory; give a file name ending in .mp4"
+    if out.exists() and not out.is_file():
+        return f"--out {args.out!r} exists and is not a regular file"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import gymnasium as gym
     from .. import ENV_ID
 
-    if args.steps < 1:
-        print(f"embodied record: --steps must be ≥ 1, got {args.steps}", file=sys.stderr)
+    problem = check_args(args)
+    if problem is not None:
+        print(f"embodied record: {problem}", file=sys.stderr)
         return 2
     env = gym.make(ENV_ID, world=args.world, task=args.task)
     try:
         try:
             policy = make_policy(args.policy, args.checkpoint, env, seed=args.seed)
-        except CheckpointError as err:
+            stats = record_rollout(env, policy, args.steps, args.out, seed=args.seed, fps=args.fps, progress=True)
+        except (CheckpointError, OSError) as err:
             print(f"embodied record: {err}", file=sys.stderr)
             return 2
-        stats = record_rollout(env, policy, args.steps, args.out, seed=args.seed, fps=args.fps, progress=True)
+        except KeyboardInterrupt:  # the writer was closed on the way out: the frames so far are a playable video
+            print(f"\nembodied record: interrupted; {args.out} holds the frames recorded so far", file=sys.stderr)
+            return 130
     finally:
         env.close()
     print(f"wrote {stats['path']}: {stats['frames']} frames, {stats['episodes']} episode(s), "

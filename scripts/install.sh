@@ -13,13 +13,16 @@ fi
 "$PY" -m pip install --quiet -e ".[test]"
 # 3. the GUI's display for tests and servers: Xvfb (a virtual X server), xdotool (key presses),
 #    and the Mesa OpenGL libraries PyBullet's GUI loads; apt-get only when something is missing.
+#    The live dashboard beside the 3D window is a Tk window: Python's tkinter needs libtk8.6
+#    (python3-tk brings it, and the module itself for Debian's own Python).
 if ! command -v Xvfb >/dev/null 2>&1 || ! command -v xdotool >/dev/null 2>&1 \
-    || ! ldconfig -p 2>/dev/null | grep -c "libGL.so.1" >/dev/null; then
+    || ! ldconfig -p 2>/dev/null | grep -c "libGL.so.1" >/dev/null \
+    || ! "$PY" -c "import tkinter" >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends \
-      xvfb xdotool libgl1 libglx-mesa0 libgl1-mesa-dri >/dev/null
+      xvfb xdotool libgl1 libglx-mesa0 libgl1-mesa-dri libtk8.6 python3-tk >/dev/null
   else
-    echo "install.sh: no apt-get; install Xvfb, xdotool and Mesa GL yourself for the GUI tests" >&2
+    echo "install.sh: no apt-get; install Xvfb, xdotool, Mesa GL and Tk (tkinter) yourself for the GUI tests" >&2
   fi
 fi

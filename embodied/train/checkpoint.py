@@ -233,7 +233,8 @@ def _read_checked(path: Path) -> bytes:
                                   f"recorded in {digest_path(path).name} when it was written; use another step_*.pt")
         return data
     if not zipfile.is_zipfile(io.BytesIO(data)):  # torch.save writes a zip archive; its directory sits at the end
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): not a complete torch archive")
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): "
+                              f"not a complete torch archive")
     try:
         bad = zipfile.ZipFile(io.BytesIO(data)).testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as err:

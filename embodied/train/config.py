@@ -247,17 +247,17 @@ class TrainConfig:
     def _validate_dopamine(self, need) -> None:
         from embodied.brain.pathways import MODULE_KINDS, kind_of
         unknown = set(self.channel_weights) - set(REWARD_CHANNELS)
-        need(not unknown, f"channel_weights names unknown channel(s) {sorted(unknown)}; allowed: {', '.join(REWARD_CHANNELS)}",
-             "channel_weights")
+        need(not unknown, f"channel_weights names unknown channel(s) {sorted(unknown)}; "
+                          f"allowed: {', '.join(REWARD_CHANNELS)}", "channel_weights")
         for channel, weight in self.channel_weights.items():
             _check_number(f"channel_weights.{channel}", weight, WEIGHT_RANGE, "channel_weights", integer=False)
         for kind, weights in self.routing.items():
-            need(kind in MODULE_KINDS, f"routing names unknown module kind {kind!r}; allowed: {', '.join(MODULE_KINDS)}",
-                 "routing")
+            need(kind in MODULE_KINDS,
+                 f"routing names unknown module kind {kind!r}; allowed: {', '.join(MODULE_KINDS)}", "routing")
             need(isinstance(weights, dict), f"routing[{kind!r}] must be a dict channel -> weight", "routing")
             bad = set(weights) - set(REWARD_CHANNELS)
-            need(not bad, f"routing[{kind!r}] names unknown channel(s) {sorted(bad)}; allowed: {', '.join(REWARD_CHANNELS)}",
-                 "routing")
+            need(not bad, f"routing[{kind!r}] names unknown channel(s) {sorted(bad)}; "
+                          f"allowed: {', '.join(REWARD_CHANNELS)}", "routing")
             for channel, weight in weights.items():
                 _check_number(f"routing.{kind}.{channel}", weight, WEIGHT_RANGE, "routing", integer=False)
         need(len(self.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
@@ -266,7 +266,8 @@ class TrainConfig:
                  f"initial_modules has {name!r}; allowed: {', '.join(MODULE_KINDS)}", "initial_modules")
             need(kind_of(name) in self.routing, f"routing has no row for module kind {kind_of(name)!r}", "routing")
         need(len(self.initial_modules) <= self.max_modules,
-             f"initial_modules has {len(self.initial_modules)} modules; max_modules={self.max_modules}", "initial_modules")
+             f"initial_modules has {len(self.initial_modules)} modules; max_modules={self.max_modules}",
+             "initial_modules")
 
     def _validate_world_model(self, need) -> None:
         from embodied.brain.intrinsic import IntrinsicConfig
@@ -276,8 +277,8 @@ class TrainConfig:
             defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
                         for f in dataclasses.fields(cls)}
             for name, value in getattr(self, key).items():
-                need(name not in ("device", "seed"), f"{key}.{name} is set from the top-level key {name!r}; set that instead",
-                     key)
+                need(name not in ("device", "seed"),
+                     f"{key}.{name} is set from the top-level key {name!r}; set that instead", key)
                 need(name in defaults, f"{key} names unknown {cls.__name__} field {name!r}; allowed: "
                                        f"{', '.join(n for n in defaults if n not in ('device', 'seed'))}", key)
                 _check_like_default(f"{key}.{name}", value, defaults[name], key)
@@ -338,7 +339,8 @@ WIDTH = _r(1, 8192)
 WEIGHT_RANGE = _r(0, 1000)
 #: memory a replay buffer may ask for (vision frames dominate: replay_capacity x vision_size^2 x 3 bytes)
 MAX_REPLAY_BYTES = 64 * 2**30
-CHOICES = {"vector_env": ("sync", "async"), "task": ("explore", "forage", "conditioning"), "world_model": ("cpu", "gpu")}
+CHOICES = {"vector_env": ("sync", "async"), "task": ("explore", "forage", "conditioning"),
+           "world_model": ("cpu", "gpu")}
 
 #: allowed values of every numeric TrainConfig field (ints must also be whole numbers)
 RANGES: dict[str, Range] = {
@@ -367,8 +369,9 @@ WORLD_MODEL_RANGES: dict[str, Range] = {
     "image_size": _r(8, 512), "cnn_depth": _r(1, 512), "vision_embed": WIDTH, "vector_embed": WIDTH, "mlp_units": WIDTH,
     "mlp_layers": _r(1, 16), "deter": WIDTH, "stoch_groups": _r(1, 256), "stoch_classes": _r(2, 256), "hidden": WIDTH,
     "warp_transforms": _r(1, 16), "log_floor": _r(0, 1, lo_open=True), "next_huber_delta": _r(0, 1000),
-    "unimix": _r(0, 1, hi_open=True), "free_bits": _r(0, 1000), "kl_dyn_scale": _r(0, 1000), "kl_rep_scale": _r(0, 1000),
-    "next_obs_scale": _r(0, 1e4), "copy_error_decay": _r(0, 1, hi_open=True), "copy_error_floor": _r(0, 1, lo_open=True),
+    "unimix": _r(0, 1, hi_open=True), "free_bits": _r(0, 1000), "kl_dyn_scale": _r(0, 1000),
+    "kl_rep_scale": _r(0, 1000), "next_obs_scale": _r(0, 1e4), "copy_error_decay": _r(0, 1, hi_open=True),
+    "copy_error_floor": _r(0, 1, lo_open=True),
     "default_loss_scale": _r(0, 1e4), "recon_scale": _r(0, 1e5), "lr": _r(0, 1, lo_open=True),
     "adam_eps": _r(0, 1, lo_open=True), "grad_clip": _r(0, 1e6, lo_open=True), "batch_size": _r(1, 4096),
     "seq_len": _r(2, 4096),
@@ -525,9 +528,11 @@ def _read_file(path: Path) -> dict:
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"config file {path} is a directory, not a JSON or TOML file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block open(), /dev/zero would never end
-        raise ConfigError(f"config file {path} is not a regular file (a FIFO, socket or device); give a JSON or TOML file")
+        raise ConfigError(f"config file {path} is not a regular file (a FIFO, socket or device); "
+                          f"give a JSON or TOML file")
     if info.st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"config file {path} is {info.st_size} bytes; a config file is at most {MAX_CONFIG_BYTES} bytes")
+        raise ConfigError(f"config file {path} is {info.st_size} bytes; "
+                          f"a config file is at most {MAX_CONFIG_BYTES} bytes")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)

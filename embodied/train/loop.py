@@ -251,8 +251,8 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
         raise CheckpointError(f"{run_dir} already holds a run (metrics.csv, checkpoints/): continue it with "
                               f"--resume or choose another --run-dir; nothing was changed")
     if resume and not has_run:
-        raise CheckpointError(f"cannot resume {run_dir}: it holds no run (no config.json, metrics.csv or checkpoints/); "
-                              f"start one without --resume")
+        raise CheckpointError(f"cannot resume {run_dir}: it holds no run (no config.json, metrics.csv or "
+                              f"checkpoints/); start one without --resume")
     from embodied.arena.catalogue import resolve_world
     resolve_world(cfg.world)  # a bad world fails here, before the run folder is touched
     try:
@@ -278,9 +278,9 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
         return _train(cfg, run_dir, checkpoint, progress)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(err, NoSpaceError):
-            raise NoSpaceError(err.errno, f"no space left on device while writing in {run_dir} ({err.filename or err}); "
-                                          f"the last checkpoint and the CSVs are intact (free some space, then "
-                                          f"continue with --resume)") from None
+            raise NoSpaceError(err.errno, f"no space left on device while writing in {run_dir} "
+                                          f"({err.filename or err}); the last checkpoint and the CSVs are intact "
+                                          f"(free some space, then continue with --resume)") from None
         raise
 
 
@@ -411,12 +411,12 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                         _record_video(run_dir, cfg, step, progress=bar is not None)
                         torch.set_rng_state(torch_state)
                 if stop.requested and collector.at_episode_start() and step < total_steps:
-                    if saved is None:  # off the checkpoint schedule: last_checkpoint stays, so resume keeps the schedule
+                    if saved is None:  # off schedule: last_checkpoint stays, so a resumed run keeps the schedule
                         loop["window"] = window.state()
                         saved = _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
                         _prune_checkpoints(run_dir, max(cfg.keep_checkpoints, 1))
-                    raise TrainingInterrupted(f"interrupted at step {step} of {total_steps}: checkpoint {saved} written; "
-                                              f"continue exactly with --resume --run-dir {run_dir}")
+                    raise TrainingInterrupted(f"interrupted at step {step} of {total_steps}: checkpoint {saved} "
+                                              f"written; continue exactly with --resume --run-dir {run_dir}")
         finally:
             if bar is not None:
                 bar.close()

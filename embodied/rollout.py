@@ -14,6 +14,7 @@ import numpy as np
 
 from . import ENV_ID
 from .brain.policies import REFERENCE_POLICIES, make_reference_policy
+from .tasks import TASKS
 from .train.metrics import MetricsWriter
 
 
@@ -63,7 +64,7 @@ def whole_number(low: int, high: int):
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/rollout", help="run folder to write")
     parser.add_argument("--world", default="procedural:9x9", help="layout name, file, or procedural:WxH")
-    parser.add_argument("--task", default="forage", help="explore, forage or conditioning")
+    parser.add_argument("--task", default="forage", choices=sorted(TASKS), help="the task (reward and termination)")
     parser.add_argument("--policy", default="random", choices=REFERENCE_POLICIES, help="reference policy")
     parser.add_argument("--steps", type=whole_number(1, 10 ** 9), default=1000, help="env steps in total")
     parser.add_argument("--episode-steps", type=whole_number(1, 10 ** 9), default=500, help="steps per episode")

@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -39,6 +41,7 @@ def run_all(cases, jobs: int, timeout: float, tmp_root: Path, shared: Path, prog
         todo.put(case)
     results: dict = {}
     lock = threading.Lock()
+    bar = tqdm(total=len(cases), unit="case", disable=not progress, file=sys.stderr)
 
     def slot():
         pool = corpus.WorkerPool(shared, tmp_root)
@@ -50,8 +53,7 @@ def run_all(cases, jobs: int, timeout: float, tmp_root: Path, shared: Path, prog
             outcome, detail = pool.run(case, timeout)
             with lock:
                 results[case.name] = (outcome, detail)
-                if progress:
-                    print(f"\r{len(results)}/{len(cases)} cases", end="", file=sys.stderr, flush=True)
+                bar.update()
         pool.close()
 
     threads = [threading.Thread(target=slot, daemon=True) for _ in range(jobs)]
@@ -59,8 +61,7 @@ def run_all(cases, jobs: int, timeout: float, tmp_root: Path, shared: Path, prog
         thread.start()
     for thread in threads:
         thread.join()
-    if progress:
-        print(file=sys.stderr)
+    bar.close()
     return results
 
 

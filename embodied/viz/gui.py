@@ -36,6 +36,7 @@ from ..body.rat import CONTROL_DT
 from ..brain.policies import tell_reward
 from ..display import DisplayError, require_display
 from ..senses.base import SimView
+from ..tasks import TASKS
 from .panels import FRAME_W
 from .dashboard import Dashboard, DashboardUnavailable, key_help_block, with_strip
 from .record import Recorder, proprio_bounds
@@ -305,7 +306,7 @@ class RatViewer:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", default="procedural:9x9", help="maze name, layout file or procedural:WxH")
-    parser.add_argument("--task", default="forage", help="explore | forage | conditioning")
+    parser.add_argument("--task", default="forage", choices=sorted(TASKS), help="the task (reward and termination)")
     parser.add_argument("--checkpoint", help="policy checkpoint (from `embodied train`)")
     parser.add_argument("--policy", choices=("wander", "random", "keyboard"), default="wander",
                         help="without a checkpoint: a reference policy, or keyboard only")

@@ -169,6 +169,8 @@ def plot_population(rows: list[dict], out: pathlib.Path) -> bool:
 def plot_run(run_dir: str | pathlib.Path, out_dir: str | pathlib.Path | None = None) -> dict[str, list]:
     """Write every plot the run folder has data for; returns ``{"written": [paths], "skipped": [notes]}``."""
     run_dir = pathlib.Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is a file, not a run folder (give the folder that holds metrics.csv)")
     if not run_dir.is_dir():
         raise RunFolderError(f"run folder {run_dir} does not exist")
     metrics_path, population_path = run_dir / "metrics.csv", run_dir / "population.csv"

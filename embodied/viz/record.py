@@ -28,6 +28,7 @@ from . import panels
 from ..arena.layout import ODOUR
 from ..brain.policies import REFERENCE_POLICIES as POLICIES
 from ..brain.policies import make_reference_policy, tell_reward
+from ..tasks import TASKS
 from .topdown import draw_topdown
 
 
@@ -215,7 +216,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", choices=POLICIES, default="random", help="reference policy when no checkpoint")
     parser.add_argument("--out", default="rollout.mp4", help="output MP4 path")
     parser.add_argument("--world", default="procedural:9x9", help="maze name, layout file or procedural:WxH")
-    parser.add_argument("--task", default="explore", help="explore | forage | conditioning")
+    parser.add_argument("--task", default="explore", choices=sorted(TASKS), help="the task (reward and termination)")
     parser.add_argument("--steps", type=int, default=300, help="env steps to record (one frame each)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the env and the reference policy")
     parser.add_argument("--fps", type=float, default=None, help="video frame rate (default: the env's, 30)")
@@ -234,6 +235,9 @@ def check_args(args: argparse.Namespace) -> str | None:
         return f"--out {args.out!r} is a directory; give a file name ending in .mp4"
     if out.exists() and not out.is_file():
         return f"--out {args.out!r} exists and is not a regular file"
+    blocker = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    if blocker is not None:
+        return f"--out {args.out!r}: {str(blocker)!r} is a file, not a directory"
     return None
 
 

@@ -6,8 +6,8 @@ A subcommand module exposes ``configure(parser)`` (adds its arguments) and
 ``embodied plot`` never pays for importing torch or PyBullet it does not need.
 
 User errors are reported here, once for every subcommand: an exception of the project's
-user-error classes (:class:`embodied.errors.UserError` and the few named in
-``USER_ERROR_CLASSES`` that do not derive from it yet) prints ``embodied COMMAND: message``
+user-error class (:class:`embodied.errors.UserError`, which the layout, display, config,
+checkpoint and run-folder errors derive from) prints ``embodied COMMAND: message``
 on one line of stderr and exits with the error's ``exit_code`` (2; 1 for a full disk; 130
 for a run stopped by Ctrl-C). argparse's own errors exit 2. Ctrl-C anywhere else prints one
 line and exits 130 (128 + SIGINT). Anything else is a bug and keeps its traceback.
@@ -35,27 +35,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worlds": ("embodied.arena.catalogue", "list or check maze layouts"),
 }
 
-#: (module, class) of user errors defined outside embodied.errors that do not derive from UserError yet;
-#: looked up only in modules already imported (an error class of a module never imported cannot be raised)
-USER_ERROR_CLASSES = (("embodied.arena.layout", "LayoutError"), ("embodied.display", "DisplayError"),
-                      ("embodied.viz.plot", "RunFolderError"), ("embodied.viz.record", "CheckpointError"))
-
-
 def _usage() -> str:
     lines = ["usage: embodied COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "embodied COMMAND --help shows a command's options."]
     return "\n".join(lines)
-
-
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """UserError and the named classes of already-imported modules."""
-    found: list[type[BaseException]] = [UserError]
-    for module_name, class_name in USER_ERROR_CLASSES:
-        cls = getattr(sys.modules.get(module_name), class_name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseException):
-            found.append(cls)
-    return tuple(found)
 
 
 def one_line(err: BaseException) -> str:
@@ -92,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `embodied worlds | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except Exception as err:
-        if isinstance(err, user_error_types()):
-            print(f"embodied {name}: {one_line(err)}", file=sys.stderr)
-            return int(getattr(err, "exit_code", 2))
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+    except UserError as err:
+        print(f"embodied {name}: {one_line(err)}", file=sys.stderr)
+        return int(err.exit_code)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
             print(f"embodied {name}: no space left on device ({err.filename or one_line(err)})", file=sys.stderr)
             return 1
         raise

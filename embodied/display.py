@@ -17,8 +17,10 @@ import ctypes.util
 import os
 import sys
 
+from .errors import UserError
 
-class DisplayError(RuntimeError):
+
+class DisplayError(UserError, RuntimeError):
     """No display is reachable for a GUI window (unset or dead ``DISPLAY``, or no libX11)."""
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
+
 WALL, FLOOR, START, FOOD, ODOUR, TV = "#", ".", "S", "F", "O", "T"
 #: start characters with a fixed heading (radians; 0 = east/+x, pi/2 = north/+y)
 HEADING_STARTS = {"^": np.pi / 2, ">": 0.0, "v": -np.pi / 2, "<": np.pi}
@@ -85,7 +87,7 @@ DEFAULT_LANDMARK_COLOURS = {
 }
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError, ValueError):
     """A bad layout, with where it is: ``file:line:column: message``."""
 
     def __init__(self, message: str, source: str = "<string>", line: int | None = None, column: int | None = None):

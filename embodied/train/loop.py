@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import inspect
 import json
 import math
 import random
@@ -195,7 +194,7 @@ class StopRequest:
 
 def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = False) -> dict | None:
     """A rollout video from the checkpoint just written (its own env and agent copy); a progress
-    bar when ``progress`` and the recorder takes one."""
+    bar when ``progress``."""
     from embodied.train.checkpoint import load_policy
     from embodied.train.collector import make_single_env
     path = run_dir / "videos" / f"step_{step}.mp4"
@@ -206,8 +205,7 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = F
             from embodied.viz.record import record_rollout
         except ImportError as err:  # fallback: raw ego frames, no panels
             return _fallback_video(env, policy, cfg, path, err)
-        extra = {"progress": progress} if "progress" in inspect.signature(record_rollout).parameters else {}
-        return record_rollout(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991, **extra)
+        return record_rollout(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991, progress=progress)
     finally:
         env.close()
 

@@ -363,7 +363,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import gymnasium as gym
     from .. import ENV_ID
-    from .record import CheckpointError, make_policy
+    from ..train.checkpoint import CheckpointError
+    from .record import make_policy
 
     try:
         env = gym.make(ENV_ID, world=args.world, task=args.task, render_mode="human")

@@ -23,6 +23,8 @@ import sys
 
 import numpy as np
 
+from ..errors import UserError
+
 #: figure file -> (title, metric-name prefixes)
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "learning_curves.png": ("Learning curves", ("charts/", "time/")),
@@ -32,7 +34,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UserError, ValueError):
     """The folder is not a run folder, or a file in it cannot be read."""
 
 

@@ -54,6 +54,14 @@ def test_presets_and_config_errors_name_the_key():
         WorldModelConfig(stoch_classes=1).validated()
 
 
+@pytest.mark.parametrize("key, value", [("lr", float("nan")), ("lr", float("inf")), ("grad_clip", float("nan")),
+                                        ("deter", float("nan")), ("log_floor", float("nan")), ("unimix", float("nan"))])
+def test_non_finite_config_values_are_refused(key, value):
+    """Library users bypass the trainer's config checks: NaN must fail the model's own ranges too."""
+    with pytest.raises(ValueError, match=f"WorldModelConfig.{key}=(nan|inf)"):
+        WorldModelConfig(**{key: value}).validated()
+
+
 def test_device_resolution():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto") == (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))

@@ -113,19 +113,19 @@ class WorldModelConfig:
         for key, low in [("image_size", 8), ("cnn_depth", 1), ("vision_embed", 1), ("vector_embed", 1), ("mlp_units", 1),
                          ("mlp_layers", 1), ("warp_transforms", 1), ("deter", 1), ("stoch_groups", 1), ("stoch_classes", 2), ("hidden", 1),
                          ("batch_size", 1), ("seq_len", 2)]:
-            if getattr(self, key) < low:
+            if not getattr(self, key) >= low:  # written so that NaN fails too
                 raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be >= {low}")
         if self.image_size & (self.image_size - 1):
             raise ValueError(f"WorldModelConfig.image_size={self.image_size} must be a power of two (8, 16, 32, 64, ...)")
         if self.vector_next_inputs not in ("senses", "latent"):
             raise ValueError(f"WorldModelConfig.vector_next_inputs={self.vector_next_inputs!r} must be 'senses' or 'latent'")
-        if self.log_floor <= 0:
-            raise ValueError(f"WorldModelConfig.log_floor={self.log_floor} must be > 0")
+        if not 0 < self.log_floor < float("inf"):
+            raise ValueError(f"WorldModelConfig.log_floor={self.log_floor} must be a finite number > 0")
         if not 0 <= self.unimix < 1:
             raise ValueError(f"WorldModelConfig.unimix={self.unimix} must be in [0, 1)")
         for key in ("next_huber_delta", "free_bits", "kl_dyn_scale", "kl_rep_scale", "next_obs_scale", "recon_scale", "lr", "grad_clip"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be >= 0")
+            if not 0 <= getattr(self, key) < float("inf"):
+                raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be a finite number >= 0")
         assert "device" in known
         return self
 

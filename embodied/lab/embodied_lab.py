@@ -21,6 +21,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from tqdm import tqdm
 
 from .. import ENV_ID
 from ..brain.policies import tell_reward
@@ -55,12 +56,14 @@ MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's respons
 
 
 def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channel: str,
-          task_options: dict | None = None) -> dict:
+          task_options: dict | None = None, progress: bool = False) -> dict:
     """Run a checkpoint (learning off) for ``trials`` trials; RPE traces aligned to events.
 
     The task and box are the ones the checkpoint was trained in (its config's ``world`` and
-    ``task_options``; or ``task_options`` when given), with omission trials at ``omission_prob``."""
+    ``task_options``; or ``task_options`` when given), with omission trials at ``omission_prob``;
+    a tqdm bar of trials when ``progress``."""
     env, policy, options = _trained_rat(checkpoint, omission_prob, task_options)
+    bar = tqdm(total=trials, unit="trial", desc=f"probe {checkpoint.name}", disable=not progress, leave=False)
     policy.predict = False  # the probe reads dopamine, not the predicted frame (3x faster)
     obs, info = env.reset(seed=seed)
     policy.reset()
@@ -77,6 +80,8 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
         tell_reward(policy, reward)
         rows[-1]["reward"] = reward
         step += 1
+        bar.update(min(info["trial"], trials) - bar.n)
+    bar.close()
     env.close()
     return {"rows": rows, **_responses(rows)}
 
@@ -97,7 +102,7 @@ def _trained_rat(checkpoint: Path, omission_prob: float, task_options: dict | No
 
 
 def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_prob: float = 0.25,
-                 channels: tuple[str, ...] = ("food",)) -> dict:
+                 channels: tuple[str, ...] = ("food",), progress: bool = False) -> dict:
     """A rollout video of the checkpoint's rat in its box (``embodied record``'s panels: the map, its
     view, the predicted view, whiskers, scent, the dopamine trace of ``channels`` (all when empty) and
     tonic; the status names the light and the pellet), learning off, omission trials at ``omission_prob``."""
@@ -105,7 +110,8 @@ def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_p
 
     env, policy, _ = _trained_rat(checkpoint, omission_prob)
     try:
-        return record_rollout(env, _ChannelFilter(policy, channels) if channels else policy, steps, path, seed=seed)
+        return record_rollout(env, _ChannelFilter(policy, channels) if channels else policy, steps, path, seed=seed,
+                              progress=progress)
     finally:
         env.close()
 
@@ -227,7 +233,8 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 2, tri
     ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     probes = {}
     for ckpt in ckpts:
-        probes[int(ckpt.stem.split("_")[1])] = probe(ckpt, trials, seed + 1, omission_prob=0.25, channel=channel)
+        probes[int(ckpt.stem.split("_")[1])] = probe(ckpt, trials, seed + 1, omission_prob=0.25, channel=channel,
+                                                    progress=True)
     for pr in probes.values():
         pr["oracle"] = oracle_bounds(pr["rows"], config.gamma)
     first, last = probes[min(probes)], probes[max(probes)]
@@ -243,7 +250,7 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 2, tri
                     out / "embodied.csv")
     _figure(out / "embodied.png", probes, channel, world=config.world)
     if video_steps > 0:
-        summary["video"] = record_video(ckpts[-1], out / "embodied.mp4", video_steps, seed + 2)
+        summary["video"] = record_video(ckpts[-1], out / "embodied.mp4", video_steps, seed + 2, progress=True)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
     return summary
 

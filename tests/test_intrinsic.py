@@ -65,6 +65,14 @@ def test_dark_room_fades_all_three_rewards():
 
 @pytest.mark.slow
 def test_coherence_drops_when_senses_contradict():
+    """Issue floor: touch replaced by noise, or vision 6 steps late, gives coherence <= 50 % of
+    clean. Measured (scripts/eval_intrinsic.py, one thread) over model seeds 0-4: clean 0.13,
+    0.11, 0.16, 0.08, 0.30; touch noise / clean -0.97, -3.5, -17, -7.0, -0.36; late vision /
+    clean -0.76, -1.0, -1.7, -1.5, -0.43; seed 0 on two threads (another trajectory: the online
+    training follows the floating-point path) -2.2 and -0.93. The floor holds at every seed
+    with the perturbed value below zero, so asserting it at seed 0 leaves a margin of more than
+    0.5 x clean. Before the heads settled after the drive (``coherence_scenario``), the same
+    ratios were 0.33-0.67 at three of five seeds and the test failed on a fresh machine."""
     m = coherence_scenario(seed=0)
     assert m["clean"] > 0, m
     assert m["touch_noise_value"] <= 0.5 * m["clean"] and m["vision_late_value"] <= 0.5 * m["clean"], m

@@ -1,6 +1,6 @@
 """Intrinsic rewards on scripted trajectories in the real env (small model, online training).
 
-The scenarios live in ``embodied.scenarios`` (shared with ``scripts/eval_intrinsic.py``, which
+The scenarios live in ``embodied.evaluation.scenarios`` (shared with ``scripts/eval_intrinsic.py``, which
 measures every floor over several seeds); the scripted driver there steers with privileged
 ``info`` and is never an input to the rewards.
 """
@@ -13,7 +13,7 @@ import torch
 torch.set_num_threads(1)
 
 from embodied.brain.intrinsic import IntrinsicConfig, RunningScale
-from embodied.scenarios import coherence_scenario, dark_room_scenario, noisy_tv_scenario, novelty_scenario
+from embodied.evaluation.scenarios import coherence_scenario, dark_room_scenario, noisy_tv_scenario, novelty_scenario
 
 
 # ---------------------------------------------------------------------------------------------

@@ -147,8 +147,8 @@ def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode
 def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor: float = 3.0,
                       allow_training_seeds: bool = False, progress_bar: bool = False) -> dict:
     """``factor`` × the mean env steps the depth-first oracle needs on these mazes, measured by
-    driving :class:`embodied.brain.oracles.DFSOracle` through each (evaluation only)."""
-    from ..brain.oracles import measure_dfs_steps
+    driving :class:`embodied.evaluation.oracles.DFSOracle` through each (evaluation only)."""
+    from ..evaluation.oracles import measure_dfs_steps
     seeds = check_seeds(seeds, allow_training_seeds)
     env = make_eval_env(world, "explore", 50_000, env_kwargs)
     bar = _bar(progress_bar, len(seeds), "DFS oracle (episode length)", "maze")
@@ -283,7 +283,7 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
     if spec in REFERENCE_POLICIES:
         return (lambda env, seed: make_reference_policy(spec, env.action_space, seed)), {}
     if spec in ("forage-oracle", "dfs-oracle"):
-        from ..brain.oracles import DFSOracle, ForageOracle
+        from ..evaluation.oracles import DFSOracle, ForageOracle
         cls = ForageOracle if spec == "forage-oracle" else DFSOracle
         return (lambda env, seed: cls(env)), {}
     path = Path(spec)

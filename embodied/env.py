@@ -270,7 +270,7 @@ class RodentMazeEnv(gym.Env):
             return None
         if self.layout is None:
             raise RuntimeError("call reset() before render(): there is no maze or rat to draw yet")
-        from .viz.topdown import draw_topdown
+        from .arena.topdown import draw_topdown  # lazy: cv2 only when pictures are asked for
         info = self.task.info()
         return draw_topdown(self.layout, position=(self.state.x, self.state.y), heading=self.state.yaw,
                             head_yaw=self.state.head_yaw, visited=self.visited, food=info.get("food_cells", ()),

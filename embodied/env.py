@@ -33,10 +33,10 @@ from .arena.odour import LENGTH_SCALE_RANGE, MAX_TURBULENCE
 from .body.checks import check_bool, check_int, check_number
 from .body.rat import CONTROL_DT, MAX_TOP_SPEED, PHYSICS_HZ, SUBSTEPS, Rat
 from .display import require_display
-from .senses import SENSE_NAMES, Proprioception, Scent, SimView, Vision, WhiskerArray
+from .senses import SENSE_NAMES, SenseSettings, SimView, build_senses, sense_names
 from .senses.base import MAX_NOISE_STD
 from .senses.vision import MAX_PIXELS, MIN_PIXELS
-from .tasks import make_task
+from .tasks import TaskHandle, make_task
 
 ODOUR_MARKER_RGBA = (0.55, 0.25, 0.75, 1.0)
 ACTION_HELP = "an action is 3 finite numbers (forward, turn, head), each in [-1, 1] (beyond is clipped)"
@@ -84,18 +84,19 @@ class RodentMazeEnv(gym.Env):
         if render_mode is not None and (not isinstance(render_mode, str)
                                         or render_mode not in self.metadata["render_modes"]):
             raise ValueError(f"render_mode {render_mode!r}; allowed: None, {', '.join(self.metadata['render_modes'])}")
+        registered = sense_names()  # the four built-in senses and any registered since (senses/base.py)
         if isinstance(senses, str) or not hasattr(senses, "__iter__"):
-            raise ValueError(f"senses={senses!r}: must be a sequence of sense names from {', '.join(SENSE_NAMES)}")
+            raise ValueError(f"senses={senses!r}: must be a sequence of sense names from {', '.join(registered)}")
         senses = tuple(senses)
-        unknown = [name for name in senses if not isinstance(name, str) or name not in SENSE_NAMES]
+        unknown = [name for name in senses if not isinstance(name, str) or name not in registered]
         if unknown or not senses:
-            raise ValueError(f"senses {unknown or '()'} not allowed; choose from {', '.join(SENSE_NAMES)}")
+            raise ValueError(f"senses {unknown or '()'} not allowed; choose from {', '.join(registered)}")
         if noise is not None and not isinstance(noise, dict):
             raise ValueError(f"noise={noise!r}: must be a dict of sense name -> std, e.g. {{'vision': 0.02}}")
         noise = dict(noise or {})
-        if set(noise) - set(SENSE_NAMES):
-            raise ValueError(f"noise keys {sorted(map(str, set(noise) - set(SENSE_NAMES)))}; "
-                             f"allowed: {', '.join(SENSE_NAMES)}")
+        if set(noise) - set(registered):
+            raise ValueError(f"noise keys {sorted(map(str, set(noise) - set(registered)))}; "
+                             f"allowed: {', '.join(registered)}")
         for name, std in noise.items():
             check_number(f"noise[{name!r}]", std, 0.0, MAX_NOISE_STD)
         width, height = _check_vision_size(vision_size)
@@ -110,6 +111,7 @@ class RodentMazeEnv(gym.Env):
             raise ValueError(f"task_options={task_options!r}: must be a dict of option -> value")
         self.render_mode, self.world = render_mode, world
         self.task = make_task(task, **(task_options or {}))
+        self._task_handle = TaskHandle(self)  # the narrow view every task hook receives
         resolved = resolve_world(world, cell_size=cell_size)
         self._fixed_layout = resolved if isinstance(resolved, Layout) else None
         self._procedural = None if self._fixed_layout else dict(resolved, cell_size=cell_size or 0.3)
@@ -121,13 +123,8 @@ class RodentMazeEnv(gym.Env):
         self.arena = Arena(self.client)
         self.odour: OdourField | None = None
         self.turbulence, self.odour_length_scale = turbulence, odour_length_scale
-        all_senses = {
-            "vision": lambda: Vision(width, height, fov=fov, depth=depth, noise_std=noise.get("vision", 0.0)),
-            "touch": lambda: WhiskerArray(noise_std=noise.get("touch", 0.0)),
-            "proprio": lambda: Proprioception(noise_std=noise.get("proprio", 0.0)),
-            "scent": lambda: Scent(noise_std=noise.get("scent", 0.0)),
-        }
-        self.senses = [all_senses[name]() for name in SENSE_NAMES if name in senses]
+        settings = SenseSettings(width=width, height=height, fov=fov, depth=depth, noise=noise)
+        self.senses = build_senses(senses, settings)  # in observation order, whatever the order asked
         self.observation_space = gym.spaces.Dict({s.name: s.space for s in self.senses})
         self.action_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
         self.layout: Layout | None = None
@@ -176,7 +173,7 @@ class RodentMazeEnv(gym.Env):
             self._odour_markers = [self.arena.add_marker(ODOUR_MARKER_RGBA, radius=0.025) for _ in layout.cells(ODOUR)]
             self.odour.set_sources(1, [layout.cell_centre(*cell) for cell in layout.cells(ODOUR)])
         for marker, cell in zip(self._odour_markers, layout.cells(ODOUR)):
-            self.move_marker(marker, *layout.cell_centre(*cell))
+            self.arena.move_marker(marker, *layout.cell_centre(*cell))
         self.odour.reset_noise(rng, 2)
 
         if start is None:
@@ -198,7 +195,7 @@ class RodentMazeEnv(gym.Env):
         self.visited[start[1], start[0]] = True
         self._n_visited, self._n_free = 1, int(layout.free.sum())
         self._cell_distance_cache: dict = {}
-        self.task.initialize_episode(self, rng)
+        self.task.initialize_episode(self._task_handle, rng)
         self.rat.forget_contacts()  # the last episode's contacts must not reach touch or the solver
         self.state = self.rat.read_state()  # a task may place the rat (the restrained conditioning rat)
         self.refresh_food_odour()
@@ -217,7 +214,7 @@ class RodentMazeEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         action = check_action(action)  # raises before anything changes: the env stays usable
         rng = self.np_random
-        self.task.before_step(self, action, rng)
+        self.task.before_step(self._task_handle, action, rng)
         self.rat.actuate(action)
         for _ in range(SUBSTEPS):
             p.stepSimulation(physicsClientId=self.client)
@@ -228,7 +225,8 @@ class RodentMazeEnv(gym.Env):
             self.visited[row, col] = True
             self._n_visited += 1
         self.arena.update_noisy_tv(rng)
-        reward, terminated = self.task.after_step(self, rng)
+        self.task.after_step(self._task_handle, rng)
+        reward, terminated = self.task.get_reward(self._task_handle), self.task.should_terminate(self._task_handle)
         return self._observe(), float(reward), bool(terminated), False, self._info()
 
     def _observe(self) -> dict:
@@ -252,17 +250,14 @@ class RodentMazeEnv(gym.Env):
             info["layout"] = self.layout
         return info
 
-    # ---- helpers the task uses -------------------------------------------------------
+    # ---- what the task handle reads (tasks/base.py, TaskHandle) ----------------------
     def cell_distances(self, cell: tuple[int, int]) -> np.ndarray:
         if cell not in self._cell_distance_cache:
             self._cell_distance_cache[cell] = self.layout.distances_from(cell)
         return self._cell_distance_cache[cell]
 
-    def move_marker(self, body: int, x: float, y: float) -> None:
-        p.resetBasePositionAndOrientation(body, [x, y, 0.02], [0, 0, 0, 1], physicsClientId=self.client)
-
     def refresh_food_odour(self) -> None:
-        self.odour.set_sources(0, self.task.odour_sources(self))
+        self.odour.set_sources(0, self.task.odour_sources(self._task_handle))
 
     # ---- pictures --------------------------------------------------------------------
     def render(self):

@@ -301,3 +301,41 @@ def test_calls_out_of_order_say_what_to_do():
     for call in (lambda: env.step([0.0, 0.0, 0.0]), lambda: env.reset(seed=0)):
         with pytest.raises(RuntimeError, match="closed env"):
             call()
+
+
+def test_tasks_get_a_narrow_handle_and_separate_reward_and_termination_hooks(make_env, monkeypatch):
+    """A toy task: reward 0.25 × its step count, episode over at step 4; it sees the arena and the body, not the
+    env, and the handle's body state is the one after physics (the position that step's info reports)."""
+    from embodied.tasks import TASKS, Task, TaskHandle
+
+    seen = {"xy": []}
+
+    class Probe(Task):
+        name = "probe"
+
+        def initialize_episode(self, handle, rng):
+            seen["handle"], self.steps = handle, 0
+
+        def after_step(self, handle, rng):
+            self.steps += 1
+            seen["xy"].append((handle.body_state.x, handle.body_state.y))
+
+        def get_reward(self, handle):
+            return 0.25 * self.steps
+
+        def should_terminate(self, handle):
+            return self.steps >= 4
+
+    monkeypatch.setitem(TASKS, "probe", Probe)
+    env = make_env(world="t_maze", task="probe", vision_size=16)
+    env.reset(seed=0)
+    handle, base = seen["handle"], env.unwrapped
+    assert isinstance(handle, TaskHandle)
+    for beyond_reach in ("step", "reset", "senses", "np_random", "task", "visited", "client", "render"):
+        assert not hasattr(handle, beyond_reach), beyond_reach
+    assert handle.layout is base.layout and handle.arena is base.arena and handle.body is base.rat
+    steps = [env.step(np.array([1.0, 0.0, 0.0], np.float32)) for _ in range(4)]
+    assert [reward for _, reward, *_ in steps] == [0.25, 0.5, 0.75, 1.0]
+    assert [terminated for _, _, terminated, *_ in steps] == [False, False, False, True]
+    assert seen["xy"] == [tuple(info["position"]) for *_, info in steps]
+    assert np.hypot(*np.subtract(seen["xy"][3], seen["xy"][0])) > 0.01  # the state moved with the rat

@@ -138,3 +138,74 @@ def test_turbulence_at_its_limit_keeps_scent_finite(make_env, write_layout):
     for _ in range(200):
         obs, *_ = env.step(np.array([0.3, 0.5, 0.0], np.float32))
         assert np.isfinite(obs["scent"]).all() and obs["scent"].min() >= 0 and obs["scent"].max() <= 1
+
+
+# ---- the registry: a new sense is one class in one file ------------------------------------------------
+import gymnasium as gym  # noqa: E402
+import pytest  # noqa: E402
+
+from embodied.senses import SENSE_NAMES, Sense, register_sense, sense_names, unregister_sense  # noqa: E402
+
+
+class HeadDirection(Sense):
+    """A toy sense, defined and registered only here: the head's compass direction (cos, sin)."""
+
+    name = "head_direction"
+
+    @property
+    def space(self) -> gym.spaces.Box:
+        return gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def measure(self, view) -> np.ndarray:
+        return np.array([np.cos(view.state.head_yaw), np.sin(view.state.head_yaw)], np.float32)
+
+
+@pytest.fixture
+def head_direction_sense():
+    register_sense(HeadDirection)
+    yield HeadDirection
+    unregister_sense(HeadDirection.name)
+
+
+def test_a_registered_sense_reaches_the_observation_space_and_the_observations(head_direction_sense, make_env,
+                                                                               write_layout):
+    """No edit of env.py: the env builds the toy sense from the registry, after the built-in senses."""
+    assert sense_names() == SENSE_NAMES + ("head_direction",)
+    env = make_env(world=write_layout(ROOM), senses=("head_direction", "proprio"), vision_size=16)
+    assert set(env.observation_space.spaces) == {"proprio", "head_direction"}  # gymnasium's Dict sorts its keys
+    assert env.observation_space["head_direction"] == HeadDirection().space
+    obs, info = env.reset(seed=0, options={"start": (4, 3), "heading": 0.5})
+    assert list(obs) == ["proprio", "head_direction"]  # observation (and noise-draw) order, not the order asked
+    np.testing.assert_allclose(obs["head_direction"], [np.cos(0.5), np.sin(0.5)], atol=1e-3)
+    for _ in range(30):
+        obs, _, _, _, info = env.step(np.array([0.5, 1.0, 0.8], np.float32))
+    assert env.observation_space.contains(obs)
+    np.testing.assert_allclose(obs["head_direction"], [np.cos(info["head_yaw"]), np.sin(info["head_yaw"])], atol=1e-5)
+    assert abs(info["head_yaw"] - 0.5) > 0.5  # the rat turned, and the sense followed
+
+
+def test_a_registered_sense_takes_the_env_noise_setting(head_direction_sense, make_env, write_layout):
+    quiet = make_env(world=write_layout(ROOM), senses=("head_direction",))
+    noisy = make_env(world=write_layout(ROOM), senses=("head_direction",), noise={"head_direction": 0.2})
+    a, _ = quiet.reset(seed=3, options={"start": (4, 3), "heading": 0.0})
+    b, _ = noisy.reset(seed=3, options={"start": (4, 3), "heading": 0.0})
+    assert np.abs(a["head_direction"] - b["head_direction"]).max() > 0.01
+    assert noisy.observation_space.contains(b)
+
+
+def test_an_unregistered_sense_is_refused_by_name(make_env):
+    with pytest.raises(ValueError, match=r"senses \['head_direction'\] not allowed; choose from vision, touch, proprio"):
+        make_env(senses=("head_direction",))
+    with pytest.raises(ValueError, match="noise keys"):
+        make_env(noise={"head_direction": 0.1})
+
+
+def test_register_sense_refuses_a_taken_name_or_a_non_sense():
+    class FakeVision(HeadDirection):
+        name = "vision"
+
+    with pytest.raises(ValueError, match="'vision' is taken by Vision"):
+        register_sense(FakeVision)
+    with pytest.raises(ValueError, match="not a subclass"):
+        register_sense(dict)
+    assert sense_names() == SENSE_NAMES

@@ -143,6 +143,14 @@ class Arena:
         return self._pooled_body(key, lambda pos: p.createMultiBody(0, -1, visual, pos, physicsClientId=self.client),
                                  [0, 0, height], rgba)
 
+    def move_marker(self, body: int, x: float, y: float, z: float = 0.02) -> None:
+        """Move a marker (or any body of this arena) to (x, y, z) metres, upright."""
+        p.resetBasePositionAndOrientation(body, [x, y, z], [0, 0, 0, 1], physicsClientId=self.client)
+
+    def set_colour(self, body: int, rgba) -> None:
+        """Recolour a body of this arena (a cue light, the floor under a house light)."""
+        p.changeVisualShape(body, -1, rgbaColor=list(rgba), physicsClientId=self.client)
+
     def update_noisy_tv(self, rng: np.random.Generator) -> None:
         """Each noisy-TV panel shows a new random colour every step (an unlearnable stimulus)."""
         for body in self.tv_bodies:

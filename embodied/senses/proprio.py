@@ -9,7 +9,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from .base import Sense, SimView
+from .base import Sense, SimView, register_sense
 
 LABELS = ("v_forward", "v_lateral", "yaw_rate", "head_angle", "head_rate", "a_forward", "a_lateral",
           "act_forward", "act_turn", "act_head")
@@ -17,8 +17,10 @@ LABELS = ("v_forward", "v_lateral", "yaw_rate", "head_angle", "head_rate", "a_fo
 BOUNDS = np.array([3.0, 3.0, 20.0, 1.2, 30.0, 60.0, 60.0, 1.0, 1.0, 1.0], np.float32)
 
 
+@register_sense
 class Proprioception(Sense):
     name = "proprio"
+    order = 2
 
     @property
     def space(self) -> gym.spaces.Box:

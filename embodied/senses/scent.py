@@ -11,11 +11,13 @@ import gymnasium as gym
 import numpy as np
 
 from ..body.checks import check_int
-from .base import Sense, SimView
+from .base import Sense, SimView, register_sense
 
 
+@register_sense
 class Scent(Sense):
     name = "scent"
+    order = 3
 
     def __init__(self, n_kinds: int = 2, **kwargs):
         super().__init__(**kwargs)

@@ -14,11 +14,13 @@ import pybullet as p
 
 from ..body.checks import check_int, check_number
 from ..body.rat import NECK_HEIGHT, WHISKER_PAD
-from .base import Sense, SimView
+from .base import Sense, SimView, register_sense
 
 
+@register_sense
 class WhiskerArray(Sense):
     name = "touch"
+    order = 1
 
     def __init__(self, per_side: int = 8, length: float = 0.16, spread_deg: tuple[float, float] = (10.0, 110.0),
                  force_scale: float = 1.0, **kwargs):

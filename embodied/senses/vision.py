@@ -14,11 +14,13 @@ from ..body.checks import check_bool, check_int, check_number
 from ..body.rat import EYE_OFFSET, NECK_HEIGHT
 
 MIN_PIXELS, MAX_PIXELS = 8, 512
-from .base import Sense, SimView
+from .base import Sense, SenseSettings, SimView, register_sense
 
 
+@register_sense
 class Vision(Sense):
     name = "vision"
+    order = 0
 
     def __init__(self, width: int = 64, height: int = 64, fov: float = 110.0, depth: bool = False,
                  far: float = 10.0, **kwargs):
@@ -31,6 +33,11 @@ class Vision(Sense):
         check_number("vision: far", far, 0.1, 1000.0, unit="metres")
         self.width, self.height, self.fov, self.depth, self.near, self.far = width, height, fov, depth, 0.01, far
         self._projection = p.computeProjectionMatrixFOV(fov, width / height, self.near, far)
+
+    @classmethod
+    def from_settings(cls, settings: SenseSettings) -> "Vision":
+        return cls(settings.width, settings.height, fov=settings.fov, depth=settings.depth,
+                   noise_std=settings.noise.get(cls.name, 0.0))
 
     @property
     def space(self) -> gym.spaces.Box:

@@ -1,7 +1,7 @@
 """Tasks: explore, forage (and the conditioning box for the lab)."""
 import inspect
 
-from .base import Task
+from .base import Task, TaskHandle
 from .conditioning import Conditioning
 from .explore import Explore
 from .forage import Forage
@@ -28,4 +28,4 @@ def make_task(name: str, **kwargs) -> Task:
         raise ValueError(f"task {name!r}: bad task_options value ({err})") from None
 
 
-__all__ = ["TASKS", "Conditioning", "Explore", "Forage", "Task", "make_task", "task_options"]
+__all__ = ["TASKS", "Conditioning", "Explore", "Forage", "Task", "TaskHandle", "make_task", "task_options"]

@@ -29,7 +29,6 @@ omission) is privileged and serves figures and tests.
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
 
 from ..arena.builder import FLOOR_COLOUR
 from ..arena.layout import FOOD
@@ -73,26 +72,26 @@ class Conditioning(Task):
         self.light, self.after_eat_steps = light, int(after_eat_steps)
         self.restrained = check_bool("conditioning: restrained", restrained)
         self._build = -1
+        self._step_reward = 0.0
 
-    def initialize_episode(self, env, rng):
-        layout = env.layout
+    def initialize_episode(self, handle, rng):
+        layout, arena = handle.layout, handle.arena
         feeders = layout.cells(FOOD)
         if not feeders:
             raise ValueError(f"conditioning: layout {layout.name!r} has no feeder cell 'F'")
         self.feeder = layout.cell_centre(*feeders[0])
-        if self._build != env.arena.builds:
-            self._pellet = env.arena.add_marker(PELLET_RGBA)
-            self._light = env.arena.add_marker(LIGHT_OFF, radius=0.06)
-            self._build = env.arena.builds
+        if self._build != arena.builds:
+            self._pellet = arena.add_marker(PELLET_RGBA)
+            self._light = arena.add_marker(LIGHT_OFF, radius=0.06)
+            self._build = arena.builds
         # The light hangs on the wall beyond the feeder, facing into the box, above the rat's eye line.
         col, row = feeders[0]
         wall_dir = next(((dc, dr) for dc, dr in ((0, -1), (1, 0), (0, 1), (-1, 0))
                          if not layout.free[row + dr, col + dc]), (0, -1))
         half = layout.cell_size / 2
-        p.resetBasePositionAndOrientation(self._light, [self.feeder[0] + wall_dir[0] * half,
-                                                        self.feeder[1] - wall_dir[1] * half, 0.12],
-                                          [0, 0, 0, 1], physicsClientId=env.client)
-        env.rat.restrain(self.restrained)
+        arena.move_marker(self._light, self.feeder[0] + wall_dir[0] * half, self.feeder[1] - wall_dir[1] * half,
+                          z=0.12)
+        handle.body.restrain(self.restrained)
         if self.restrained:  # nose NOSE_GAP short of the feeder, facing the light's wall
             heading = float(np.arctan2(-wall_dir[1], wall_dir[0]))
             back = NECK_OFFSET + NOSE_OFFSET + NOSE_GAP
@@ -101,12 +100,13 @@ class Conditioning(Task):
             if not layout.free[row, col]:
                 raise ValueError(f"conditioning: restrained=True needs a free cell in front of the feeder "
                                  f"(facing away from its wall) in layout {layout.name!r}; cell {(col, row)} is not free")
-            env.rat.place(x, y, heading)  # the env reads the body's state again after this hook
+            handle.body.place(x, y, heading)  # the env reads the body's state again after this hook
         self.trial, self.t = 0, 0
         self.eaten = 0
+        self._step_reward = 0.0
         self._new_trial(rng)
-        self._set_light(env, False)
-        self._set_food(env, False)
+        self._set_light(handle, False)
+        self._set_food(handle, False)
 
     def _new_trial(self, rng):
         self.iti = int(rng.integers(self.iti_steps[0], self.iti_steps[1] + 1))
@@ -116,53 +116,54 @@ class Conditioning(Task):
         self.food_present = False
         self.cue_on = False
 
-    def _set_light(self, env, on: bool):
+    def _set_light(self, handle, on: bool):
         self.cue_on = on
-        p.changeVisualShape(self._light, -1, rgbaColor=list(LIGHT_ON if on else LIGHT_OFF), physicsClientId=env.client)
+        arena = handle.arena
+        arena.set_colour(self._light, LIGHT_ON if on else LIGHT_OFF)
         if self.light == "house":  # the floor is the arena's first body, the walls the next ones (Arena.build)
-            arena = env.arena
-            p.changeVisualShape(arena.bodies[0], -1, rgbaColor=list(HOUSE_LIGHT_FLOOR if on else FLOOR_COLOUR),
-                                physicsClientId=env.client)
+            arena.set_colour(arena.bodies[0], HOUSE_LIGHT_FLOOR if on else FLOOR_COLOUR)
             for body, rgb in zip(arena.bodies[1:1 + len(arena.wall_colours)], arena.wall_colours):
                 lit = [0.5 * c + 0.5 * h for c, h in zip(rgb, HOUSE_LIGHT_FLOOR)] if on else list(rgb)
-                p.changeVisualShape(body, -1, rgbaColor=lit[:3] + [1.0], physicsClientId=env.client)
+                arena.set_colour(body, lit[:3] + [1.0])
 
-    def _set_food(self, env, present: bool):
+    def _set_food(self, handle, present: bool):
         self.food_present = present
         x, y = self.feeder if present else (0.0, 0.0)
-        p.resetBasePositionAndOrientation(self._pellet, [x, y, 0.02 if present else -50.0], [0, 0, 0, 1],
-                                          physicsClientId=env.client)
-        if env.odour is not None:
-            env.refresh_food_odour()
+        handle.arena.move_marker(self._pellet, x, y, z=0.02 if present else -50.0)
+        handle.refresh_food_odour()
 
-    def before_step(self, env, action, rng):
+    def before_step(self, handle, action, rng):
         self.t += 1
         onset = self.iti
         if self.t == onset:
-            self._set_light(env, True)
+            self._set_light(handle, True)
         elif self.t == onset + self.cue_steps:
-            self._set_light(env, False)
+            self._set_light(handle, False)
         if self.t == onset + self.delay_steps and not self.omitted:
-            self._set_food(env, True)
+            self._set_food(handle, True)
         ate = self.eaten_at is not None and self.t >= max(self.eaten_at + self.after_eat_steps, onset + self.cue_steps)
         if ate or self.t >= onset + max(self.delay_steps, self.cue_steps) + self.food_timeout:
             if self.food_present:
-                self._set_food(env, False)
+                self._set_food(handle, False)
             self.trial += 1
             self._new_trial(rng)
 
-    def after_step(self, env, rng):
+    def after_step(self, handle, rng):
+        """The pellet is eaten when the nose comes within ``eat_radius`` of the feeder."""
+        self._step_reward = 0.0
         if not self.food_present:
-            return 0.0, False
-        nose = env.state.head_point(NOSE_OFFSET)
+            return
+        nose = handle.body_state.head_point(NOSE_OFFSET)
         if np.hypot(nose[0] - self.feeder[0], nose[1] - self.feeder[1]) < self.eat_radius:
-            self._set_food(env, False)
+            self._set_food(handle, False)
             self.eaten += 1
             self.eaten_at = self.t
-            return self.reward, False
-        return 0.0, False
+            self._step_reward = self.reward
 
-    def odour_sources(self, env):
+    def get_reward(self, handle):
+        return self._step_reward
+
+    def odour_sources(self, handle):
         return [self.feeder] if getattr(self, "food_present", False) else []
 
     def info(self):

@@ -29,11 +29,12 @@ class Forage(Task):
         self._markers: list[int] = []
         self._arena_build = -1
         self.eaten = 0
+        self._step_reward = 0.0
 
-    def _free_cells_far_from(self, env, rng, count, exclude):
-        layout = env.layout
-        rat_cell = layout.cell_of(env.state.x, env.state.y)
-        dist = env.cell_distances(rat_cell)
+    def _free_cells_far_from(self, handle, rng, count, exclude):
+        layout, state = handle.layout, handle.body_state
+        rat_cell = layout.cell_of(state.x, state.y)
+        dist = handle.cell_distances(rat_cell)
         candidates = [(c, r) for c, r in layout.cells(".SFO^>v<")
                       if dist[r, c] >= self.min_respawn_cells and (c, r) not in exclude]
         if not candidates:  # tiny layouts: anywhere free but the rat's cell
@@ -41,36 +42,42 @@ class Forage(Task):
         picks = rng.choice(len(candidates), size=min(count, len(candidates)), replace=False)
         return [candidates[i] for i in picks]
 
-    def initialize_episode(self, env, rng):
-        if self._arena_build != env.arena.builds:  # markers die with a rebuilt arena
-            self._markers = [env.arena.add_marker(PELLET_RGBA) for _ in range(self.n_food)]
-            self._arena_build = env.arena.builds
-        fixed = env.layout.cells(FOOD)[: self.n_food]
-        self.food_cells = fixed + self._free_cells_far_from(env, rng, self.n_food - len(fixed), fixed)
+    def initialize_episode(self, handle, rng):
+        arena = handle.arena
+        if self._arena_build != arena.builds:  # markers die with a rebuilt arena
+            self._markers = [arena.add_marker(PELLET_RGBA) for _ in range(self.n_food)]
+            self._arena_build = arena.builds
+        fixed = handle.layout.cells(FOOD)[: self.n_food]
+        self.food_cells = fixed + self._free_cells_far_from(handle, rng, self.n_food - len(fixed), fixed)
         self.eaten = 0
-        self._place_markers(env)
+        self._step_reward = 0.0
+        self._place_markers(handle)
 
-    def _place_markers(self, env):
+    def _place_markers(self, handle):
         for marker, cell in zip(self._markers, self.food_cells):
-            x, y = env.layout.cell_centre(*cell)
-            env.move_marker(marker, x, y)
+            x, y = handle.layout.cell_centre(*cell)
+            handle.arena.move_marker(marker, x, y)
 
-    def odour_sources(self, env):
-        return [env.layout.cell_centre(*cell) for cell in self.food_cells]
+    def odour_sources(self, handle):
+        return [handle.layout.cell_centre(*cell) for cell in self.food_cells]
 
-    def after_step(self, env, rng):
-        nose = env.state.head_point(NOSE_OFFSET)
+    def after_step(self, handle, rng):
+        """Eat every pellet within ``eat_radius`` of the nose and respawn it far from the rat."""
+        nose = handle.body_state.head_point(NOSE_OFFSET)
         reward = 0.0
         for i, cell in enumerate(self.food_cells):
-            if np.hypot(*(nose - env.layout.cell_centre(*cell))) < self.eat_radius:
+            if np.hypot(*(nose - handle.layout.cell_centre(*cell))) < self.eat_radius:
                 reward += self.reward
                 self.eaten += 1
                 others = self.food_cells[:i] + self.food_cells[i + 1:]
-                self.food_cells[i] = self._free_cells_far_from(env, rng, 1, others)[0]
+                self.food_cells[i] = self._free_cells_far_from(handle, rng, 1, others)[0]
         if reward:
-            self._place_markers(env)
-            env.refresh_food_odour()
-        return reward, False
+            self._place_markers(handle)
+            handle.refresh_food_odour()
+        self._step_reward = reward
+
+    def get_reward(self, handle):
+        return self._step_reward  # ``reward`` per pellet eaten this step
 
     def info(self):
         return {"food_eaten": self.eaten, "food_cells": list(self.food_cells)}

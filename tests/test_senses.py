@@ -194,7 +194,8 @@ def test_a_registered_sense_takes_the_env_noise_setting(head_direction_sense, ma
 
 
 def test_an_unregistered_sense_is_refused_by_name(make_env):
-    with pytest.raises(ValueError, match=r"senses \['head_direction'\] not allowed; choose from vision, touch, proprio"):
+    refused = r"senses \['head_direction'\] not allowed; choose from vision, touch, proprio, scent$"
+    with pytest.raises(ValueError, match=refused):
         make_env(senses=("head_direction",))
     with pytest.raises(ValueError, match="noise keys"):
         make_env(noise={"head_direction": 0.1})

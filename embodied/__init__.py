@@ -2,6 +2,7 @@
 
 ``import embodied`` registers the gymnasium id ``embodied/RodentMaze-v0``.
 """
+
 from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"

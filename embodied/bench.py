@@ -9,6 +9,7 @@ steps per second, with the median reset time into a new maze. Timing only, no le
 this measures the simulator, its senses and the task. ``scripts/bench_sim.py`` compares the
 same env with a floor of bare PyBullet calls; this command is the quick figure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,17 +22,26 @@ from embodied.errors import UsageError
 SENSES = ("vision", "touch", "proprio", "scent")
 
 
-def bench(world: str = "procedural:9x9", task: str = "forage", vision_size: int = 64, senses=SENSES,
-          steps: int = 1000, blocks: int = 3, progress: bool = False) -> dict:
+def bench(
+    world: str = "procedural:9x9",
+    task: str = "forage",
+    vision_size: int = 64,
+    senses=SENSES,
+    steps: int = 1000,
+    blocks: int = 3,
+    progress: bool = False,
+) -> dict:
     """``{"steps_per_second", "step_ms", "reset_ms", "blocks"}``: medians over ``blocks`` blocks."""
     import numpy as np
 
     from embodied.env import RodentMazeEnv
+
     env = RodentMazeEnv(world=world, task=task, vision_size=vision_size, senses=tuple(senses))
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, 3)).astype(np.float32)
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=steps * blocks, unit="step", desc="bench", dynamic_ncols=True, file=sys.stderr)
     rates, resets = [], []
     try:
@@ -52,8 +62,12 @@ def bench(world: str = "procedural:9x9", task: str = "forage", vision_size: int 
             bar.close()
         env.close()
     rate = statistics.median(rates)
-    return {"steps_per_second": rate, "step_ms": 1000.0 / rate, "reset_ms": 1000.0 * statistics.median(resets),
-            "blocks": rates}
+    return {
+        "steps_per_second": rate,
+        "step_ms": 1000.0 / rate,
+        "reset_ms": 1000.0 * statistics.median(resets),
+        "blocks": rates,
+    }
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,13 +81,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name, value, low, high in (("--vision-size", args.vision_size, 8, 512), ("--steps", args.steps, 1, 10**6),
-                                   ("--blocks", args.blocks, 1, 100)):
+    for name, value, low, high in (
+        ("--vision-size", args.vision_size, 8, 512),
+        ("--steps", args.steps, 1, 10**6),
+        ("--blocks", args.blocks, 1, 100),
+    ):
         if not low <= value <= high:
             raise UsageError(f"{name} {value}: allowed {low}..{high}")
-    result = bench(args.world, args.task, args.vision_size, args.senses, args.steps, args.blocks,
-                   progress=not args.no_progress)
-    print(f"{args.world} {args.task}, {args.vision_size}x{args.vision_size}, senses {' '.join(args.senses)}: "
-          f"{result['steps_per_second']:.0f} env steps/s ({result['step_ms']:.2f} ms/step, median of {args.blocks} "
-          f"blocks of {args.steps}); reset {result['reset_ms']:.0f} ms")
+    result = bench(
+        args.world, args.task, args.vision_size, args.senses, args.steps, args.blocks, progress=not args.no_progress
+    )
+    print(
+        f"{args.world} {args.task}, {args.vision_size}x{args.vision_size}, senses {' '.join(args.senses)}: "
+        f"{result['steps_per_second']:.0f} env steps/s ({result['step_ms']:.2f} ms/step, median of {args.blocks} "
+        f"blocks of {args.steps}); reset {result['reset_ms']:.0f} ms"
+    )
     return 0

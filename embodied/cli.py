@@ -12,6 +12,7 @@ on one line of stderr and exits with the error's ``exit_code`` (2; 1 for a full 
 for a run stopped by Ctrl-C). argparse's own errors exit 2. Ctrl-C anywhere else prints one
 line and exits 130 (128 + SIGINT). Anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("embodied.lab.cli", "run classic conditioning protocols on the dopamine model"),
     "worlds": ("embodied.arena.catalogue", "list or check maze layouts"),
 }
+
 
 def _usage() -> str:
     lines = ["usage: embodied COMMAND [options]", "", "commands:"]
@@ -61,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(SUBCOMMANDS[name][0])
     except ImportError as err:
         if err.name and not err.name.startswith("embodied"):  # a missing third-party package, not our bug
-            print(f"embodied {name}: needs the Python package {err.name!r}, which is not installed "
-                  f"(bash scripts/install.sh installs every dependency)", file=sys.stderr)
+            print(
+                f"embodied {name}: needs the Python package {err.name!r}, which is not installed "
+                f"(bash scripts/install.sh installs every dependency)",
+                file=sys.stderr,
+            )
             return 1
         raise
     parser = argparse.ArgumentParser(prog=f"embodied {name}", description=SUBCOMMANDS[name][1])

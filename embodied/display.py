@@ -10,6 +10,7 @@ On Linux the check opens the display the way every X client does, with Xlib's
 (PyBullet's GUI included) could open a window, so that is reported too. On macOS and
 Windows, windows need no ``DISPLAY``: the check passes.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -14,6 +14,7 @@ type) raises a ValueError in ``step`` before anything moves, leaving the env usa
 actions outside [-1, 1] are clipped (the documented, valid behaviour). ``reset(seed=s)`` gives
 the same trajectory under the same actions whatever the env ran before.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -25,11 +26,9 @@ import pybullet as p
 
 from .arena.builder import Arena
 from .arena.catalogue import resolve_world
-from .arena.layout import HEADING_STARTS, ODOUR, Layout
-from .arena.odour import OdourField
+from .arena.layout import CELL_SIZE_RANGE, HEADING_STARTS, ODOUR, Layout
+from .arena.odour import LENGTH_SCALE_RANGE, MAX_TURBULENCE, OdourField
 from .arena.procedural import generate_maze
-from .arena.layout import CELL_SIZE_RANGE
-from .arena.odour import LENGTH_SCALE_RANGE, MAX_TURBULENCE
 from .body.checks import check_bool, check_int, check_number
 from .body.rat import CONTROL_DT, MAX_TOP_SPEED, PHYSICS_HZ, SUBSTEPS, Rat
 from .display import require_display
@@ -66,8 +65,10 @@ def check_action(action) -> np.ndarray:
 def _check_vision_size(vision_size) -> tuple[int, int]:
     pair = (vision_size, vision_size) if isinstance(vision_size, numbers.Number) else vision_size
     if isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2:
-        raise ValueError(f"vision_size={vision_size!r}: must be a whole number of pixels or a (width, height) pair, "
-                         f"each in {MIN_PIXELS}..{MAX_PIXELS}")
+        raise ValueError(
+            f"vision_size={vision_size!r}: must be a whole number of pixels or a (width, height) pair, "
+            f"each in {MIN_PIXELS}..{MAX_PIXELS}"
+        )
     return tuple(check_int("vision_size", side, MIN_PIXELS, MAX_PIXELS) for side in pair)
 
 
@@ -76,13 +77,25 @@ class RodentMazeEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": int(round(1 / CONTROL_DT))}
 
-    def __init__(self, world: str = "procedural:9x9", task: str = "explore", render_mode: str | None = None,
-                 vision_size: int | tuple[int, int] = 64, depth: bool = False, fov: float = 110.0,
-                 senses: tuple[str, ...] = SENSE_NAMES, noise: dict | None = None, turbulence: float = 0.0,
-                 cell_size: float | None = None, top_speed: float = 0.6, task_options: dict | None = None,
-                 odour_length_scale: float = 1.0):
-        if render_mode is not None and (not isinstance(render_mode, str)
-                                        or render_mode not in self.metadata["render_modes"]):
+    def __init__(
+        self,
+        world: str = "procedural:9x9",
+        task: str = "explore",
+        render_mode: str | None = None,
+        vision_size: int | tuple[int, int] = 64,
+        depth: bool = False,
+        fov: float = 110.0,
+        senses: tuple[str, ...] = SENSE_NAMES,
+        noise: dict | None = None,
+        turbulence: float = 0.0,
+        cell_size: float | None = None,
+        top_speed: float = 0.6,
+        task_options: dict | None = None,
+        odour_length_scale: float = 1.0,
+    ):
+        if render_mode is not None and (
+            not isinstance(render_mode, str) or render_mode not in self.metadata["render_modes"]
+        ):
             raise ValueError(f"render_mode {render_mode!r}; allowed: None, {', '.join(self.metadata['render_modes'])}")
         registered = sense_names()  # the four built-in senses and any registered since (senses/base.py)
         if isinstance(senses, str) or not hasattr(senses, "__iter__"):
@@ -95,8 +108,9 @@ class RodentMazeEnv(gym.Env):
             raise ValueError(f"noise={noise!r}: must be a dict of sense name -> std, e.g. {{'vision': 0.02}}")
         noise = dict(noise or {})
         if set(noise) - set(registered):
-            raise ValueError(f"noise keys {sorted(map(str, set(noise) - set(registered)))}; "
-                             f"allowed: {', '.join(registered)}")
+            raise ValueError(
+                f"noise keys {sorted(map(str, set(noise) - set(registered)))}; allowed: {', '.join(registered)}"
+            )
         for name, std in noise.items():
             check_number(f"noise[{name!r}]", std, 0.0, MAX_NOISE_STD)
         width, height = _check_vision_size(vision_size)
@@ -149,7 +163,7 @@ class RodentMazeEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._require_open("reset()")
         if seed is not None:
-            seed = check_int("seed", seed, 0, 2 ** 64 - 1)
+            seed = check_int("seed", seed, 0, 2**64 - 1)
         if options is not None and not isinstance(options, dict):
             raise ValueError(f"reset options={options!r}: must be a dict with keys start, heading")
         options = dict(options or {})
@@ -181,8 +195,10 @@ class RodentMazeEnv(gym.Env):
             start = starts[int(rng.integers(len(starts)))]
         start = (int(start[0]), int(start[1]))
         if not (0 <= start[0] < layout.cols and 0 <= start[1] < layout.rows) or not layout.free[start[1], start[0]]:
-            raise ValueError(f"reset option start={start} is not a free cell of {layout.name!r} "
-                             f"({layout.cols} columns x {layout.rows} rows)")
+            raise ValueError(
+                f"reset option start={start} is not a free cell of {layout.name!r} "
+                f"({layout.cols} columns x {layout.rows} rows)"
+            )
         if heading is None:
             heading = HEADING_STARTS.get(str(layout.grid[start[1], start[0]]))
         if heading is None:
@@ -230,8 +246,9 @@ class RodentMazeEnv(gym.Env):
         return self._observe(), float(reward), bool(terminated), False, self._info()
 
     def _observe(self) -> dict:
-        view = SimView(self.client, self.rat, self.arena, self.odour, self.state, self.prev_state,
-                       self.last_action, CONTROL_DT)
+        view = SimView(
+            self.client, self.rat, self.arena, self.odour, self.state, self.prev_state, self.last_action, CONTROL_DT
+        )
         return {sense.name: sense.observe(view, self.np_random) for sense in self.senses}
 
     def _info(self, reset: bool = False) -> dict:
@@ -266,10 +283,17 @@ class RodentMazeEnv(gym.Env):
         if self.layout is None:
             raise RuntimeError("call reset() before render(): there is no maze or rat to draw yet")
         from .arena.topdown import draw_topdown  # lazy: cv2 only when pictures are asked for
+
         info = self.task.info()
-        return draw_topdown(self.layout, position=(self.state.x, self.state.y), heading=self.state.yaw,
-                            head_yaw=self.state.head_yaw, visited=self.visited, food=info.get("food_cells", ()),
-                            odour=self.layout.cells(ODOUR))
+        return draw_topdown(
+            self.layout,
+            position=(self.state.x, self.state.y),
+            heading=self.state.yaw,
+            head_yaw=self.state.head_yaw,
+            visited=self.visited,
+            food=info.get("food_cells", ()),
+            odour=self.layout.cells(ODOUR),
+        )
 
     def close(self):
         if getattr(self, "client", None) is not None:

@@ -11,6 +11,7 @@ in the project stays a traceback: only these classes are caught.
     NoSpaceError(UserError, OSError)          the disk filled while writing (exit 1: not a usage error)
     TrainingInterrupted(UserError)            Ctrl-C in ``embodied train`` after its final checkpoint (exit 130)
 """
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Where the project's data folders live (the repository root of an editable install)."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

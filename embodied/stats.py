@@ -9,6 +9,7 @@ degenerate cases where BCa is undefined (one sample, or all samples equal: the i
 the single value; BCa giving NaN falls back to scipy's percentile interval, and
 that to a percentile interval over the finite resamples, e.g. when a resampled denominator is 0).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,16 @@ def _interval(data: tuple, statistic, confidence: float, n_resamples: int, seed:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BCa warns on degenerate distributions; we check for NaN below
         for method in ("BCa", "percentile"):
-            res = _stats.bootstrap(data, statistic, confidence_level=confidence, n_resamples=n_resamples,
-                                   method=method, vectorized=True, paired=False, random_state=np.random.default_rng(seed))
+            res = _stats.bootstrap(
+                data,
+                statistic,
+                confidence_level=confidence,
+                n_resamples=n_resamples,
+                method=method,
+                vectorized=True,
+                paired=False,
+                random_state=np.random.default_rng(seed),
+            )
             low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
             if np.isfinite(low) and np.isfinite(high):
                 return low, high

@@ -11,6 +11,7 @@ case that hangs is killed and counted as ``hang``, and one that ends the process
 clear / accepted (what a user should get) and traceback / crash / hang / silent-wrong (defects;
 definitions in the corpus's docstring). Exit status 1 when any defect is counted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,15 +110,22 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1 or not args.timeout > 0:
         parser.error("--jobs must be >= 1 and --timeout > 0")
-    cases = [c for c in corpus.CASES if (args.match is None or re.search(args.match, c.name))
-             and (args.owner is None or c.owner == args.owner)]
+    cases = [
+        c
+        for c in corpus.CASES
+        if (args.match is None or re.search(args.match, c.name)) and (args.owner is None or c.owner == args.owner)
+    ]
     if not cases:
         parser.error("no case matches")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hostile-") as tmp:
         tmp_root, shared = Path(tmp), Path(tmp) / "shared"
-        prepare = subprocess.run([sys.executable, str(ROOT / "tests" / "hostile_corpus.py"), "--prepare", "--shared",
-                                  str(shared)], capture_output=True, text=True, timeout=900)
+        prepare = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "hostile_corpus.py"), "--prepare", "--shared", str(shared)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if prepare.returncode != 0:
             print(f"setup failed (the tiny training run):\n{prepare.stderr[-3000:]}", file=sys.stderr)
             return 2
@@ -131,8 +139,10 @@ def main(argv=None) -> int:
     print(defects_by_owner(cases, results, args.markdown))
     total = collections.Counter(results[c.name][0] for c in cases)
     defects = sum(total[o] for o in DEFECTS)
-    print(f"\n{len(cases)} tried in {minutes:.1f} min ({args.jobs} workers): {total[corpus.CLEAR]} clear error, "
-          f"{total[corpus.ACCEPTED]} accepted, " + ", ".join(f"{total[o]} {o}" for o in DEFECTS))
+    print(
+        f"\n{len(cases)} tried in {minutes:.1f} min ({args.jobs} workers): {total[corpus.CLEAR]} clear error, "
+        f"{total[corpus.ACCEPTED]} accepted, " + ", ".join(f"{total[o]} {o}" for o in DEFECTS)
+    )
     return 1 if defects else 0
 
 

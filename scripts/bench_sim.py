@@ -8,6 +8,7 @@ Also: median time to reset into a new procedural 9×9 layout (target < 0.1 s).
 
     python scripts/bench_sim.py [--steps 300] [--blocks 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,16 @@ def floor_step(env: RodentMazeEnv) -> None:
     for sense in env.senses:
         if sense.name == "vision":
             eye, target = sense.camera_pose(view)
-            p.getCameraImage(sense.width, sense.height, p.computeViewMatrix(eye.tolist(), target.tolist(), [0, 0, 1]),
-                             sense._projection, renderer=p.ER_TINY_RENDERER, flags=p.ER_NO_SEGMENTATION_MASK,
-                             shadow=0, physicsClientId=cid)
+            p.getCameraImage(
+                sense.width,
+                sense.height,
+                p.computeViewMatrix(eye.tolist(), target.tolist(), [0, 0, 1]),
+                sense._projection,
+                renderer=p.ER_TINY_RENDERER,
+                flags=p.ER_NO_SEGMENTATION_MASK,
+                shadow=0,
+                physicsClientId=cid,
+            )
         elif sense.name == "touch":
             starts, ends = sense.rays(view)
             p.rayTestBatch(starts.tolist(), ends.tolist(), physicsClientId=cid)

@@ -9,6 +9,7 @@
 Observations are random arrays of the env's documented spaces (no simulator in the loop:
 ``scripts/bench_sim.py`` measures that). Medians over repeats; the first repeats warm up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,22 @@ from embodied.brain.world_model import WorldModel, WorldModelConfig
 
 
 def spaces():
-    obs = gymnasium.spaces.Dict({
-        "vision": gymnasium.spaces.Box(0, 255, (64, 64, 3), np.uint8),
-        "touch": gymnasium.spaces.Box(0, 1, (20,), np.float32),
-        "proprio": gymnasium.spaces.Box(-10, 10, (10,), np.float32),
-        "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
-    })
+    obs = gymnasium.spaces.Dict(
+        {
+            "vision": gymnasium.spaces.Box(0, 255, (64, 64, 3), np.uint8),
+            "touch": gymnasium.spaces.Box(0, 1, (20,), np.float32),
+            "proprio": gymnasium.spaces.Box(-10, 10, (10,), np.float32),
+            "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
+        }
+    )
     return obs, gymnasium.spaces.Box(-1, 1, (3,), np.float32)
 
 
 def sample(space, lead, rng):
-    return {k: rng.uniform(s.low.min(), s.high.max(), size=(*lead, *s.shape)).astype(s.dtype) for k, s in space.spaces.items()}
+    return {
+        k: rng.uniform(s.low.min(), s.high.max(), size=(*lead, *s.shape)).astype(s.dtype)
+        for k, s in space.spaces.items()
+    }
 
 
 def sync(device):
@@ -60,8 +66,13 @@ def bench(preset: str, device: str, updates: int, steps: int) -> dict:
         sync(wm.device)
         if i >= 2:
             times.append(time.perf_counter() - t0)
-    out = {"preset": preset, "device": str(wm.device), "params": sum(p.numel() for p in wm.parameters()),
-           "update_s": statistics.median(times), "frames_per_s": B * T / statistics.median(times)}
+    out = {
+        "preset": preset,
+        "device": str(wm.device),
+        "params": sum(p.numel() for p in wm.parameters()),
+        "update_s": statistics.median(times),
+        "frames_per_s": B * T / statistics.median(times),
+    }
     for envs in (1, 8):
         ir.reset(envs)
         state, lat = None, []
@@ -91,11 +102,16 @@ def main(argv=None) -> int:
     runs = [("cpu", "cpu")]
     if torch.cuda.is_available():
         runs += [("cpu", "cuda"), ("gpu", "cuda")]
-    print(f"{'preset':<7}{'device':<8}{'params':>10}{'update s':>10}{'frames/s':>10}{'step ms (1 env)':>17}{'step ms (8 envs)':>18}")
+    print(
+        f"{'preset':<7}{'device':<8}{'params':>10}{'update s':>10}{'frames/s':>10}{'step ms (1 env)':>17}{'step ms (8 envs)':>18}"
+    )
     for preset, device in runs:
         r = bench(preset, device, args.updates, args.steps)
-        print(f"{r['preset']:<7}{r['device']:<8}{r['params']:>10,}{r['update_s']:>10.3f}{r['frames_per_s']:>10.0f}"
-              f"{r['step_ms_1env']:>17.2f}{r['step_ms_8env']:>18.2f}", flush=True)
+        print(
+            f"{r['preset']:<7}{r['device']:<8}{r['params']:>10,}{r['update_s']:>10.3f}{r['frames_per_s']:>10.0f}"
+            f"{r['step_ms_1env']:>17.2f}{r['step_ms_8env']:>18.2f}",
+            flush=True,
+        )
     return 0
 
 

@@ -5,6 +5,7 @@ whether every client opened and closed by short-lived envs is released.
 
     python scripts/check_reset_leak.py [--resets 1000] [--envs 50]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def main() -> None:
         env.step(env.action_space.sample())
     after, bodies_after = rss_mb(), p.getNumBodies(physicsClientId=env.client)
     env.close()
-    print(f"{args.resets} procedural resets: RSS {before:.1f} MB -> {after:.1f} MB ({after - before:+.1f} MB); "
-          f"bodies {bodies_before} -> {bodies_after}")
+    print(
+        f"{args.resets} procedural resets: RSS {before:.1f} MB -> {after:.1f} MB ({after - before:+.1f} MB); "
+        f"bodies {bodies_before} -> {bodies_after}"
+    )
     clients = []
     for _ in range(args.envs):
         short = RodentMazeEnv(world="t_maze")

@@ -14,6 +14,7 @@ steps/s, agent evaluation ~17 steps/s, PPO ~43 steps/s):
 Smoke version:
     python scripts/eval_foraging.py --quick [--no-train] [--no-ppo]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ppo_baseline lives beside this script
 
 from embodied.stats import ratio_ci  # noqa: E402
-from embodied.train.evaluate import (limit_threads, evaluate_policy, held_out_seeds, policy_factory, save_bar_figure,  # noqa: E402
-                                     summary_line, train_agent, trainer_missing_reason, training_overlap, write_json)
+from embodied.train.evaluate import (
+    evaluate_policy,
+    held_out_seeds,
+    limit_threads,
+    policy_factory,
+    save_bar_figure,  # noqa: E402
+    summary_line,
+    train_agent,
+    trainer_missing_reason,
+    training_overlap,
+    write_json,
+)
 
 TARGET_VS_PPO, TARGET_VS_ORACLE = 1.5, 0.5
 
@@ -48,7 +59,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/eval_foraging")
     parser.add_argument("--figure", default="docs/figures/results_foraging.png")
     parser.add_argument("--quick", action="store_true", help="smoke: 2 mazes of 300 steps, 64 training steps")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads when evaluating a checkpoint (0 = default)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads when evaluating a checkpoint (0 = default)"
+    )
     args = parser.parse_args(argv)
     t_start = time.time()
     out = Path(args.out)
@@ -56,14 +69,21 @@ def main(argv=None) -> int:
     episode_steps = 300 if args.quick else args.episode_steps
     steps = 64 if args.quick else args.train_steps
     env_kwargs = {"vision_size": args.vision_size}
-    report = {"command": " ".join(["python", "scripts/eval_foraging.py"] + list(argv if argv is not None else sys.argv[1:])),
-              "seeds": seeds, "episode_steps": episode_steps, "train_steps": steps, "quick": args.quick, "training": {}}
+    report = {
+        "command": " ".join(["python", "scripts/eval_foraging.py"] + list(argv if argv is not None else sys.argv[1:])),
+        "seeds": seeds,
+        "episode_steps": episode_steps,
+        "train_steps": steps,
+        "quick": args.quick,
+        "training": {},
+    }
     results: dict[str, dict] = {}
     train_episode_steps = 64 if args.quick else 512  # the trainer's default; read from the agent's run below
 
     def evaluate(name, make, kwargs=None):
-        results[name] = evaluate_policy(make, args.world, "forage", seeds, episode_steps,
-                                        env_kwargs=kwargs or env_kwargs, progress=True, label=name)
+        results[name] = evaluate_policy(
+            make, args.world, "forage", seeds, episode_steps, env_kwargs=kwargs or env_kwargs, progress=True, label=name
+        )
         print(summary_line(name, results[name]), flush=True)
 
     for name in ("random", "forage-oracle"):
@@ -77,8 +97,19 @@ def main(argv=None) -> int:
             checkpoint = args.checkpoint
             if checkpoint is None:
                 quick = ["num_envs=1", "episode_steps=64", "learning_starts=32"] if args.quick else []
-                overrides = ["task=forage", f"world={args.world}", f"total_steps={steps}", f"seed={args.train_seed}",
-                             f"vision_size={args.vision_size}", "video_every=0", "tensorboard=false"] + quick + args.set
+                overrides = (
+                    [
+                        "task=forage",
+                        f"world={args.world}",
+                        f"total_steps={steps}",
+                        f"seed={args.train_seed}",
+                        f"vision_size={args.vision_size}",
+                        "video_every=0",
+                        "tensorboard=false",
+                    ]
+                    + quick
+                    + args.set
+                )
                 print(f"training agent: {steps} env steps ...", flush=True)
                 info = train_agent(out / "agent", overrides, args.config)
                 checkpoint = info["checkpoint"]
@@ -96,15 +127,25 @@ def main(argv=None) -> int:
 
     if not args.no_ppo:
         from ppo_baseline import ppo_factory, require_sb3, train_ppo
+
         require_sb3()  # a clear message if the optional benchmark dependency is missing
         model = args.ppo_model
         if model is None:
             ppo_steps = max(steps, 64)
-            print(f"training PPO: {ppo_steps} env steps (SB3 defaults{', quick n_steps=64' if args.quick else ''}) ...",
-                  flush=True)
-            info = train_ppo(out / "ppo", ppo_steps, args.world, "forage", train_episode_steps,
-                             args.vision_size, args.train_seed,
-                             ppo_kwargs={"n_steps": 64, "batch_size": 32, "n_epochs": 2} if args.quick else None)
+            print(
+                f"training PPO: {ppo_steps} env steps (SB3 defaults{', quick n_steps=64' if args.quick else ''}) ...",
+                flush=True,
+            )
+            info = train_ppo(
+                out / "ppo",
+                ppo_steps,
+                args.world,
+                "forage",
+                train_episode_steps,
+                args.vision_size,
+                args.train_seed,
+                ppo_kwargs={"n_steps": 64, "batch_size": 32, "n_epochs": 2} if args.quick else None,
+            )
             model = info["model"]
             report["training"]["ppo"] = info
             print(f"  trained {info['steps']} steps in {info['wall_s']:.0f} s", flush=True)
@@ -120,19 +161,28 @@ def main(argv=None) -> int:
             if ci["mean"] == float("inf"):  # the baseline ate nothing: no ratio to speak of
                 agent_rate = results["agent"]["food_per_1000_ci"]["mean"]
                 ci.update(target=target, met=None)
-                verdict = (f"undefined: {other} ate 0 pellets on every maze; agent ate {agent_rate:.2f} per 1000 steps "
-                           f"(target >= {target}x not testable as a ratio)")
+                verdict = (
+                    f"undefined: {other} ate 0 pellets on every maze; agent ate {agent_rate:.2f} per 1000 steps "
+                    f"(target >= {target}x not testable as a ratio)"
+                )
             else:
                 ci.update(target=target, met=bool(ci["mean"] >= target))
-                verdict = (f"{ci['mean']:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]  target >= {target}: "
-                           f"{'MET' if ci['met'] else 'NOT met'}")
+                verdict = (
+                    f"{ci['mean']:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]  target >= {target}: "
+                    f"{'MET' if ci['met'] else 'NOT met'}"
+                )
             comparisons[f"agent_over_{other}"] = ci
             print(f"agent / {other}: {verdict}")
     report.update(results=results, comparisons=comparisons, wall_s=time.time() - t_start)
     write_json(out / "results.json", report)
     if not args.quick:
-        save_bar_figure(args.figure, results, "food_per_1000", "food per 1,000 steps",
-                        f"Foraging, held-out 9x9 mazes (n={len(seeds)}, {episode_steps} steps)")
+        save_bar_figure(
+            args.figure,
+            results,
+            "food_per_1000",
+            "food per 1,000 steps",
+            f"Foraging, held-out 9x9 mazes (n={len(seeds)}, {episode_steps} steps)",
+        )
         print(f"figure: {args.figure}")
     print(f"results: {out / 'results.json'}  (wall-clock {time.time() - t_start:.0f} s)")
     return 0

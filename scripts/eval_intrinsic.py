@@ -8,6 +8,7 @@ per seed, the floor, and how many seeds meet it. Ratios: the reward in the test 
 its reference (first pass, first corridor, exploring, clean), so <= floor passes
 (``novelty.new_over_familiar``: >= floor).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="world-model seeds")
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="IntrinsicConfig fields over each scenario's own, e.g. --set lag_updates=50 episodic_k=5")
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="IntrinsicConfig fields over each scenario's own, e.g. --set lag_updates=50 episodic_k=5",
+    )
     ap.add_argument("--json", default=None, help="also write every measured figure to this JSON file")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -43,7 +49,11 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             t0 = time.time()
             results.setdefault(name, {})[seed] = figures = SCENARIOS[name](seed, intrinsic)
-            print(f"{name} seed {seed} ({time.time() - t0:.0f} s): " + ", ".join(f"{k} {v:+.4g}" for k, v in figures.items()), flush=True)
+            print(
+                f"{name} seed {seed} ({time.time() - t0:.0f} s): "
+                + ", ".join(f"{k} {v:+.4g}" for k, v in figures.items()),
+                flush=True,
+            )
     print(f"\n| floor | {' | '.join(f'seed {s}' for s in args.seeds)} | needs | seeds meeting |")
     print(f"|---|{'---|' * len(args.seeds)}---|---|")
     for key, floor in FLOORS.items():

@@ -25,15 +25,15 @@
    food event between the last filtered step and the horizon (``info['food_eaten']``, read
    only here to choose windows).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
-
-import sys
 
 import gymnasium
 import numpy as np
@@ -57,7 +57,7 @@ class Wander:
     def __call__(self, obs: dict) -> np.ndarray:
         touch = obs["touch"]
         n = (len(touch) - 4) // 2
-        left, right = touch[:n], touch[n:2 * n]
+        left, right = touch[:n], touch[n : 2 * n]
         front = max(left[:3].max(initial=0), right[:3].max(initial=0), touch[2 * n])
         if self.burst > 0:
             self.burst -= 1
@@ -91,8 +91,15 @@ def rollout(env, seed: int, steps: int, rng: np.random.Generator):
 
 
 @torch.no_grad()
-def open_loop_errors(wm: WorldModel, episodes: list[dict], burn_in: int, horizon: int, windows_per_episode: int,
-                     rng: np.random.Generator, shuffle_actions: bool = False) -> dict[str, np.ndarray]:
+def open_loop_errors(
+    wm: WorldModel,
+    episodes: list[dict],
+    burn_in: int,
+    horizon: int,
+    windows_per_episode: int,
+    rng: np.random.Generator,
+    shuffle_actions: bool = False,
+) -> dict[str, np.ndarray]:
     """Mean squared errors per sense and k = 1..horizon: ``model``, ``copy`` (copy-last) over all
     windows, and ``model_quiet``, ``copy_quiet`` over the windows without a food event in the
     predicted stretch (see the module docstring)."""
@@ -101,7 +108,7 @@ def open_loop_errors(wm: WorldModel, episodes: list[dict], burn_in: int, horizon
         T = len(ep["is_first"])
         for start in rng.integers(1, T - burn_in - horizon, size=windows_per_episode):
             for k in batch:
-                batch[k].append(ep[k][start:start + burn_in + horizon])
+                batch[k].append(ep[k][start : start + burn_in + horizon])
     batch = {k: np.stack(v) for k, v in batch.items()}
     eaten = batch.pop("food_eaten")
     quiet = torch.as_tensor(eaten[:, -1] == eaten[:, burn_in - 1])  # no pellet eaten (and respawned) while predicting
@@ -110,15 +117,23 @@ def open_loop_errors(wm: WorldModel, episodes: list[dict], burn_in: int, horizon
     obs_keys = wm.keys
     state = wm.initial_state(B)
     for t in range(burn_in):
-        state, _ = wm.observe({k: batch[k][:, t] for k in obs_keys}, batch["action_prev"][:, t], state, batch["is_first"][:, t])
-    last = {k: v.cpu() for k, v in wm.to_observation_units(wm.targets({k: batch[k][:, burn_in - 1] for k in obs_keys})).items()}
+        state, _ = wm.observe(
+            {k: batch[k][:, t] for k in obs_keys}, batch["action_prev"][:, t], state, batch["is_first"][:, t]
+        )
+    last = {
+        k: v.cpu()
+        for k, v in wm.to_observation_units(wm.targets({k: batch[k][:, burn_in - 1] for k in obs_keys})).items()
+    }
     actions = batch["action_prev"][:, burn_in:]
     if shuffle_actions:
         actions = actions[rng.permutation(B)]
     errors = {name: {k: np.zeros(horizon) for k in obs_keys} for name in ("model", "copy", "model_quiet", "copy_quiet")}
     for i in range(horizon):
         state, pred = wm.predict(state, actions[:, i])
-        truth = {k: v.cpu() for k, v in wm.to_observation_units(wm.targets({k: batch[k][:, burn_in + i] for k in obs_keys})).items()}
+        truth = {
+            k: v.cpu()
+            for k, v in wm.to_observation_units(wm.targets({k: batch[k][:, burn_in + i] for k in obs_keys})).items()
+        }
         for k in obs_keys:
             scale = 255.0 if k in wm.image_keys else 1.0
             for name, guess in (("model", pred[k].cpu()), ("copy", last[k])):
@@ -144,7 +159,9 @@ def probe(wm: WorldModel, episodes, positions, headings) -> dict[str, float]:
     for ep in episodes:
         state, fs = None, []
         for t in range(len(ep["is_first"])):
-            state, f = wm.observe({k: ep[k][t:t + 1] for k in wm.keys}, ep["action_prev"][t:t + 1], state, ep["is_first"][t:t + 1])
+            state, f = wm.observe(
+                {k: ep[k][t : t + 1] for k in wm.keys}, ep["action_prev"][t : t + 1], state, ep["is_first"][t : t + 1]
+            )
             fs.append(f[0].cpu().numpy())
         feats.append(np.stack(fs)[20:])  # skip the first steps after reset
     pos = [p[20:] for p in positions]
@@ -167,15 +184,31 @@ def save_model(wm: WorldModel, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--train-minutes", type=float, default=15.0, help="wall-clock training budget (0: evaluate --checkpoint as is)")
+    ap.add_argument(
+        "--train-minutes", type=float, default=15.0, help="wall-clock training budget (0: evaluate --checkpoint as is)"
+    )
     ap.add_argument("--train-updates", type=int, default=None, help="also stop training after this many updates")
-    ap.add_argument("--snapshot-minutes", type=float, default=0, help="also save the model every this many training minutes "
-                    "(<checkpoint stem>_<updates>.pt), to score it later with --train-minutes 0")
-    ap.add_argument("--checkpoint", default="runs/world_model/wm.pt", help="where to save (and, with --train-minutes 0, load) the model")
+    ap.add_argument(
+        "--snapshot-minutes",
+        type=float,
+        default=0,
+        help="also save the model every this many training minutes "
+        "(<checkpoint stem>_<updates>.pt), to score it later with --train-minutes 0",
+    )
+    ap.add_argument(
+        "--checkpoint",
+        default="runs/world_model/wm.pt",
+        help="where to save (and, with --train-minutes 0, load) the model",
+    )
     ap.add_argument("--preset", default="cpu", choices=["cpu", "gpu"], help="WorldModelConfig preset")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="WorldModelConfig fields over the preset, e.g. --set warp_reads_senses=false warp_transforms=4")
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="WorldModelConfig fields over the preset, e.g. --set warp_reads_senses=false warp_transforms=4",
+    )
     ap.add_argument("--train-seeds", type=int, default=24, help="training mazes: procedural seeds 0..N-1")
     ap.add_argument("--steps-per-maze", type=int, default=1500, help="wander steps collected in each training maze")
     ap.add_argument("--eval-seeds", type=int, default=8, help="held-out mazes: seeds 10_000..10_000+N-1")
@@ -189,7 +222,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        cfg = WorldModelConfig.preset(args.preset, **dict(field_overrides(WorldModelConfig, args.set), device=args.device))
+        cfg = WorldModelConfig.preset(
+            args.preset, **dict(field_overrides(WorldModelConfig, args.set), device=args.device)
+        )
     except (TypeError, ValueError) as err:
         ap.error(f"--set: {err}")
     env = gymnasium.make("embodied/RodentMaze-v0", world=args.world, task=args.task, max_episode_steps=10**9)
@@ -199,15 +234,22 @@ def main(argv=None) -> int:
 
     if args.train_minutes > 0:
         t0 = time.time()
-        replay = SequenceReplay(env.observation_space, env.action_space, capacity_steps=args.train_seeds * args.steps_per_maze)
+        replay = SequenceReplay(
+            env.observation_space, env.action_space, capacity_steps=args.train_seeds * args.steps_per_maze
+        )
         rng = np.random.default_rng(0)
         for seed in range(args.train_seeds):
             ep, _, _ = rollout(env, seed, args.steps_per_maze, rng)
             for t in range(len(ep["is_first"])):
-                replay.add({k: ep[k][t:t + 1] for k in wm.keys}, ep["action_prev"][t:t + 1], ep["is_first"][t:t + 1])
+                replay.add(
+                    {k: ep[k][t : t + 1] for k in wm.keys}, ep["action_prev"][t : t + 1], ep["is_first"][t : t + 1]
+                )
         collect_s = time.time() - t0
-        print(f"collected {len(replay)} steps from {args.train_seeds} mazes in {collect_s:.0f} s "
-              f"({replay.bytes_per_step} bytes/step, {replay.nbytes / 2**20:.0f} MiB)", flush=True)
+        print(
+            f"collected {len(replay)} steps from {args.train_seeds} mazes in {collect_s:.0f} s "
+            f"({replay.bytes_per_step} bytes/step, {replay.nbytes / 2**20:.0f} MiB)",
+            flush=True,
+        )
         t0, deadline = time.time(), time.time() + 60 * args.train_minutes
         next_snapshot = t0 + 60 * args.snapshot_minutes
         while time.time() < deadline and (args.train_updates is None or wm.updates < args.train_updates):
@@ -216,11 +258,21 @@ def main(argv=None) -> int:
                 save_model(wm, ckpt.with_name(f"{ckpt.stem}_{wm.updates}.pt"))
                 next_snapshot += 60 * args.snapshot_minutes
             if wm.updates % 100 == 0:
-                print(f"update {wm.updates}  {time.time() - t0:.0f}s  " + "  ".join(f"{k}={v:.4f}" for k, v in sorted(losses.items())), flush=True)
+                print(
+                    f"update {wm.updates}  {time.time() - t0:.0f}s  "
+                    + "  ".join(f"{k}={v:.4f}" for k, v in sorted(losses.items())),
+                    flush=True,
+                )
         train_s = time.time() - t0
-        report["training"] = dict(steps_collected=len(replay), collect_seconds=collect_s, train_seconds=train_s, updates=wm.updates,
-                                  frames_per_second=wm.updates * cfg.batch_size * cfg.seq_len / train_s,
-                                  replay_bytes_per_step=replay.bytes_per_step, final_losses=losses)
+        report["training"] = dict(
+            steps_collected=len(replay),
+            collect_seconds=collect_s,
+            train_seconds=train_s,
+            updates=wm.updates,
+            frames_per_second=wm.updates * cfg.batch_size * cfg.seq_len / train_s,
+            replay_bytes_per_step=replay.bytes_per_step,
+            final_losses=losses,
+        )
         save_model(wm, ckpt)
         ckpt.with_suffix(".json").write_text(json.dumps(cfg.to_dict(), indent=1))
         del replay
@@ -234,22 +286,43 @@ def main(argv=None) -> int:
         ep, pos, head = rollout(env, 10_000 + i, args.eval_steps, rng)
         episodes.append(ep), positions.append(pos), headings.append(head)
     true = open_loop_errors(wm, episodes, args.burn_in, max(KS), args.windows, np.random.default_rng(1))
-    shuf = open_loop_errors(wm, episodes, args.burn_in, max(KS), args.windows, np.random.default_rng(1), shuffle_actions=True)
+    shuf = open_loop_errors(
+        wm, episodes, args.burn_in, max(KS), args.windows, np.random.default_rng(1), shuffle_actions=True
+    )
+
     def skill_scores(model, copy):
         return {k: {f"SS({n})": float(1 - model[k][n - 1] / max(copy[k][n - 1], 1e-12)) for n in KS} for k in wm.keys}
 
     skill, quiet = skill_scores(true["model"], true["copy"]), skill_scores(true["model_quiet"], true["copy_quiet"])
     ratio = {k: float(shuf["model"][k].mean() / max(true["model"][k].mean(), 1e-12)) for k in wm.keys}
-    report.update(skill=skill, skill_without_food_events=quiet, windows_without_food_events=true["quiet_fraction"],
-                  shuffled_over_true=ratio, probe=probe(wm, episodes, positions, headings),
-                  mse={k: {name: true[name][k].tolist() for name in ("model", "copy", "model_quiet", "copy_quiet")} for k in wm.keys})
-    print(f"\nheld-out mazes: {args.eval_seeds} x {args.eval_steps} steps (seeds 10000..), windows {args.windows}/maze, burn-in {args.burn_in}"
-          f"; {100 * true['quiet_fraction']:.0f} % of windows without a food event")
-    print(f"{'sense':<8} " + " ".join(f"{'SS(%d)' % n:>7}" for n in KS) + f" {'shuffled/true':>14}   without food events: "
-          + " ".join(f"{'SS(%d)' % n:>7}" for n in KS))
+    report.update(
+        skill=skill,
+        skill_without_food_events=quiet,
+        windows_without_food_events=true["quiet_fraction"],
+        shuffled_over_true=ratio,
+        probe=probe(wm, episodes, positions, headings),
+        mse={
+            k: {name: true[name][k].tolist() for name in ("model", "copy", "model_quiet", "copy_quiet")}
+            for k in wm.keys
+        },
+    )
+    print(
+        f"\nheld-out mazes: {args.eval_seeds} x {args.eval_steps} steps (seeds 10000..), windows {args.windows}/maze, burn-in {args.burn_in}"
+        f"; {100 * true['quiet_fraction']:.0f} % of windows without a food event"
+    )
+    print(
+        f"{'sense':<8} "
+        + " ".join(f"{'SS(%d)' % n:>7}" for n in KS)
+        + f" {'shuffled/true':>14}   without food events: "
+        + " ".join(f"{'SS(%d)' % n:>7}" for n in KS)
+    )
     for k in wm.keys:
-        print(f"{k:<8} " + " ".join(f"{skill[k][f'SS({n})']:7.3f}" for n in KS) + f" {ratio[k]:14.2f}   {'':>21}"
-              + " ".join(f"{quiet[k][f'SS({n})']:7.3f}" for n in KS))
+        print(
+            f"{k:<8} "
+            + " ".join(f"{skill[k][f'SS({n})']:7.3f}" for n in KS)
+            + f" {ratio[k]:14.2f}   {'':>21}"
+            + " ".join(f"{quiet[k][f'SS({n})']:7.3f}" for n in KS)
+        )
     print("probe R^2: " + ", ".join(f"{k}={v:.3f}" for k, v in report["probe"].items()))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

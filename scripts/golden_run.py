@@ -16,6 +16,7 @@ On one machine and one set of package versions a behaviour-preserving refactor m
 bit-identical files; across CPUs the floating-point path may differ (see docs/architecture.md),
 which is why ``tests/test_golden.py`` keeps a *short* version of this with a tolerance.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,21 @@ def record(out: Path, steps: int, eval_steps: int) -> None:
                 text = (run_dir / csv_name).read_text()
                 (out / f"{name}_{csv_name}").write_text(_strip_timing_csv(text))
         eval_json = Path(tmp) / "eval.json"
-        code = embodied(["eval", str(Path(tmp) / "explore"), "--task", "explore", "--seeds", "2",
-                         "--episode-steps", str(eval_steps), "--json", str(eval_json), "--no-progress"])
+        code = embodied(
+            [
+                "eval",
+                str(Path(tmp) / "explore"),
+                "--task",
+                "explore",
+                "--seeds",
+                "2",
+                "--episode-steps",
+                str(eval_steps),
+                "--json",
+                str(eval_json),
+                "--no-progress",
+            ]
+        )
         if code != 0:
             raise SystemExit(f"golden_run: embodied eval exited {code}")
         data = _strip_timing_json(json.loads(eval_json.read_text()))

@@ -13,6 +13,7 @@ pause, single-step and change speed; press real keys with xdotool into the PyBul
 and into the dashboard; grab the dashboard again (the dopamine traces have moved on); close;
 then run gymnasium's ``check_env`` on a human-mode env with the render check on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,12 @@ class ExtrasWander(WanderPolicy):
         action, _ = super().act(obs)
         self.acted += 1
         novelty = 0.5 * np.sin(self.acted / 4)
-        return action, {"module": "wander", "tonic": 0.2, "rpe": {"novelty": novelty, "food": -0.3},
-                        "predicted_vision": np.ascontiguousarray(obs["vision"][::-1])}
+        return action, {
+            "module": "wander",
+            "tonic": 0.2,
+            "rpe": {"novelty": novelty, "food": -0.3},
+            "predicted_vision": np.ascontiguousarray(obs["vision"][::-1]),
+        }
 
 
 def grab_dashboard(viewer, path: pathlib.Path) -> np.ndarray:
@@ -119,8 +124,7 @@ def dashboard_keys(viewer, report):
     if shutil.which("xdotool") is None:
         report["dashboard_xdotool"] = "xdotool not installed"
         return
-    found = subprocess.run(["xdotool", "search", "--name", "embodied view"], capture_output=True, text=True,
-                           timeout=10)
+    found = subprocess.run(["xdotool", "search", "--name", "embodied view"], capture_output=True, text=True, timeout=10)
     windows = found.stdout.split()
     report["dashboard_windows"] = windows
     if not windows:
@@ -170,20 +174,27 @@ def run(out: pathlib.Path) -> dict:
             viewer.step(read_keyboard=False)
         shot = grab_dashboard(viewer, out / "dashboard.png")
         expected = viewer.dashboard_frame()
-        report["dashboard"] = {"size": list(shot.shape[:2]), "expected_size": list(expected.shape[:2]),
-                               "frames_shown": viewer.dashboard.frames, "panels": panel_stats(shot),
-                               "differs_from_frame": float(np.abs(shot.astype(np.float32) - expected).mean())
-                               if shot.shape == expected.shape else None}
+        report["dashboard"] = {
+            "size": list(shot.shape[:2]),
+            "expected_size": list(expected.shape[:2]),
+            "frames_shown": viewer.dashboard.frames,
+            "panels": panel_stats(shot),
+            "differs_from_frame": float(np.abs(shot.astype(np.float32) - expected).mean())
+            if shot.shape == expected.shape
+            else None,
+        }
         report["state_line"] = viewer.state_line()
         y0, y1, x0, x1 = panels.panel_rect("dopamine")
         dopamine_before = shot[y0:y1, x0:x1].astype(np.float32)
         rgb, seg = viewer.screenshot()
         cv2.imwrite(str(out / "screenshot.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         bodies, counts = np.unique(seg[seg >= 0], return_counts=True)
-        report["screenshot"] = {"mean": float(rgb.mean()), "std": float(rgb.std()),
-                                "rat_pixels": int((seg == viewer.base.rat.body).sum()),
-                                "other_bodies": {int(b): int(c) for b, c in zip(bodies, counts)
-                                                 if b != viewer.base.rat.body}}
+        report["screenshot"] = {
+            "mean": float(rgb.mean()),
+            "std": float(rgb.std()),
+            "rat_pixels": int((seg == viewer.base.rat.body).sum()),
+            "other_bodies": {int(b): int(c) for b, c in zip(bodies, counts) if b != viewer.base.rat.body},
+        }
         report["whisker_items"] = len(viewer._whisker_ids)
         report["odour_item"] = viewer._odour_id
 
@@ -229,6 +240,7 @@ def run(out: pathlib.Path) -> dict:
     t1 = time.perf_counter()
     try:
         from gymnasium.utils.env_checker import check_env
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             human = gym.make(ENV_ID, world="t_maze", render_mode="human").unwrapped

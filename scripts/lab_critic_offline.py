@@ -19,6 +19,7 @@ flags; the result is a diagnosis, not a training method.
 
     python scripts/lab_critic_offline.py runs/lab_v13 --updates 12000 --report 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,9 @@ def main(argv=None) -> None:
     parser.add_argument("--updates", type=int, default=12000, help="offline critic updates")
     parser.add_argument("--report", type=int, default=2000, help="print every this many updates")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the run's critic_lr)")
-    parser.add_argument("--onset-jump", type=float, default=0.08, help="rise of the mean pooled view that marks light onset")
+    parser.add_argument(
+        "--onset-jump", type=float, default=0.08, help="rise of the mean pooled view that marks light onset"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -74,10 +77,12 @@ def main(argv=None) -> None:
     first = memory["is_first"].numpy()[order]
     steps, envs, dim = X.shape
     vision_at = agent.world_model.feature_dim if cfg.critic_latent else 0  # the pooled view starts the sense block
-    brightness = X[:, :, vision_at:vision_at + agent.sense_pool ** 2 * 3].mean(-1)
+    brightness = X[:, :, vision_at : vision_at + agent.sense_pool**2 * 3].mean(-1)
     rises = int((np.diff(brightness, axis=0) > args.onset_jump).sum())
-    print(f"{checkpoint}: {steps} steps x {envs} envs, critic input {dim}; {rises} one-step rises of the mean view "
-          f"above {args.onset_jump}")
+    print(
+        f"{checkpoint}: {steps} steps x {envs} envs, critic input {dim}; {rises} one-step rises of the mean view "
+        f"above {args.onset_jump}"
+    )
 
     onset_mask, interval_mask, G = np.zeros((steps, envs), bool), np.zeros((steps, envs), bool), np.zeros((steps, envs))
     eaten = 0
@@ -85,13 +90,15 @@ def main(argv=None) -> None:
         G[:, b] = discounted_returns(R[:, b, food], first[:, b], cfg.gamma)
         on = light_onsets(brightness[:, b], first[:, b], args.onset_jump, tail=400)
         onset_mask[on, b] = True
-        interval_mask[:steps - 400, b] = True
+        interval_mask[: steps - 400, b] = True
         for o in on:
-            interval_mask[max(o - 30, 0):o + 200, b] = False
-        eaten += sum(int((R[o:o + 180, b, food] > 0).any()) for o in on)
-    print(f"light onsets {int(onset_mask.sum())}, followed by eating within 6 s: {eaten}; "
-          f"the training rat's returns: onset {G[onset_mask].mean():.3f}, interval {G[interval_mask].mean():.3f}, "
-          f"difference {G[onset_mask].mean() - G[interval_mask].mean():+.3f}")
+            interval_mask[max(o - 30, 0) : o + 200, b] = False
+        eaten += sum(int((R[o : o + 180, b, food] > 0).any()) for o in on)
+    print(
+        f"light onsets {int(onset_mask.sum())}, followed by eating within 6 s: {eaten}; "
+        f"the training rat's returns: onset {G[onset_mask].mean():.3f}, interval {G[interval_mask].mean():.3f}, "
+        f"difference {G[onset_mask].mean() - G[interval_mask].mean():+.3f}"
+    )
 
     def report(critic: ChannelCritics, label: str) -> None:
         with torch.no_grad():
@@ -100,16 +107,26 @@ def main(argv=None) -> None:
         print(f"  {label}: V onset {von:.3f}, V interval {vit:.3f}, learned difference {von - vit:+.3f}", flush=True)
 
     report(agent.critics, "the run's own critic (trained online)")
-    fresh = ChannelCritics(agent.critic_input_dim, agent.channels, cfg.critic_taus, cfg.critic_units,
-                           args.lr or cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps,
-                           slow_rate=cfg.critic_slow_rate, return_norm=cfg.critic_return_norm)
+    fresh = ChannelCritics(
+        agent.critic_input_dim,
+        agent.channels,
+        cfg.critic_taus,
+        cfg.critic_units,
+        args.lr or cfg.critic_lr,
+        cfg.gamma,
+        cfg.lam,
+        cfg.precision_eps,
+        slow_rate=cfg.critic_slow_rate,
+        return_norm=cfg.critic_return_norm,
+    )
     replay = CriticReplay(steps, envs, dim, R.shape[-1])
     replay.add([{"features": X[t], "reward": R[t], "is_first": first[t]} for t in range(steps)])
     rng = np.random.default_rng(args.seed)
     for update in range(1, args.updates + 1):
         feats, rewards, mask = replay.sample(cfg.critic_replay_batch, cfg.critic_replay_seq, rng)
-        loss, _, _ = fresh.loss(torch.as_tensor(feats), torch.as_tensor(rewards),
-                                torch.as_tensor(cfg.gamma * mask), torch.as_tensor(mask))
+        loss, _, _ = fresh.loss(
+            torch.as_tensor(feats), torch.as_tensor(rewards), torch.as_tensor(cfg.gamma * mask), torch.as_tensor(mask)
+        )
         fresh.update(loss)
         if update % args.report == 0:
             report(fresh, f"fresh critic after {update} offline updates")

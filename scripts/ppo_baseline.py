@@ -13,10 +13,10 @@ and a missing install is reported with that command.
     python scripts/ppo_baseline.py --steps 20000 --out runs/ppo_forage
     python scripts/ppo_baseline.py --quick
 """
+
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,8 +35,10 @@ def require_sb3():
     try:
         import stable_baselines3
     except ImportError:
-        raise SystemExit("stable-baselines3 is not installed: it is an optional benchmark dependency. "
-                         "Install it with  pip install -e '.[bench]'  (or  pip install stable-baselines3)") from None
+        raise SystemExit(
+            "stable-baselines3 is not installed: it is an optional benchmark dependency. "
+            "Install it with  pip install -e '.[bench]'  (or  pip install stable-baselines3)"
+        ) from None
     return stable_baselines3
 
 
@@ -79,6 +81,7 @@ def upsample_factor(vision_size: int) -> int:
 
 def make_train_env(world: str, task: str, episode_steps: int, vision_size: int, seed: int):
     from stable_baselines3.common.monitor import Monitor
+
     env = gym.make(ENV_ID, world=world, task=task, vision_size=vision_size, max_episode_steps=episode_steps)
     env = _SeededResets(env, seed)
     if upsample_factor(vision_size) > 1:
@@ -86,9 +89,19 @@ def make_train_env(world: str, task: str, episode_steps: int, vision_size: int, 
     return Monitor(env)
 
 
-def train_ppo(out: Path, steps: int, world: str = "procedural:9x9", task: str = "forage", episode_steps: int = 1024,
-              vision_size: int = 32, seed: int = 0, save_every: int = 0, device: str = "cpu",
-              threads: int = 1, ppo_kwargs: dict | None = None) -> dict:
+def train_ppo(
+    out: Path,
+    steps: int,
+    world: str = "procedural:9x9",
+    task: str = "forage",
+    episode_steps: int = 1024,
+    vision_size: int = 32,
+    seed: int = 0,
+    save_every: int = 0,
+    device: str = "cpu",
+    threads: int = 1,
+    ppo_kwargs: dict | None = None,
+) -> dict:
     """Train PPO (SB3 defaults) for ``steps`` env steps; saves ``out/ppo_final.zip`` (and every ``save_every``).
 
     ``ppo_kwargs`` overrides SB3 defaults; only the ``--quick`` smoke run uses it (n_steps=64)."""
@@ -96,6 +109,7 @@ def train_ppo(out: Path, steps: int, world: str = "procedural:9x9", task: str = 
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CheckpointCallback
+
     if threads:
         torch.set_num_threads(threads)
     out = Path(out)
@@ -108,9 +122,20 @@ def train_ppo(out: Path, steps: int, world: str = "procedural:9x9", task: str = 
     wall = time.time() - start
     model.save(out / "ppo_final")
     env.close()
-    info = {"steps": int(model.num_timesteps), "torch_threads": threads, "ppo_kwargs": ppo_kwargs or {}, "requested_steps": int(steps), "wall_s": wall, "world": world,
-            "task": task, "episode_steps": episode_steps, "vision_size": vision_size, "seed": seed,
-            "model": str(out / "ppo_final.zip"), "hyperparameters": "SB3 PPO defaults, MultiInputPolicy"}
+    info = {
+        "steps": int(model.num_timesteps),
+        "torch_threads": threads,
+        "ppo_kwargs": ppo_kwargs or {},
+        "requested_steps": int(steps),
+        "wall_s": wall,
+        "world": world,
+        "task": task,
+        "episode_steps": episode_steps,
+        "vision_size": vision_size,
+        "seed": seed,
+        "model": str(out / "ppo_final.zip"),
+        "hyperparameters": "SB3 PPO defaults, MultiInputPolicy",
+    }
     write_json(out / "ppo_train.json", info)
     return info
 
@@ -137,6 +162,7 @@ class SB3Policy:
 def ppo_factory(model_path: str, deterministic: bool = True):
     require_sb3()
     from stable_baselines3 import PPO
+
     model = PPO.load(model_path, device="cpu")
     policy = SB3Policy(model, deterministic)
     return lambda env, seed: policy
@@ -154,7 +180,9 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-seeds", type=int, default=5, help="held-out mazes to evaluate on")
     parser.add_argument("--eval-steps", type=int, default=1024, help="steps per evaluation episode")
     parser.add_argument("--model", help="evaluate this saved model instead of training")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids oversubscribing 2 shared cores)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 avoids oversubscribing 2 shared cores)"
+    )
     parser.add_argument("--out", default="runs/ppo_baseline")
     parser.add_argument("--quick", action="store_true", help="smoke run: 64 steps (n_steps=64), 2 mazes of 200 steps")
     args = parser.parse_args(argv)
@@ -166,14 +194,32 @@ def main(argv=None) -> int:
         model_path, train_info = args.model, {"model": args.model}
     else:
         print(f"training PPO for {args.steps} env steps on {args.world} ({args.task}) ...", flush=True)
-        train_info = train_ppo(out, args.steps, args.world, args.task, args.episode_steps, args.vision_size,
-                               args.seed, args.save_every, threads=args.threads,
-                               ppo_kwargs={"n_steps": 64, "batch_size": 32, "n_epochs": 2} if args.quick else None)
+        train_info = train_ppo(
+            out,
+            args.steps,
+            args.world,
+            args.task,
+            args.episode_steps,
+            args.vision_size,
+            args.seed,
+            args.save_every,
+            threads=args.threads,
+            ppo_kwargs={"n_steps": 64, "batch_size": 32, "n_epochs": 2} if args.quick else None,
+        )
         model_path = train_info["model"]
-        print(f"trained {train_info['steps']} steps in {train_info['wall_s']:.0f} s "
-              f"({train_info['steps'] / train_info['wall_s']:.0f} steps/s)", flush=True)
-    result = evaluate_policy(ppo_factory(model_path), args.world, args.task, held_out_seeds(args.eval_seeds),
-                             args.eval_steps, env_kwargs={"vision_size": args.vision_size})
+        print(
+            f"trained {train_info['steps']} steps in {train_info['wall_s']:.0f} s "
+            f"({train_info['steps'] / train_info['wall_s']:.0f} steps/s)",
+            flush=True,
+        )
+    result = evaluate_policy(
+        ppo_factory(model_path),
+        args.world,
+        args.task,
+        held_out_seeds(args.eval_seeds),
+        args.eval_steps,
+        env_kwargs={"vision_size": args.vision_size},
+    )
     print(summary_line("ppo", result))
     write_json(out / "ppo_eval.json", {"train": train_info, "eval": result})
     return 0

@@ -1,4 +1,5 @@
 """Shared fixtures: real envs in PyBullet DIRECT mode, closed after each test."""
+
 import gymnasium as gym
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
 """The agent: tonic dopamine sets vigour, the Policy interface and its extras, the NaN guard."""
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -11,13 +12,32 @@ from embodied.train.config import load_config
 
 torch.set_num_threads(1)
 
-TINY_WM = {"image_size": 16, "cnn_depth": 4, "vision_embed": 32, "vector_embed": 8, "mlp_units": 32, "mlp_layers": 1,
-           "deter": 32, "stoch_groups": 4, "stoch_classes": 4, "hidden": 32, "batch_size": 4, "seq_len": 8}
+TINY_WM = {
+    "image_size": 16,
+    "cnn_depth": 4,
+    "vision_embed": 32,
+    "vector_embed": 8,
+    "mlp_units": 32,
+    "mlp_layers": 1,
+    "deter": 32,
+    "stoch_groups": 4,
+    "stoch_classes": 4,
+    "hidden": 32,
+    "batch_size": 4,
+    "seq_len": 8,
+}
 
 
 def tiny(**overrides):
-    base = dict(num_envs=1, vision_size=16, world_model_overrides=TINY_WM, device="cpu", critic_units=32, actor_units=16,
-                intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256})
+    base = dict(
+        num_envs=1,
+        vision_size=16,
+        world_model_overrides=TINY_WM,
+        device="cpu",
+        critic_units=32,
+        actor_units=16,
+        intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+    )
     return load_config(None, {**base, **overrides})
 
 
@@ -88,7 +108,9 @@ def test_nan_loss_is_caught_and_weights_unchanged(env_and_obs):
     records = [agent.step(batch(obs), [0.0], [t == 0])[1]["record"] for t in range(6)]
     records[3]["reward"] = records[3]["reward"] * np.nan
     before = {k: v.clone() for k, v in agent.critics.state_dict().items()}
-    actors_before = {n: [p.detach().clone() for p in m.actor.parameters()] for n, m in agent.population.actors().items()}
+    actors_before = {
+        n: [p.detach().clone() for p in m.actor.parameters()] for n, m in agent.population.actors().items()
+    }
     out = agent.learn(records)
     assert out["nan_skips"] >= 1 and agent.nan_skips >= 1
     after = agent.critics.state_dict()

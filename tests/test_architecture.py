@@ -13,6 +13,7 @@ removed from the list (the test says so), so the list only shrinks.
 The checker is tested on synthetic sources first (a forbidden import inside a function, a
 relative import, a cycle), so a checker that reports nothing fails.
 """
+
 from __future__ import annotations
 
 import ast
@@ -32,7 +33,10 @@ PRIVILEGED_USERS = frozenset({"train", "viz", "lab", "evaluation"})  # may impor
 
 #: part -> the parts it may import besides itself and BASE (the base parts import only each other)
 ALLOWED: dict[str, frozenset[str]] = {
-    "embodied": frozenset(), "errors": frozenset(), "paths": frozenset(), "stats": frozenset(),
+    "embodied": frozenset(),
+    "errors": frozenset(),
+    "paths": frozenset(),
+    "stats": frozenset(),
     "display": frozenset(),
     "body": frozenset(),
     "arena": frozenset({"body"}),
@@ -60,9 +64,11 @@ FORBIDDEN = frozenset(
 #: (importing file, imported module) -> why it is still there and what removes it (docs/architecture.md)
 KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("train/loop.py", "embodied.viz.record"): (
-        "training videos: train() should receive the recorder from the command that composes train and viz"),
+        "training videos: train() should receive the recorder from the command that composes train and viz"
+    ),
     ("evaluation/scenarios.py", "embodied.train.replay"): (
-        "the scenarios' world-model replay: SequenceReplay should live below both train and evaluation"),
+        "the scenarios' world-model replay: SequenceReplay should live below both train and evaluation"
+    ),
 }
 
 
@@ -92,7 +98,7 @@ def imported_modules(source: str, relpath: str, root: pathlib.Path = PACKAGE) ->
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # from ..x import y: climb level - 1 packages from this file's package
-                base = package[:len(package) - node.level + 1]
+                base = package[: len(package) - node.level + 1]
                 if len(base) < 1 or len(base) > len(package):
                     raise ValueError(f"{relpath}:{node.lineno}: relative import climbs above the package")
                 origin = ".".join(base + ([node.module] if node.module else []))
@@ -101,8 +107,12 @@ def imported_modules(source: str, relpath: str, root: pathlib.Path = PACKAGE) ->
             for alias in node.names:  # `from embodied import env` imports the module embodied.env
                 candidate = f"{origin}.{alias.name}"
                 found.append((node.lineno, candidate if is_module(candidate, root) else origin))
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str):
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in ("import_module", "__import__"):
@@ -131,13 +141,17 @@ def violations(found, allowed=ALLOWED, exceptions=KNOWN_EXCEPTIONS) -> list[str]
         if (where.split(":")[0], module) in exceptions:
             continue
         if source not in allowed:
-            lines.append(f"{where}: part {source!r} is not in the layering table (tests/test_architecture.py "
-                         f"ALLOWED and docs/architecture.md)")
+            lines.append(
+                f"{where}: part {source!r} is not in the layering table (tests/test_architecture.py "
+                f"ALLOWED and docs/architecture.md)"
+            )
         elif target not in allowed:
             lines.append(f"{where}: imports {module}, part {target!r} is not in the layering table")
         elif not (target in allowed[source] or target in BASE):
-            lines.append(f"{where}: {source} -> {target} ({module}) is not allowed; {source} may import "
-                         f"{', '.join(sorted(allowed[source])) or 'only the base'} and the base")
+            lines.append(
+                f"{where}: {source} -> {target} ({module}) is not allowed; {source} may import "
+                f"{', '.join(sorted(allowed[source])) or 'only the base'} and the base"
+            )
     return lines
 
 
@@ -179,12 +193,14 @@ def cycles(edges) -> list[list[str]]:
 # ---- the checker can fail ----------------------------------------------------------------------------
 def test_checker_reports_a_forbidden_import_hidden_in_a_function():
     """A brain module that imports the env lazily, relatively, and the oracles by absolute name."""
-    source = ("import numpy\n"
-              "def peek(env):\n"
-              "    from ..env import RodentMazeEnv\n"
-              "    from .. import evaluation\n"
-              "    import embodied.evaluation.oracles as oracles\n"
-              "    return RodentMazeEnv\n")
+    source = (
+        "import numpy\n"
+        "def peek(env):\n"
+        "    from ..env import RodentMazeEnv\n"
+        "    from .. import evaluation\n"
+        "    import embodied.evaluation.oracles as oracles\n"
+        "    return RodentMazeEnv\n"
+    )
     found = imported_modules(source, "brain/fake_part.py")
     assert found == [(3, "embodied.env"), (4, "embodied.evaluation"), (5, "embodied.evaluation.oracles")]
     lines = violations([("brain", part_of(module), f"brain/fake_part.py:{line}", module) for line, module in found])
@@ -192,14 +208,20 @@ def test_checker_reports_a_forbidden_import_hidden_in_a_function():
 
 
 def test_checker_resolves_relative_imports_and_import_module():
-    source = ("from . import senses\n"
-              "from .viz.topdown import draw_topdown\n"
-              "from . import ENV_ID\n"
-              "import importlib\n"
-              "importlib.import_module('embodied.train.loop')\n")
+    source = (
+        "from . import senses\n"
+        "from .viz.topdown import draw_topdown\n"
+        "from . import ENV_ID\n"
+        "import importlib\n"
+        "importlib.import_module('embodied.train.loop')\n"
+    )
     found = imported_modules(source, "env.py")
-    assert [module for _, module in found] == ["embodied.senses", "embodied.viz.topdown", "embodied",
-                                              "embodied.train.loop"]
+    assert [module for _, module in found] == [
+        "embodied.senses",
+        "embodied.viz.topdown",
+        "embodied",
+        "embodied.train.loop",
+    ]
     with pytest.raises(ValueError, match="climbs above"):
         imported_modules("from .. import x\n", "env.py")
     found = imported_modules("from .base import Task\nfrom ..arena.layout import FOOD\n", "tasks/forage.py")
@@ -240,8 +262,9 @@ def test_known_exceptions_still_exist_and_are_documented():
     present = {(where.split(":")[0], module) for _, _, where, module in arrows()}
     docs = DOCS.read_text(encoding="utf-8")
     for (path, module), why in KNOWN_EXCEPTIONS.items():
-        assert (path, module) in present, f"{path} no longer imports {module}: remove it from KNOWN_EXCEPTIONS " \
-                                          f"and from docs/architecture.md"
+        assert (path, module) in present, (
+            f"{path} no longer imports {module}: remove it from KNOWN_EXCEPTIONS and from docs/architecture.md"
+        )
         assert f"`{path}` → `{module}`" in docs, f"docs/architecture.md must list the exception {path} → {module}"
 
 

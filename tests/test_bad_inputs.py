@@ -9,12 +9,12 @@ training run in a temporary folder), except the ones that could hang or end the 
 ``/dev/zero``, a GUI without a display, sizes that would allocate without bound): those run in a
 worker subprocess with a time limit, where a hang or a kill is seen and reported.
 """
+
 import os
 import signal
 
-import pytest
-
 import hostile_corpus as corpus
+import pytest
 
 
 @pytest.fixture(scope="session")
@@ -51,13 +51,22 @@ def test_the_corpus_is_large_and_covers_every_category():
 
 
 def _case(expect=corpus.CLEAR, run=lambda ctx: None, cli=False, pattern=r"where\.maze:1:1", check=None):
-    return corpus.Case(name="probe", category="layout", owner="env", expect=expect, run=run, cli=cli,
-                       pattern=pattern if expect == corpus.CLEAR else None, check=check)
+    return corpus.Case(
+        name="probe",
+        category="layout",
+        owner="env",
+        expect=expect,
+        run=run,
+        cli=cli,
+        pattern=pattern if expect == corpus.CLEAR else None,
+        check=check,
+    )
 
 
 def _raise(err):
     def run(ctx):
         raise err
+
     return run
 
 

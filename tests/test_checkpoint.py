@@ -1,5 +1,6 @@
 """Checkpoints: integrity digests, latest as a hard link, clear errors for bad files, the folder
 left intact, Ctrl-C, a full disk and SIGKILL survived, policies."""
+
 import csv
 import errno
 import json
@@ -16,14 +17,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_train import TINY, rows
 
 from embodied.errors import NoSpaceError, TrainingInterrupted  # noqa: F401  (TrainingInterrupted: documented API)
-from embodied.train.checkpoint import (CheckpointError, clean_stale_tmp, digest_path, load_checkpoint, load_policy,
-                                       save_checkpoint)
+from embodied.train.checkpoint import (
+    CheckpointError,
+    clean_stale_tmp,
+    digest_path,
+    load_checkpoint,
+    load_policy,
+    save_checkpoint,
+)
 from embodied.train.config import load_config
 from embodied.train.loop import train
 from embodied.train.metrics import append_text
-from test_train import TINY, rows
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
@@ -48,8 +55,12 @@ def strip_time(metric_rows):
 
 def test_checkpoints_carry_digests_and_latest_is_a_hard_link_not_a_copy(run):
     ckpts = run / "checkpoints"
-    assert sorted(p.name for p in ckpts.iterdir()) == ["latest.pt", "latest.pt.sha256", "step_256.pt",
-                                                       "step_256.pt.sha256"]  # keep_checkpoints=1, no tmp left
+    assert sorted(p.name for p in ckpts.iterdir()) == [
+        "latest.pt",
+        "latest.pt.sha256",
+        "step_256.pt",
+        "step_256.pt.sha256",
+    ]  # keep_checkpoints=1, no tmp left
     latest, step = ckpts / "latest.pt", ckpts / "step_256.pt"
     assert os.path.samefile(latest, step) and latest.stat().st_nlink == 2  # one copy on disk
     check = subprocess.run(["sha256sum", "-c", "step_256.pt.sha256"], cwd=ckpts, capture_output=True, text=True)
@@ -66,16 +77,18 @@ def test_a_flipped_block_in_the_middle_is_refused(run, tmp_path, with_digest):
     source = run / "checkpoints" / "latest.pt"
     data = bytearray(source.read_bytes())
     largest = max(zipfile.ZipFile(source).infolist(), key=lambda info: info.compress_size)  # a tensor's bytes
-    name_len, extra_len = struct.unpack("<HH", data[largest.header_offset + 26:largest.header_offset + 30])
+    name_len, extra_len = struct.unpack("<HH", data[largest.header_offset + 26 : largest.header_offset + 30])
     middle = largest.header_offset + 30 + name_len + extra_len + largest.compress_size // 2 - 2048
-    data[middle:middle + 4096] = bytes(b ^ 0xFF for b in data[middle:middle + 4096])
+    data[middle : middle + 4096] = bytes(b ^ 0xFF for b in data[middle : middle + 4096])
     bad = tmp_path / "flipped.pt"
     bad.write_bytes(bytes(data))
     assert torch.load(bad, weights_only=True)["step"] == 256  # what made this silent before
     if with_digest:
         digest_path(bad).write_text(digest_path(run / "checkpoints" / "latest.pt").read_text())
     before = snapshot(tmp_path)
-    with pytest.raises(CheckpointError, match="flipped.pt is corrupted: " + ("its SHA-256" if with_digest else "record")):
+    with pytest.raises(
+        CheckpointError, match="flipped.pt is corrupted: " + ("its SHA-256" if with_digest else "record")
+    ):
         load_checkpoint(bad)
     assert snapshot(tmp_path) == before
 
@@ -152,8 +165,9 @@ def test_a_run_stopped_before_its_first_checkpoint_restarts_with_resume(run, tmp
     (folder / "metrics.csv").write_text("step,charts/coverage\n32,0.1\n")  # what a kill at step 40 leaves
     (folder / "checkpoints").mkdir()
     (folder / "checkpoints" / ".step_64.pt.tmp").write_bytes(b"half a checkpoint")
-    with pytest.raises(CheckpointError, match="stopped before its first checkpoint: start it again from step 0 "
-                                              "with --resume"):
+    with pytest.raises(
+        CheckpointError, match="stopped before its first checkpoint: start it again from step 0 with --resume"
+    ):
         train(load_config(None, WHOLE), folder, progress=False)
     train(load_config(None, WHOLE), folder, resume=True, progress=False)
     assert strip_time(rows(folder)) == strip_time(rows(run))
@@ -170,9 +184,24 @@ def test_ctrl_c_writes_a_checkpoint_exits_130_in_one_line_and_resume_is_exact(ru
     """SIGINT to a real ``embodied train`` once its first metrics row exists (step 32): it finishes
     the episode, writes step_64.pt (or the next boundary's), prints one line and exits 130."""
     folder = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "embodied.cli", "train", "--config", str(_tiny_config_file(tmp_path)),
-                             "--run-dir", str(folder), "--no-progress"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "embodied.cli",
+            "train",
+            "--config",
+            str(_tiny_config_file(tmp_path)),
+            "--run-dir",
+            str(folder),
+            "--no-progress",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     deadline = time.time() + 300
     while not ((folder / "metrics.csv").exists() and len((folder / "metrics.csv").read_text().splitlines()) >= 2):
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
@@ -230,12 +259,14 @@ def test_disk_full_mid_write_removes_the_tmp_and_keeps_the_old_file(tmp_path, mo
     def full(fd, data):
         real_write(fd, bytes(data[:3]))  # a few bytes land, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(os, "write", full)
     with pytest.raises(OSError):
         append_text(csv_path, "2,3\n")
     monkeypatch.undo()
     assert csv_path.read_text() == "step,x\n1,2\n"
     import builtins
+
     real_open = builtins.open
 
     class FullFile:
@@ -253,8 +284,14 @@ def test_disk_full_mid_write_removes_the_tmp_and_keeps_the_old_file(tmp_path, mo
 
         def __exit__(self, *exc):
             self.f.close()
-    monkeypatch.setattr(builtins, "open", lambda p, mode="r", *a, **k: FullFile(real_open(p, mode, *a, **k))
-                        if str(p).endswith(".c.pt.tmp") else real_open(p, mode, *a, **k))
+
+    monkeypatch.setattr(
+        builtins,
+        "open",
+        lambda p, mode="r", *a, **k: (
+            FullFile(real_open(p, mode, *a, **k)) if str(p).endswith(".c.pt.tmp") else real_open(p, mode, *a, **k)
+        ),
+    )
     with pytest.raises(NoSpaceError, match="no space left on device while writing .*c.pt"):
         save_checkpoint(path, {"step": 2, "config": {}, "agent": {}})
     monkeypatch.undo()

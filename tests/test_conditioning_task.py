@@ -1,4 +1,5 @@
 """The conditioning box: light, then food after the delay; omissions; the rat sees and smells it."""
+
 import numpy as np
 import pytest
 
@@ -14,8 +15,12 @@ def run_until(env, predicate, limit=400):
 
 
 def test_food_follows_the_light_after_the_delay_and_is_seen_and_smelt(make_env):
-    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
-                   task_options={"delay_steps": 30, "cue_steps": 15})
+    env = make_env(
+        world="conditioning_box",
+        task="conditioning",
+        max_episode_steps=5000,
+        task_options={"delay_steps": 30, "cue_steps": 15},
+    )
     dark, info = env.reset(seed=0)
     assert not info["cue_on"] and not info["food_present"]
     lit, _, info = run_until(env, lambda i: i["cue_on"])
@@ -28,8 +33,12 @@ def test_food_follows_the_light_after_the_delay_and_is_seen_and_smelt(make_env):
 
 
 def test_omission_trials_never_deliver_food(make_env):
-    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
-                   task_options={"omission_prob": 1.0, "iti_steps": (20, 30)})
+    env = make_env(
+        world="conditioning_box",
+        task="conditioning",
+        max_episode_steps=5000,
+        task_options={"omission_prob": 1.0, "iti_steps": (20, 30)},
+    )
     env.reset(seed=0)
     for _ in range(600):
         _, reward, _, _, info = env.step(ACTION_STILL)
@@ -38,8 +47,12 @@ def test_omission_trials_never_deliver_food(make_env):
 
 
 def test_walking_to_the_feeder_eats_the_pellet(make_env):
-    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
-                   task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200})  # no next trial yet
+    env = make_env(
+        world="conditioning_box",
+        task="conditioning",
+        max_episode_steps=5000,
+        task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200},
+    )  # no next trial yet
     env.reset(seed=0, options={"start": (2, 2), "heading": np.pi / 2})
     run_until(env, lambda i: i["food_present"])
     total = 0.0
@@ -57,9 +70,16 @@ def test_bad_options_are_named(make_env):
 def test_the_house_light_is_seen_wherever_the_rat_looks_and_the_lamp_alone_barely(make_env):
     changed = {}
     for light in ("house", "lamp"):
-        env = make_env(world="conditioning_box", task="conditioning", vision_size=32, max_episode_steps=5000,
-                       task_options={"light": light})
-        env.reset(seed=0, options={"start": (2, 2), "heading": -np.pi / 2})  # facing the wall behind, away from the lamp
+        env = make_env(
+            world="conditioning_box",
+            task="conditioning",
+            vision_size=32,
+            max_episode_steps=5000,
+            task_options={"light": light},
+        )
+        env.reset(
+            seed=0, options={"start": (2, 2), "heading": -np.pi / 2}
+        )  # facing the wall behind, away from the lamp
         dark, _, _ = run_until(env, lambda i: i["trial_step"] == -1)
         lit, _, _ = run_until(env, lambda i: i["cue_on"])
         changed[light] = int((np.abs(lit["vision"].astype(int) - dark["vision"].astype(int)).sum(-1) > 30).sum())
@@ -71,8 +91,12 @@ def test_the_house_light_is_seen_wherever_the_rat_looks_and_the_lamp_alone_barel
 
 
 def test_the_trial_ends_soon_after_eating(make_env):
-    env = make_env(world="conditioning_box", task="conditioning", max_episode_steps=5000,
-                   task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 15})
+    env = make_env(
+        world="conditioning_box",
+        task="conditioning",
+        max_episode_steps=5000,
+        task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 15},
+    )
     env.reset(seed=0, options={"start": (2, 2), "heading": np.pi / 2})
     run_until(env, lambda i: i["food_present"])
     for eat_step in range(60):
@@ -91,8 +115,12 @@ def test_the_trial_ends_soon_after_eating(make_env):
 
 def test_the_chamber_is_one_cell_wide_and_the_rat_starts_facing_the_feeder(make_env):
     """conditioning_chamber: the box one cell wide; walking straight ahead from the start eats the pellet."""
-    env = make_env(world="conditioning_chamber", task="conditioning", max_episode_steps=5000,
-                   task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200})
+    env = make_env(
+        world="conditioning_chamber",
+        task="conditioning",
+        max_episode_steps=5000,
+        task_options={"iti_steps": (10, 10), "delay_steps": 5, "after_eat_steps": 200},
+    )
     env.reset(seed=0)
     layout = env.unwrapped.layout
     assert int(layout.free.sum()) == 2 and layout.cols == 3  # two cells, one wide
@@ -112,8 +140,12 @@ def test_a_restrained_rat_stays_put_and_eats_each_pellet_as_it_drops(make_env, w
     commands = rng.uniform(-1, 1, (900, 3)).astype(np.float32)
     moved = {}
     for restrained in (True, False):
-        env = make_env(world=world, task="conditioning", max_episode_steps=5000,
-                       task_options={"iti_steps": (40, 60), "omission_prob": 0.3, "restrained": restrained})
+        env = make_env(
+            world=world,
+            task="conditioning",
+            max_episode_steps=5000,
+            task_options={"iti_steps": (40, 60), "omission_prob": 0.3, "restrained": restrained},
+        )
         _, info = env.reset(seed=0)
         start, heads, eaten_at, rewarded = info["position"].copy(), [], [], set()
         for command in commands:
@@ -142,17 +174,32 @@ def test_restraining_needs_a_free_cell_in_front_of_the_feeder(make_env, tmp_path
     free.reset(seed=0)
 
 
-@pytest.mark.parametrize("options, named", [
-    ({"omission_prob": float("nan")}, "omission_prob"), ({"omission_prob": -0.1}, "omission_prob"),
-    ({"cue_steps": 0}, "cue_steps"), ({"cue_steps": 1.5}, "cue_steps"), ({"delay_steps": -1}, "delay_steps"),
-    ({"iti_steps": (5,)}, "iti_steps"), ({"iti_steps": "60,150"}, "iti_steps"), ({"iti_steps": (150, 60)}, "iti_steps"),
-    ({"iti_steps": (0, 10)}, "iti_steps"), ({"food_timeout": 0}, "food_timeout"),
-    ({"eat_radius": float("inf")}, "eat_radius"), ({"reward": float("nan")}, "reward"),
-    ({"light": "strobe"}, "light"), ({"light": None}, "light"), ({"restrained": "yes"}, "restrained"),
-    ({"after_eat_steps": -1}, "after_eat_steps"), ({"delay": 30}, "unknown task_options.*allowed: cue_steps"),
-], ids=lambda value: repr(value)[:40])
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        ({"omission_prob": float("nan")}, "omission_prob"),
+        ({"omission_prob": -0.1}, "omission_prob"),
+        ({"cue_steps": 0}, "cue_steps"),
+        ({"cue_steps": 1.5}, "cue_steps"),
+        ({"delay_steps": -1}, "delay_steps"),
+        ({"iti_steps": (5,)}, "iti_steps"),
+        ({"iti_steps": "60,150"}, "iti_steps"),
+        ({"iti_steps": (150, 60)}, "iti_steps"),
+        ({"iti_steps": (0, 10)}, "iti_steps"),
+        ({"food_timeout": 0}, "food_timeout"),
+        ({"eat_radius": float("inf")}, "eat_radius"),
+        ({"reward": float("nan")}, "reward"),
+        ({"light": "strobe"}, "light"),
+        ({"light": None}, "light"),
+        ({"restrained": "yes"}, "restrained"),
+        ({"after_eat_steps": -1}, "after_eat_steps"),
+        ({"delay": 30}, "unknown task_options.*allowed: cue_steps"),
+    ],
+    ids=lambda value: repr(value)[:40],
+)
 def test_every_bad_option_is_named_with_its_range(options, named):
     from embodied.env import RodentMazeEnv
+
     with pytest.raises(ValueError, match=named) as caught:
         RodentMazeEnv(world="conditioning_box", task="conditioning", task_options=options)
     assert "\n" not in str(caught.value)

@@ -1,21 +1,29 @@
 """The opt-in critic-training path (replayed λ-returns, return normalisation, senses and memory traces)
 in real short training runs: it trains, it is saved and resumed exactly, and it stays off by default."""
+
 import csv
 
 import numpy as np
 import pytest
 import torch
+from test_train import TINY as TRAIN_TINY  # the tiny real training setup the training tests use
 
 from embodied.train.checkpoint import load_checkpoint
 from embodied.train.config import ConfigError, TrainConfig, load_config
 from embodied.train.loop import train
-from test_train import TINY as TRAIN_TINY  # the tiny real training setup the training tests use
 
 torch.set_num_threads(1)
 
 TINY = dict(TRAIN_TINY, world="conditioning_box", task="conditioning", total_steps=128, checkpoint_every=64)
-REPLAY = dict(critic_replay_updates=4, critic_replay_seq=16, critic_replay_batch=4, critic_replay_capacity=96,
-              critic_return_norm=True, critic_senses=True, critic_sense_traces=[2, 8])
+REPLAY = dict(
+    critic_replay_updates=4,
+    critic_replay_seq=16,
+    critic_replay_batch=4,
+    critic_replay_capacity=96,
+    critic_return_norm=True,
+    critic_senses=True,
+    critic_sense_traces=[2, 8],
+)
 
 
 def rows(run_dir):
@@ -44,7 +52,12 @@ def test_replayed_critic_updates_train_and_resume_exactly(tmp_path):
 
 def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     cfg = TrainConfig()
-    assert (cfg.critic_replay_updates, cfg.critic_return_norm, cfg.critic_senses, cfg.critic_sense_traces) == (0, False, False, [])
+    assert (cfg.critic_replay_updates, cfg.critic_return_norm, cfg.critic_senses, cfg.critic_sense_traces) == (
+        0,
+        False,
+        False,
+        [],
+    )
     assert cfg.critic_sense_delays == [] and cfg.task_options == {}
     train(load_config(None, dict(TINY, total_steps=64)), tmp_path / "run", progress=False)
     assert "losses/critic_replay" not in rows(tmp_path / "run")[-1]
@@ -52,15 +65,18 @@ def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     assert "critic_replay" not in agent and "return_var" not in agent["critics"]
 
 
-@pytest.mark.parametrize("override, message", [
-    ("critic_replay_updates=-1", "critic_replay_updates=-1 must be >= 0"),
-    ("critic_replay_capacity=10", "must exceed critic_replay_seq"),
-    ("critic_sense_traces=[4]", "needs critic_senses=true"),
-    ("critic_slow_rate=0", "critic_slow_rate=0.0 must lie in"),
-    ("critic_sense_delays=[5]", "needs critic_senses=true"),
-    ("critic_sense_delays=[0]", "whole steps in"),
-    ("critic_latent=false", "critic_latent=false needs critic_senses=true"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("critic_replay_updates=-1", "critic_replay_updates=-1 must be >= 0"),
+        ("critic_replay_capacity=10", "must exceed critic_replay_seq"),
+        ("critic_sense_traces=[4]", "needs critic_senses=true"),
+        ("critic_slow_rate=0", "critic_slow_rate=0.0 must lie in"),
+        ("critic_sense_delays=[5]", "needs critic_senses=true"),
+        ("critic_sense_delays=[0]", "whole steps in"),
+        ("critic_latent=false", "critic_latent=false needs critic_senses=true"),
+    ],
+)
 def test_bad_critic_training_keys_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
@@ -86,15 +102,18 @@ def test_the_sense_delay_line_holds_the_senses_of_d_steps_ago():
             # a bright flash on some steps, so consecutive senses differ clearly
             batch["vision"] = (batch["vision"] * 0 + rng.integers(0, 255)).astype(batch["vision"].dtype)
             senses.append(agent._senses(batch)[0])
-            inputs.append(agent.critic_input(np.zeros((1, agent.world_model.feature_dim), np.float32), batch,
-                                             np.array([t == 0]))[0])
+            inputs.append(
+                agent.critic_input(np.zeros((1, agent.world_model.feature_dim), np.float32), batch, np.array([t == 0]))[
+                    0
+                ]
+            )
             obs, *_ = env.step(env.action_space.sample())
     finally:
         env.close()
     D = agent.sense_dim
     assert inputs[0].shape[0] == agent.critic_input_dim == agent.world_model.feature_dim + D * 4
     for t, x in enumerate(inputs):
-        assert np.allclose(x[-2 * D:-D], senses[max(t - 1, 0)]) and np.allclose(x[-D:], senses[max(t - 3, 0)])
+        assert np.allclose(x[-2 * D : -D], senses[max(t - 1, 0)]) and np.allclose(x[-D:], senses[max(t - 3, 0)])
     assert not np.allclose(senses[4], senses[1])  # the check can fail: the delays carry different senses
 
 
@@ -104,8 +123,9 @@ def test_critics_without_the_latent_read_only_the_senses_and_learn(tmp_path):
     from embodied.brain.agent import Agent
     from embodied.train.collector import make_single_env
 
-    cfg = load_config(None, dict(TINY, critic_senses=True, critic_sense_traces=[4], critic_sense_delays=[2],
-                                 critic_latent=False))
+    cfg = load_config(
+        None, dict(TINY, critic_senses=True, critic_sense_traces=[4], critic_sense_delays=[2], critic_latent=False)
+    )
     env = make_single_env(cfg)
     try:
         agent = Agent(cfg, env.observation_space, env.action_space, num_envs=1)
@@ -116,9 +136,23 @@ def test_critics_without_the_latent_read_only_the_senses_and_learn(tmp_path):
     finally:
         env.close()
     assert agent.critic_input_dim == agent.sense_dim * 3 == x.shape[0]
-    assert not np.any(x == 7.0) and np.allclose(x[:agent.sense_dim], agent._senses(batch)[0])
-    train(load_config(None, dict(TINY, total_steps=64, critic_senses=True, critic_sense_delays=[2], critic_latent=False,
-                                 critic_replay_updates=2, critic_replay_seq=8)), tmp_path / "run", progress=False)
+    assert not np.any(x == 7.0) and np.allclose(x[: agent.sense_dim], agent._senses(batch)[0])
+    train(
+        load_config(
+            None,
+            dict(
+                TINY,
+                total_steps=64,
+                critic_senses=True,
+                critic_sense_delays=[2],
+                critic_latent=False,
+                critic_replay_updates=2,
+                critic_replay_seq=8,
+            ),
+        ),
+        tmp_path / "run",
+        progress=False,
+    )
     row = rows(tmp_path / "run")[-1]
     assert np.isfinite(float(row["losses/critic"])) and np.isfinite(float(row["losses/critic_replay"]))
     critics = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]["critics"]

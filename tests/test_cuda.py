@@ -3,6 +3,7 @@
 Skipped where torch sees no CUDA device (CI); run on a GPU machine with
 ``python3 -m pytest -q tests/test_cuda.py``. Every test uses the real env (PyBullet DIRECT).
 """
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +16,19 @@ from embodied.train.replay import SequenceReplay
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
-SMALL = dict(image_size=16, cnn_depth=8, vision_embed=64, vector_embed=16, mlp_units=64, deter=64, stoch_groups=8,
-             stoch_classes=8, hidden=64, batch_size=8, seq_len=16)
+SMALL = dict(
+    image_size=16,
+    cnn_depth=8,
+    vision_embed=64,
+    vector_embed=16,
+    mlp_units=64,
+    deter=64,
+    stoch_groups=8,
+    stoch_classes=8,
+    hidden=64,
+    batch_size=8,
+    seq_len=16,
+)
 
 
 def collect(env, steps, seed=0):
@@ -60,9 +72,23 @@ def test_world_model_trains_on_cuda_and_matches_the_cpu_copy(make_env):
 
 
 def test_a_short_training_run_on_cuda_leaves_a_checkpoint_that_loads_on_the_cpu(tmp_path):
-    tiny = dict(num_envs=2, vision_size=16, total_steps=256, episode_steps=64, rollout_steps=32, learning_starts=32,
-                world_model_overrides=dict(SMALL, batch_size=4, seq_len=8), critic_units=32, actor_units=16,
-                log_every=64, checkpoint_every=128, video_every=0, tensorboard=False, min_age=16, device="cuda")
+    tiny = dict(
+        num_envs=2,
+        vision_size=16,
+        total_steps=256,
+        episode_steps=64,
+        rollout_steps=32,
+        learning_starts=32,
+        world_model_overrides=dict(SMALL, batch_size=4, seq_len=8),
+        critic_units=32,
+        actor_units=16,
+        log_every=64,
+        checkpoint_every=128,
+        video_every=0,
+        tensorboard=False,
+        min_age=16,
+        device="cuda",
+    )
     summary = train(load_config(None, tiny), tmp_path / "run", progress=False)
     assert summary["total_steps"] == 256
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt", device="cpu")

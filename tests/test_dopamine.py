@@ -1,18 +1,28 @@
 """The shared dopamine rules: each test states a property that a wrong rule breaks."""
+
 import numpy as np
 import pytest
 import torch
 
 from embodied.brain.dopamine import (
-    LinearDopamine, StimulusFeatures, TonicDopamine, asymmetric_rates, expectile_loss, expectile_update,
-    head_spread, lambda_returns, phasic_dopamine, precision_weighted, td_error,
+    LinearDopamine,
+    StimulusFeatures,
+    TonicDopamine,
+    asymmetric_rates,
+    expectile_loss,
+    expectile_update,
+    head_spread,
+    lambda_returns,
+    phasic_dopamine,
+    precision_weighted,
+    td_error,
 )
 
 
 def test_td_error_sign_and_size_numpy_and_torch():
     assert td_error(1.0, 0.2, 0.5, 0.9) == pytest.approx(1.0 + 0.45 - 0.2)
-    assert td_error(0.0, 1.0, 0.0, 0.9) == pytest.approx(-1.0)          # omitted reward: dip
-    assert td_error(1.0, 0.0, 5.0, 0.9, done=1.0) == pytest.approx(1.0)   # no bootstrap past terminal
+    assert td_error(0.0, 1.0, 0.0, 0.9) == pytest.approx(-1.0)  # omitted reward: dip
+    assert td_error(1.0, 0.0, 5.0, 0.9, done=1.0) == pytest.approx(1.0)  # no bootstrap past terminal
     d = td_error(np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.zeros(2), 0.5)
     np.testing.assert_allclose(d, [1.0, -1.0])
     t = td_error(torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([2.0]), 0.5)
@@ -56,7 +66,7 @@ def test_expectile_heads_order_on_bimodal_reward():
     for _ in range(5000):
         v, _ = expectile_update(v, rng.choice([0.0, 1.0]), a_pos, a_neg)
     assert v[0] < v[1] < v[2]
-    assert v[1] == pytest.approx(0.5, abs=0.1)   # τ = ½ is the mean
+    assert v[1] == pytest.approx(0.5, abs=0.1)  # τ = ½ is the mean
     assert v[2] - v[0] > 0.4
 
 
@@ -68,7 +78,9 @@ def test_expectile_loss_gradient_orders_heads():
     for _ in range(400):
         target = (torch.rand(64, generator=gen) < 0.5).float()
         loss = expectile_loss(pred.expand(64, 3), target, taus)
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     p = pred.detach().numpy()
     assert p[0] < p[1] < p[2] and p[1] == pytest.approx(0.5, abs=0.1)
     with pytest.raises(ValueError, match="heads"):
@@ -105,6 +117,7 @@ def test_precision_weighting_and_channels():
 
 def test_linear_dopamine_burst_moves_to_cue_and_omission_dips():
     da = LinearDopamine(alpha=0.2, gamma=0.98, lam=0.9)
+
     def trial(reward=1.0, learn=True):
         rpes = [da.step({}, 0.0, learn).rpe for _ in range(5)]
         rpes += [da.step({"light": 1.0}, 0.0, learn).rpe for _ in range(10)]
@@ -112,6 +125,7 @@ def test_linear_dopamine_burst_moves_to_cue_and_omission_dips():
         rpes += [da.step({}, 0.0, learn).rpe for _ in range(3)]
         da.end_trial(learn)
         return np.array(rpes)
+
     first = trial()
     assert first[15] == pytest.approx(1.0) and abs(first[5]) < 1e-9
     for _ in range(150):
@@ -126,8 +140,14 @@ def test_channels_and_distributional_heads_in_linear_mode():
     da = LinearDopamine(channels={"food": 1.0, "novelty": 0.5}, taus=(0.2, 0.8), alpha=0.1)
     out = da.step({"tone": 1.0}, {"food": 1.0, "novelty": 1.0})
     assert out.rpe == pytest.approx(1.5)
-    assert set(out.channels) == {"food", "novelty", "food/tau=0.20", "food/tau=0.80", "novelty/tau=0.20",
-                                 "novelty/tau=0.80"}
+    assert set(out.channels) == {
+        "food",
+        "novelty",
+        "food/tau=0.20",
+        "food/tau=0.80",
+        "novelty/tau=0.20",
+        "novelty/tau=0.80",
+    }
     with pytest.raises(KeyError, match="unknown reward channel"):
         da.step({}, {"fud": 1.0})
     with pytest.raises(ValueError, match="one channel"):
@@ -140,7 +160,7 @@ def test_feature_representations_and_errors():
     x1 = f({"tone": 1.0})
     assert x0.size == 4 + 3 + 1 and x0[0] == 1 and x1[1] == 1 and x0[4 + 3] == 1
     x2 = f({})
-    assert x2[2] == 1 and x2[7] == 0   # CSC memory trace keeps running; presence is off
+    assert x2[2] == 1 and x2[7] == 0  # CSC memory trace keeps running; presence is off
     with pytest.raises(ValueError, match="allowed: csc, microstimuli, presence"):
         StimulusFeatures(("tapped_delay",))
     with pytest.raises(ValueError, match="trace"):
@@ -148,8 +168,10 @@ def test_feature_representations_and_errors():
 
 
 def test_replacing_trace_caps_eligibility():
-    acc, rep = LinearDopamine(trace="accumulating", representation="presence", lam=1.0, gamma=1.0), \
-        LinearDopamine(trace="replacing", representation="presence", lam=1.0, gamma=1.0)
+    acc, rep = (
+        LinearDopamine(trace="accumulating", representation="presence", lam=1.0, gamma=1.0),
+        LinearDopamine(trace="replacing", representation="presence", lam=1.0, gamma=1.0),
+    )
     for da in (acc, rep):
         for _ in range(5):
             da.step({"tone": 1.0}, 0.0)
@@ -159,16 +181,18 @@ def test_replacing_trace_caps_eligibility():
 @pytest.mark.parametrize("representation", [("presence",), ("microstimuli",), ("presence", "csc")])
 def test_other_representations_learn_the_cue_and_dip_on_omission(representation):
     da = LinearDopamine(alpha=0.1, representation=representation, lam=0.9)
+
     def trial(reward, learn=True):
         rpes = [da.step({"tone": 1.0}, 0.0, learn).rpe for _ in range(10)]
         rpes.append(da.step({}, reward, learn).rpe)
         da.end_trial(learn)
         return rpes
+
     for _ in range(300):
         trial(1.0)
     omitted = trial(0.0, learn=False)
-    assert omitted[0] > 0.3             # the cue predicts reward
-    assert omitted[10] < -0.2           # dip when the expected reward fails to come (microstimuli: coarser timing, shallower)
+    assert omitted[0] > 0.3  # the cue predicts reward
+    assert omitted[10] < -0.2  # dip when the expected reward fails to come (microstimuli: coarser timing, shallower)
     assert np.argmin(omitted) == 10
 
 
@@ -176,7 +200,9 @@ def test_precision_weighting_scales_broadcast_not_learning():
     plain, precise = LinearDopamine(alpha=0.1), LinearDopamine(alpha=0.1, precision=True, precision_eps=1e-3)
     for _ in range(50):
         for da in (plain, precise):
-            da.step({"tone": 1.0}); da.step({}, 1.0); da.end_trial()
-    np.testing.assert_allclose(plain.w, precise.w)       # critics learn from raw δ
+            da.step({"tone": 1.0})
+            da.step({}, 1.0)
+            da.end_trial()
+    np.testing.assert_allclose(plain.w, precise.w)  # critics learn from raw δ
     out_p, out_q = plain.step({"tone": 1.0}, learn=False), precise.step({"tone": 1.0}, learn=False)
-    assert out_q.rpe > out_p.rpe > 0                      # small learned RPE variance -> louder broadcast
+    assert out_q.rpe > out_p.rpe > 0  # small learned RPE variance -> louder broadcast

@@ -1,4 +1,5 @@
 """The embodied lab end to end on a tiny budget: trains, probes checkpoints, writes its outputs."""
+
 import json
 
 import cv2
@@ -10,11 +11,19 @@ from embodied.lab.embodied_lab import _responses, run_embodied_lab
 def test_responses_align_rpe_to_light_eating_and_omission():
     rows = []
     for t in range(-10, 60):  # one rewarded trial: burst 1.0 at light, eating at step 35
-        rows.append({"trial_step": t, "omitted": False, "food_present": 30 <= t < 35, "reward": 1.0 if t == 35 else 0.0,
-                     "rpe": 1.0 if t == 0 else (0.5 if t == 36 else 0.0)})
+        rows.append(
+            {
+                "trial_step": t,
+                "omitted": False,
+                "food_present": 30 <= t < 35,
+                "reward": 1.0 if t == 35 else 0.0,
+                "rpe": 1.0 if t == 0 else (0.5 if t == 36 else 0.0),
+            }
+        )
     for t in range(-10, 60):  # one omission trial: dip at the expected food time
-        rows.append({"trial_step": t, "omitted": True, "food_present": False, "reward": 0.0,
-                     "rpe": -0.6 if t == 30 else 0.0})
+        rows.append(
+            {"trial_step": t, "omitted": True, "food_present": False, "reward": 0.0, "rpe": -0.6 if t == 30 else 0.0}
+        )
     responses = _responses(rows)
     assert np.isclose(responses["cue"], (1.0 / 6 + 0.0) / 2)  # burst in one of the two trials' windows
     assert np.isclose(responses["eat"], 0.5 / 6)  # the reward shows one step after the eating step
@@ -23,22 +32,33 @@ def test_responses_align_rpe_to_light_eating_and_omission():
 
 
 def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
-    summary = run_embodied_lab(tmp_path, steps=1024, seed=0, checkpoints=2, trials=2,
-                               overrides=["episode_steps=256", "num_envs=2", "vision_size=16", "learning_starts=128"],
-                               video_steps=40)
+    summary = run_embodied_lab(
+        tmp_path,
+        steps=1024,
+        seed=0,
+        checkpoints=2,
+        trials=2,
+        overrides=["episode_steps=256", "num_envs=2", "vision_size=16", "learning_starts=128"],
+        video_steps=40,
+    )
     for name in ("embodied.png", "embodied.csv", "embodied.json", "embodied.mp4"):
         assert (tmp_path / name).stat().st_size > 0
     video = cv2.VideoCapture(str(tmp_path / "embodied.mp4"))  # the trained rat's video: one frame per step
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 40 == summary["video"]["frames"]
     video.release()
     saved = json.loads((tmp_path / "embodied.json").read_text())
-    assert set(saved["checks"]) == {"cue response grows with training", "eating response shrinks with training",
-                                    "dip at the expected time of omitted food"}
+    assert set(saved["checks"]) == {
+        "cue response grows with training",
+        "eating response shrinks with training",
+        "dip at the expected time of omitted food",
+    }
     assert len(summary["responses"]) >= 2 and all(r["n_cues"] >= 1 for r in summary["responses"].values())
     assert 0 in summary["responses"]  # the untrained rat is probed first ("before learning")
     run_config = json.loads((tmp_path / "embodied_run" / "config.json").read_text())
     assert run_config["critic_senses"] and run_config["critic_replay_updates"] > 0 and run_config["critic_return_norm"]
-    assert run_config["critic_sense_delays"] and run_config["task_options"]["omission_prob"] > 0  # omissions in training
+    assert (
+        run_config["critic_sense_delays"] and run_config["task_options"]["omission_prob"] > 0
+    )  # omissions in training
     assert run_config["task_options"]["restrained"] is True  # the default design: nose at the feeder
     assert all(r["eat_latency_s"] > 0 or r["n_eaten"] == 0 for r in summary["responses"].values())
     with open(tmp_path / "embodied.csv") as f:
@@ -66,11 +86,17 @@ def test_oracle_bounds_are_the_informed_critics_td_errors():
     for trial in range(80):
         omitted = trial % 4 == 3
         for t in range(-10, 10):
-            rows.append({"trial_step": t, "omitted": omitted, "food_present": (not omitted) and 3 <= t < 6,
-                         "reward": 1.0 if (t == 5 and not omitted) else 0.0})
+            rows.append(
+                {
+                    "trial_step": t,
+                    "omitted": omitted,
+                    "food_present": (not omitted) and 3 <= t < 6,
+                    "reward": 1.0 if (t == 5 and not omitted) else 0.0,
+                }
+            )
     bounds = oracle_bounds(rows, gamma)
     rewards = np.array([r["reward"] for r in rows])
-    G = np.array([sum(gamma ** k * rewards[t + k] for k in range(len(rows) - t)) for t in range(len(rows))])
+    G = np.array([sum(gamma**k * rewards[t + k] for k in range(len(rows) - t)) for t in range(len(rows))])
     ts = np.array([r["trial_step"] for r in rows])
     om = np.array([r["omitted"] for r in rows])
     ok = np.arange(len(rows)) < len(rows) - 300
@@ -95,8 +121,16 @@ def test_probe_runs_the_box_the_checkpoint_was_trained_in(tmp_path, monkeypatch)
         return real_make(*args, **kwargs)
 
     monkeypatch.setattr(embodied_lab.gym, "make", recording_make)
-    config = load_config(None, ["world=conditioning_chamber", "task=conditioning", "vision_size=16", "num_envs=1",
-                                'task_options={"iti_steps": [10, 10], "delay_steps": 5}'])
+    config = load_config(
+        None,
+        [
+            "world=conditioning_chamber",
+            "task=conditioning",
+            "vision_size=16",
+            "num_envs=1",
+            'task_options={"iti_steps": [10, 10], "delay_steps": 5}',
+        ],
+    )
     embodied_lab._save_naive(config, tmp_path / "step_0.pt")
     made.clear()
     result = embodied_lab.probe(tmp_path / "step_0.pt", trials=1, seed=0, omission_prob=0.0, channel="food")
@@ -112,7 +146,9 @@ def test_the_lab_config_restrains_the_rat_unless_asked_and_overrides_win():
 
     assert lab_config(1024, 0, 2).task_options == {**LAB_TASK_OPTIONS, "restrained": True}
     assert lab_config(1024, 0, 2, restrained=False).task_options["restrained"] is False
-    assert lab_config(1024, 0, 2, overrides=['task_options={"omission_prob": 0.5}']).task_options == {"omission_prob": 0.5}
+    assert lab_config(1024, 0, 2, overrides=['task_options={"omission_prob": 0.5}']).task_options == {
+        "omission_prob": 0.5
+    }
     parser = argparse.ArgumentParser()
     configure(parser)
     assert parser.parse_args(["--embodied", "--free-moving"]).free_moving and not parser.parse_args([]).free_moving

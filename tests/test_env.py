@@ -1,4 +1,5 @@
 """The env as gymnasium sees it: API conformance, seeding, vectorisation, resource hygiene, bad input."""
+
 import os
 import subprocess
 import sys
@@ -133,10 +134,20 @@ def test_bad_arguments_are_named():
 
 # ---- bad input never reaches PyBullet (issue 16) -------------------------------------
 BAD_ACTIONS = [
-    ([np.nan, 0.0, 0.0], "non-finite"), ([0.0, np.inf, 0.0], "non-finite"), ([0.0, 0.0, -np.inf], "non-finite"),
-    ([1.0, 0.0], "shape"), ([1.0, 0.0, 0.0, 0.0], "shape"), ([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], "shape"),
-    (0.5, "shape"), ([], "shape"), (None, "dtype"), ("abc", "dtype"), (["a", "b", "c"], "dtype"),
-    ([1 + 2j, 0, 0], "dtype"), ([True, False, True], "dtype"), ({"forward": 1.0}, "dtype"),
+    ([np.nan, 0.0, 0.0], "non-finite"),
+    ([0.0, np.inf, 0.0], "non-finite"),
+    ([0.0, 0.0, -np.inf], "non-finite"),
+    ([1.0, 0.0], "shape"),
+    ([1.0, 0.0, 0.0, 0.0], "shape"),
+    ([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], "shape"),
+    (0.5, "shape"),
+    ([], "shape"),
+    (None, "dtype"),
+    ("abc", "dtype"),
+    (["a", "b", "c"], "dtype"),
+    ([1 + 2j, 0, 0], "dtype"),
+    ([True, False, True], "dtype"),
+    ({"forward": 1.0}, "dtype"),
 ]
 
 
@@ -184,14 +195,18 @@ def _trajectory(env, seed, steps):
     return observations, rewards
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(world="t_maze", task="explore"),
-    dict(world="open_field", task="forage"),
-    dict(world="conditioning_box", task="conditioning", task_options=dict(iti_steps=(5, 10), restrained=True)),
-    dict(world="conditioning_box", task="conditioning", task_options=dict(iti_steps=(5, 10))),
-    dict(world="procedural:9x9:loops=0.3", task="forage"),
-    dict(world="noisy_tv", task="explore", turbulence=0.3, noise={"touch": 0.1, "scent": 0.05, "vision": 0.02}),
-], ids=["t_maze", "forage", "conditioning_restrained", "conditioning", "procedural", "noisy_tv_noise"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(world="t_maze", task="explore"),
+        dict(world="open_field", task="forage"),
+        dict(world="conditioning_box", task="conditioning", task_options=dict(iti_steps=(5, 10), restrained=True)),
+        dict(world="conditioning_box", task="conditioning", task_options=dict(iti_steps=(5, 10))),
+        dict(world="procedural:9x9:loops=0.3", task="forage"),
+        dict(world="noisy_tv", task="explore", turbulence=0.3, noise={"touch": 0.1, "scent": 0.05, "vision": 0.02}),
+    ],
+    ids=["t_maze", "forage", "conditioning_restrained", "conditioning", "procedural", "noisy_tv_noise"],
+)
 def test_reset_seed_gives_the_same_trajectory_whatever_ran_before(make_env, kwargs):
     """Fresh env vs an env that ran three episodes of wall-bumping first: same seed, same actions,
     identical observations and rewards for 50 steps. Before the fix the used env's first touch
@@ -213,25 +228,49 @@ def test_reset_seed_gives_the_same_trajectory_whatever_ran_before(make_env, kwar
 
 
 BAD_ARGUMENTS = [
-    (dict(fov=0), "fov"), (dict(fov=180), "fov"), (dict(fov=-10), "fov"), (dict(fov=float("nan")), "fov"),
-    (dict(fov="wide"), "fov"), (dict(vision_size=0), "vision_size"), (dict(vision_size=-64), "vision_size"),
-    (dict(vision_size=100_000), "vision_size"), (dict(vision_size=64.5), "vision_size"),
-    (dict(vision_size="64"), "vision_size"), (dict(vision_size=(64,)), "vision_size"),
-    (dict(vision_size=(64, 64, 3)), "vision_size"), (dict(top_speed=0), "top_speed"),
-    (dict(top_speed=-1), "top_speed"), (dict(top_speed=float("inf")), "top_speed"), (dict(top_speed=1e9), "top_speed"),
-    (dict(cell_size=0), "cell_size"), (dict(cell_size=float("nan")), "cell_size"), (dict(cell_size=-0.3), "cell_size"),
-    (dict(turbulence=-0.1), "turbulence"), (dict(turbulence=float("nan")), "turbulence"),
-    (dict(turbulence=1000), "turbulence"), (dict(odour_length_scale=0), "odour_length_scale"),
-    (dict(odour_length_scale=float("inf")), "odour_length_scale"), (dict(noise={"vision": -0.1}), "noise"),
-    (dict(noise={"touch": float("nan")}), "noise"), (dict(noise={"sonar": 0.1}), "noise keys"),
-    (dict(noise=0.1), "noise"), (dict(depth="no"), "depth"), (dict(depth=1), "depth"),
+    (dict(fov=0), "fov"),
+    (dict(fov=180), "fov"),
+    (dict(fov=-10), "fov"),
+    (dict(fov=float("nan")), "fov"),
+    (dict(fov="wide"), "fov"),
+    (dict(vision_size=0), "vision_size"),
+    (dict(vision_size=-64), "vision_size"),
+    (dict(vision_size=100_000), "vision_size"),
+    (dict(vision_size=64.5), "vision_size"),
+    (dict(vision_size="64"), "vision_size"),
+    (dict(vision_size=(64,)), "vision_size"),
+    (dict(vision_size=(64, 64, 3)), "vision_size"),
+    (dict(top_speed=0), "top_speed"),
+    (dict(top_speed=-1), "top_speed"),
+    (dict(top_speed=float("inf")), "top_speed"),
+    (dict(top_speed=1e9), "top_speed"),
+    (dict(cell_size=0), "cell_size"),
+    (dict(cell_size=float("nan")), "cell_size"),
+    (dict(cell_size=-0.3), "cell_size"),
+    (dict(turbulence=-0.1), "turbulence"),
+    (dict(turbulence=float("nan")), "turbulence"),
+    (dict(turbulence=1000), "turbulence"),
+    (dict(odour_length_scale=0), "odour_length_scale"),
+    (dict(odour_length_scale=float("inf")), "odour_length_scale"),
+    (dict(noise={"vision": -0.1}), "noise"),
+    (dict(noise={"touch": float("nan")}), "noise"),
+    (dict(noise={"sonar": 0.1}), "noise keys"),
+    (dict(noise=0.1), "noise"),
+    (dict(depth="no"), "depth"),
+    (dict(depth=1), "depth"),
     (dict(senses="vision"), "senses"),
-    (dict(senses=()), "senses"), (dict(senses=(3,)), "senses"), (dict(task="swim"), "unknown task"),
-    (dict(task=None), "unknown task"), (dict(task_options={"n_fod": 2}, task="forage"), "n_fod.*allowed: n_food"),
+    (dict(senses=()), "senses"),
+    (dict(senses=(3,)), "senses"),
+    (dict(task="swim"), "unknown task"),
+    (dict(task=None), "unknown task"),
+    (dict(task_options={"n_fod": 2}, task="forage"), "n_fod.*allowed: n_food"),
     (dict(task_options={"n_food": 0}, task="forage"), "n_food"),
     (dict(task_options={"eat_radius": float("nan")}, task="forage"), "eat_radius"),
-    (dict(task_options=[("n_food", 2)], task="forage"), "task_options"), (dict(render_mode="ascii"), "render_mode"),
-    (dict(world=3), "world"), (dict(world=""), "world"), (dict(world="procedural:9x9:rooms=1000000000"), "rooms"),
+    (dict(task_options=[("n_food", 2)], task="forage"), "task_options"),
+    (dict(render_mode="ascii"), "render_mode"),
+    (dict(world=3), "world"),
+    (dict(world=""), "world"),
+    (dict(world="procedural:9x9:rooms=1000000000"), "rooms"),
 ]
 
 
@@ -251,12 +290,21 @@ def test_fov_edges_inside_the_range_render_a_picture(make_env):
         assert obs["vision"].std() > 1, fov
 
 
-@pytest.mark.parametrize("kwargs, named", [
-    (dict(seed=-1), "seed"), (dict(seed=1.5), "seed"), (dict(seed="7"), "seed"), (dict(seed=True), "seed"),
-    (dict(options={"start": ("a", "b")}), "start"), (dict(options={"start": (1,)}), "start"),
-    (dict(options={"start": (0, 0)}), "not a free cell"), (dict(options={"heading": float("nan")}), "heading"),
-    (dict(options={"speed": 1}), "not allowed"), (dict(options=[1]), "options"),
-])
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        (dict(seed=-1), "seed"),
+        (dict(seed=1.5), "seed"),
+        (dict(seed="7"), "seed"),
+        (dict(seed=True), "seed"),
+        (dict(options={"start": ("a", "b")}), "start"),
+        (dict(options={"start": (1,)}), "start"),
+        (dict(options={"start": (0, 0)}), "not a free cell"),
+        (dict(options={"heading": float("nan")}), "heading"),
+        (dict(options={"speed": 1}), "not allowed"),
+        (dict(options=[1]), "options"),
+    ],
+)
 def test_bad_reset_arguments_are_named(make_env, kwargs, named):
     env = make_env(world="t_maze", vision_size=16)
     with pytest.raises(ValueError, match=named):
@@ -283,8 +331,9 @@ def test_human_render_without_a_display_raises_and_the_process_survives(display)
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     if display is not None:
         env["DISPLAY"] = display
-    done = subprocess.run([sys.executable, "-c", HUMAN_WITHOUT_DISPLAY], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", HUMAN_WITHOUT_DISPLAY], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "caught: render_mode='human' needs a display" in done.stdout
     assert "process alive" in done.stdout

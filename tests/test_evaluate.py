@@ -1,4 +1,5 @@
 """embodied eval and the comparison scripts' smoke runs (the parts that need no trainer)."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -6,8 +7,14 @@ from pathlib import Path
 import pytest
 
 from embodied.cli import main as cli_main
-from embodied.train.evaluate import (HELD_OUT_START, check_seeds, evaluate_policy, held_out_seeds, policy_factory,
-                                     training_overlap)
+from embodied.train.evaluate import (
+    HELD_OUT_START,
+    check_seeds,
+    evaluate_policy,
+    held_out_seeds,
+    policy_factory,
+    training_overlap,
+)
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -82,6 +89,7 @@ def test_eval_foraging_quick(tmp_path, capsys):
 
 def test_ppo_missing_gives_a_clear_message(monkeypatch):
     import builtins
+
     real_import = builtins.__import__
 
     def fake_import(name, *args, **kwargs):

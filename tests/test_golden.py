@@ -16,6 +16,7 @@ and every figure after them. Regenerate the reference only for an intended behav
 and say so in the commit: ``python3 tests/test_golden.py --update`` (``--perturb`` re-measures
 the figures above).
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,16 @@ import pytest
 
 REFERENCE = Path(__file__).resolve().parent / "golden" / "short_runs.json"
 RUNS = {"explore": ["task=explore"], "forage": ["task=forage"]}
-SHORT = ["total_steps=256", "learning_starts=64", "log_every=64", "checkpoint_every=256", "video_every=0",
-         "seed=0", 'device="cpu"', "tensorboard=false"]
+SHORT = [
+    "total_steps=256",
+    "learning_starts=64",
+    "log_every=64",
+    "checkpoint_every=256",
+    "video_every=0",
+    "seed=0",
+    'device="cpu"',
+    "tensorboard=false",
+]
 REL, ABS = 5e-2, 1e-4
 
 
@@ -117,7 +126,9 @@ if __name__ == "__main__":
             expected = json.loads(REFERENCE.read_text())
             for name in RUNS:
                 got = short_run(Path(tmp) / name, name, ("torch_threads=2",))
-                print(f"{name}: largest relative difference {largest_relative_difference(expected[name], got):.2g}, "
-                      f"{len(differences(expected[name], got))} beyond tolerance")
+                print(
+                    f"{name}: largest relative difference {largest_relative_difference(expected[name], got):.2g}, "
+                    f"{len(differences(expected[name], got))} beyond tolerance"
+                )
         else:
             sys.exit("usage: python3 tests/test_golden.py --update | --perturb")

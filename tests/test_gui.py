@@ -6,6 +6,7 @@ installs Xvfb and xdotool; without them the test fails and says so, it does not 
 The dashboard is checked on a grab of the X screen, panel by panel; without a display,
 ``embodied view`` and human-mode envs must say so in one line, and the process must live.
 """
+
 import json
 import os
 import pathlib
@@ -27,11 +28,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def display():
     xvfb = shutil.which("Xvfb")
     assert xvfb, "Xvfb is not installed: run `bash scripts/install.sh` (it apt-installs xvfb and xdotool)"
-    number = next(n for n in range(90, 190) if not os.path.exists(f"/tmp/.X{n}-lock")
-                  and not os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    number = next(
+        n
+        for n in range(90, 190)
+        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}")
+    )
     # wide enough for PyBullet's 1024-pixel window and the dashboard beside it
-    server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 10
         while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
@@ -51,8 +58,14 @@ def display():
 def report(display, tmp_path_factory):
     out = tmp_path_factory.mktemp("gui")
     env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "gui_smoke.py"), "--out", str(out)], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=480)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gui_smoke.py"), "--out", str(out)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=480,
+    )
     assert done.returncode == 0, f"gui_smoke failed:\n{done.stderr[-3000:]}"
     result = json.loads((out / "report.json").read_text())
     result["_out"] = out
@@ -84,8 +97,15 @@ def test_dashboard_window_shows_the_videos_seven_panels(report):
     assert dash["frames_shown"] >= 12  # one picture per step
     stats = dash["panels"]
     assert set(stats) == set(panels.LAYOUT) and len(stats) == 7
-    for name, floor in {"map": 0.3, "ego": 0.5, "predicted": 0.5, "touch": 0.08, "senses": 0.2,
-                        "dopamine": 0.008, "status": 0.025}.items():
+    for name, floor in {
+        "map": 0.3,
+        "ego": 0.5,
+        "predicted": 0.5,
+        "touch": 0.08,
+        "senses": 0.2,
+        "dopamine": 0.008,
+        "status": 0.025,
+    }.items():
         assert stats[name]["drawn"] > floor and stats[name]["std"] > 8, f"{name} panel looks blank: {stats[name]}"
     assert (report["_out"] / "dashboard.png").stat().st_size > 20000
     assert "control: agent" in report["state_line"] and "speed x1" in report["state_line"]
@@ -127,14 +147,18 @@ def test_check_env_passes_in_human_render_mode(report):
 
 def test_view_without_a_display_says_what_to_do(capsys, monkeypatch):
     from embodied.cli import main
+
     monkeypatch.delenv("DISPLAY", raising=False)
     assert main(["view", "--world", "t_maze"]) == 2
     assert "Xvfb" in capsys.readouterr().err
 
 
 def free_display_number() -> int:
-    return next(n for n in range(77, 300) if not os.path.exists(f"/tmp/.X{n}-lock")
-                and not os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    return next(
+        n
+        for n in range(77, 300)
+        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}")
+    )
 
 
 def run_without_display(display: str | None, *args: str) -> subprocess.CompletedProcess:
@@ -180,24 +204,33 @@ print("survived")
 def test_human_env_and_check_env_without_a_display_raise_and_the_process_lives(display):
     display = f":{free_display_number()}" if display == "dead" else display
     done = run_without_display(display, "-c", HUMAN_ENV_SCRIPT)
-    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stdout[-1000:],
-                                                                 done.stderr[-1000:])
+    assert done.returncode == 0 and "survived" in done.stdout, (
+        done.returncode,
+        done.stdout[-1000:],
+        done.stderr[-1000:],
+    )
     assert "make DisplayError" in done.stdout and "check_env DisplayError" in done.stdout, done.stdout
 
 
 def test_view_prints_its_key_help_last_once_and_quits_quietly(display):
     """The help comes after PyBullet's ~28 start-up lines, once; its ~17 shutdown lines are silenced."""
     env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "embodied.cli", "view", "--world", "t_maze", "--steps", "3"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "embodied.cli", "view", "--world", "t_maze", "--steps", "3"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     header = [i for i, line in enumerate(lines) if line.startswith("embodied view keys")]
     assert len(header) == 1, done.stdout
-    assert any("Esc / X" in line for line in lines[header[0]:])
-    before = "\n".join(lines[:header[0]])
+    assert any("Esc / X" in line for line in lines[header[0] :])
+    before = "\n".join(lines[: header[0]])
     assert "GL_VENDOR" in before or "startThreads" in before  # PyBullet's start-up chatter is above the help
-    after = lines[header[0]:]
+    after = lines[header[0] :]
     assert not any("Thread" in line or "semaphore" in line for line in after), after
     assert after[-1] == "embodied view: 3 steps"
 
@@ -209,14 +242,16 @@ def test_dashboard_turns_taps_holds_and_auto_repeat_into_pybullet_key_events(dis
     import pybullet as p
 
     from embodied.viz.dashboard import Dashboard
+
     monkeypatch.setenv("DISPLAY", display)
     dashboard = Dashboard()
     try:
         keycodes = {"space": 65, "Up": 111, "A": 38}
 
         def key(kind, keysym, char, time_ms):  # as X reports them: a release carries no character
-            event = types.SimpleNamespace(keysym=keysym, char=char if kind == "press" else "", time=time_ms,
-                                          keycode=keycodes[keysym])
+            event = types.SimpleNamespace(
+                keysym=keysym, char=char if kind == "press" else "", time=time_ms, keycode=keycodes[keysym]
+            )
             (dashboard._press if kind == "press" else dashboard._release)(event)
 
         key("press", "space", " ", 100)  # a tap between two polls: reported once, down and triggered

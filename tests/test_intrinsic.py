@@ -4,16 +4,17 @@ The scenarios live in ``embodied.evaluation.scenarios`` (shared with ``scripts/e
 measures every floor over several seeds); the scripted driver there steers with privileged
 ``info`` and is never an input to the rewards.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(1)
-
 from embodied.brain.intrinsic import IntrinsicConfig, RunningScale
 from embodied.evaluation.scenarios import coherence_scenario, dark_room_scenario, noisy_tv_scenario, novelty_scenario
+
+torch.set_num_threads(1)  # the floors were measured on one thread
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,7 +48,9 @@ def test_noisy_tv_gives_no_learning_progress():
     prediction success at other seeds — ``scripts/eval_intrinsic.py`` measures both, and
     docs/world_model.md records the gaps."""
     m = noisy_tv_scenario(seed=0)
-    assert m["prediction_success_corridor"] > 0 and m["prediction_success_tv"] <= 0.2 * m["prediction_success_corridor"], m
+    assert (
+        m["prediction_success_corridor"] > 0 and m["prediction_success_tv"] <= 0.2 * m["prediction_success_corridor"]
+    ), m
 
 
 @pytest.mark.slow
@@ -76,4 +79,3 @@ def test_coherence_drops_when_senses_contradict():
     m = coherence_scenario(seed=0)
     assert m["clean"] > 0, m
     assert m["touch_noise_value"] <= 0.5 * m["clean"] and m["vision_late_value"] <= 0.5 * m["clean"], m
-

@@ -1,4 +1,5 @@
 """Lab protocols: each published criterion over seeds x learning rates, plus the API."""
+
 import argparse
 
 import numpy as np
@@ -24,7 +25,7 @@ def test_protocol_criterion_holds_over_seeds_and_learning_rates(name):
 
 def test_blocking_numbers_are_not_trivially_zero():
     r = PROTOCOLS["blocking"].run(seed=0, alpha=0.1)
-    assert r.metrics["cue_rpe_A"] > 0.6 and r.metrics["cue_rpe_B"] > 0.2   # B gains value in BY+
+    assert r.metrics["cue_rpe_A"] > 0.6 and r.metrics["cue_rpe_B"] > 0.2  # B gains value in BY+
 
 
 def test_subject_api_step_probe_and_choice():
@@ -34,10 +35,12 @@ def test_subject_api_step_probe_and_choice():
     first = da.step({}, reward=1.0).rpe
     da.end_trial()
     assert first == pytest.approx(1.0)
-    da.step({"light": 1.0}); da.step({}, reward=1.0); da.end_trial()
+    da.step({"light": 1.0})
+    da.step({}, reward=1.0)
+    da.end_trial()
     w = da.dopamine.w.copy()
     probe = da.step({"light": 1.0}, learn=False)
-    assert probe.rpe > 0 and np.array_equal(w, da.dopamine.w)   # probing does not learn
+    assert probe.rpe > 0 and np.array_equal(w, da.dopamine.w)  # probing does not learn
     da.end_trial(learn=False)
     picks = []
     for _ in range(200):
@@ -60,6 +63,7 @@ def test_subject_rejects_bad_config_and_stimuli():
 
 def test_cli_writes_figure_trace_and_summary(tmp_path):
     from embodied.lab import cli
+
     parser = argparse.ArgumentParser()
     cli.configure(parser)
     args = parser.parse_args(["--out", str(tmp_path), "--protocols", "blocking"])

@@ -1,4 +1,5 @@
 """Layout parsing: every bad layout names file, line and column; good ones parse; hostile files are bounded."""
+
 import argparse
 import os
 import re
@@ -9,10 +10,10 @@ import numpy as np
 import pytest
 
 from embodied.arena import catalogue
+from embodied.arena.builder import merge_wall_cells
 from embodied.arena.catalogue import resolve_world, shipped_worlds
 from embodied.arena.layout import MAX_FILE_BYTES, Layout, LayoutError, load_layout, parse_layout
 from embodied.arena.procedural import MAX_ROOMS, generate_maze, parse_procedural_spec
-from embodied.arena.builder import merge_wall_cells
 
 
 def error_of(text, tmp_path):
@@ -108,7 +109,7 @@ def test_walls_merge_into_long_boxes_covering_every_wall_once():
     boxes = merge_wall_cells(layout)
     cover = np.zeros(layout.grid.shape, int)
     for _, c, r, nc, nr in boxes:
-        cover[r:r + nr, c:c + nc] += 1
+        cover[r : r + nr, c : c + nc] += 1
     assert ((cover == 1) == ~layout.free).all() and (cover <= 1).all()
     assert len(boxes) < 0.5 * (~layout.free).sum()
 
@@ -136,13 +137,24 @@ def bounded(call, seconds=60):
     return outcome["value"]
 
 
-@pytest.mark.parametrize("header, key", [
-    ("wall_height: 0", "wall_height"), ("wall_height: -1", "wall_height"), ("wall_height: nan", "wall_height"),
-    ("wall_height: inf", "wall_height"), ("wall_height: 0.05", "wall_height"), ("wall_height: 1e9", "wall_height"),
-    ("cell_size: 0", "cell_size"), ("cell_size: nan", "cell_size"), ("cell_size: -0.3", "cell_size"),
-    ("cell_size: 1e308", "cell_size"), ("colour.1: 1 2", "colour.1"), ("colour.1: 0.5 0.5 nan", "colour.1"),
-    ("name: " + "x" * 500, "name"),
-])
+@pytest.mark.parametrize(
+    "header, key",
+    [
+        ("wall_height: 0", "wall_height"),
+        ("wall_height: -1", "wall_height"),
+        ("wall_height: nan", "wall_height"),
+        ("wall_height: inf", "wall_height"),
+        ("wall_height: 0.05", "wall_height"),
+        ("wall_height: 1e9", "wall_height"),
+        ("cell_size: 0", "cell_size"),
+        ("cell_size: nan", "cell_size"),
+        ("cell_size: -0.3", "cell_size"),
+        ("cell_size: 1e308", "cell_size"),
+        ("colour.1: 1 2", "colour.1"),
+        ("colour.1: 0.5 0.5 nan", "colour.1"),
+        ("name: " + "x" * 500, "name"),
+    ],
+)
 def test_bad_header_value_names_key_line_and_range(tmp_path, header, key):
     """wall_height 0, -1 or nan let the rat drive out of the maze; every numeric value is range-checked."""
     err = error_of(f"# a comment\n{header}\n---\n{GRID}", tmp_path)
@@ -157,7 +169,7 @@ def test_duplicate_header_key_is_refused(tmp_path):
 
 def test_lowest_wall_height_still_holds_the_rat(make_env, write_layout):
     """At the smallest wall height allowed (0.1 m) a rat driving into a wall for 5 s stays inside."""
-    path = write_layout(f"wall_height: 0.1\n---\n#######\n#>....#\n#######\n")
+    path = write_layout("wall_height: 0.1\n---\n#######\n#>....#\n#######\n")
     env = make_env(world=path, vision_size=16)
     env.reset(seed=0)
     for _ in range(150):
@@ -189,9 +201,14 @@ def test_directory_symlink_loop_empty_nul_and_binary_files_are_refused(tmp_path)
     (tmp_path / "blank.maze").write_bytes(b"\n  \n")
     (tmp_path / "nul.maze").write_bytes(b"#####\n#S.\x00#\n#####\n")
     (tmp_path / "latin1.maze").write_bytes("name: caf\u00e9\n---\n".encode("latin-1") + GRID.encode())
-    expected = {"dir.maze": "directory", "a.maze": "symlink loop", "empty.maze": "empty file",
-                "blank.maze": "empty file", "nul.maze": "nul.maze:2:4: NUL byte",
-                "latin1.maze": "latin1.maze:1:10: not UTF-8"}
+    expected = {
+        "dir.maze": "directory",
+        "a.maze": "symlink loop",
+        "empty.maze": "empty file",
+        "blank.maze": "empty file",
+        "nul.maze": "nul.maze:2:4: NUL byte",
+        "latin1.maze": "latin1.maze:1:10: not UTF-8",
+    }
     for name, message in expected.items():
         with pytest.raises(LayoutError, match=message) as caught:
             bounded(lambda: resolve_world(str(tmp_path / name)))
@@ -246,16 +263,26 @@ def test_a_maze_file_named_procedural_is_a_file(tmp_path, monkeypatch):
         resolve_world("procedural_missing.maze")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("procedural:9x9:rooms=1000000000", f"rooms 1000000000 out of range: an integer in 0..{MAX_ROOMS}"),
-    ("procedural:9x9:rooms=-1", "rooms -1 out of range"), ("procedural:9x9:rooms=2.5", "bad value '2.5' for 'rooms'"),
-    ("procedural:9x9:loops=nan", "loops nan out of range"), ("procedural:9x9:loops=inf", "loops inf out of range"),
-    ("procedural:9x9:loops=1.5", "loops 1.5 out of range"), ("procedural:9x9:loops=0.1,loops=0.2", "given twice"),
-    ("procedural:9x9:walls=3", "unknown procedural option 'walls'"), ("procedural:9x99999999999", "height"),
-    ("procedural:" + "9" * 1000 + "x9", "over the limit of 200"), ("procedural:9x9x9", "bad size"),
-    ("procedural:axb", "bad size"), ("procedural", "expected 'procedural:WxH'"),
-    ("procedural:9x9:loops=0.1:rooms=1", "expected 'procedural:WxH'"),
-], ids=lambda value: value[:40])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("procedural:9x9:rooms=1000000000", f"rooms 1000000000 out of range: an integer in 0..{MAX_ROOMS}"),
+        ("procedural:9x9:rooms=-1", "rooms -1 out of range"),
+        ("procedural:9x9:rooms=2.5", "bad value '2.5' for 'rooms'"),
+        ("procedural:9x9:loops=nan", "loops nan out of range"),
+        ("procedural:9x9:loops=inf", "loops inf out of range"),
+        ("procedural:9x9:loops=1.5", "loops 1.5 out of range"),
+        ("procedural:9x9:loops=0.1,loops=0.2", "given twice"),
+        ("procedural:9x9:walls=3", "unknown procedural option 'walls'"),
+        ("procedural:9x99999999999", "height"),
+        ("procedural:" + "9" * 1000 + "x9", "over the limit of 200"),
+        ("procedural:9x9x9", "bad size"),
+        ("procedural:axb", "bad size"),
+        ("procedural", "expected 'procedural:WxH'"),
+        ("procedural:9x9:loops=0.1:rooms=1", "expected 'procedural:WxH'"),
+    ],
+    ids=lambda value: value[:40],
+)
 def test_procedural_parameters_are_bounded(spec, message):
     with pytest.raises(LayoutError, match=re.escape(message)):
         bounded(lambda: resolve_world(spec))
@@ -263,7 +290,7 @@ def test_procedural_parameters_are_bounded(spec, message):
 
 def test_generate_maze_refuses_unbounded_rooms():
     with pytest.raises(LayoutError, match="rooms"):
-        bounded(lambda: generate_maze(np.random.default_rng(0), 9, 9, rooms=10 ** 9))
+        bounded(lambda: generate_maze(np.random.default_rng(0), 9, 9, rooms=10**9))
 
 
 @pytest.mark.parametrize("world", ["", "a\x00b", "x" * 5000, 42, None], ids=["empty", "nul", "long", "int", "none"])

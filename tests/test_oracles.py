@@ -1,4 +1,5 @@
 """Privileged oracles (evaluation only): real controllers driving the real env."""
+
 import ast
 from pathlib import Path
 
@@ -6,9 +7,17 @@ import numpy as np
 import pytest
 
 from embodied.arena.layout import parse_layout
-from embodied.evaluation.oracles import (DFSOracle, ForageOracle, dfs_cell_moves, dfs_steps_formula, dfs_tour,
-                                    measure_dfs_steps, merge_collinear, shortest_path, steps_per_cell_move)
 from embodied.brain.policies import RandomPolicy
+from embodied.evaluation.oracles import (
+    ForageOracle,
+    dfs_cell_moves,
+    dfs_steps_formula,
+    dfs_tour,
+    measure_dfs_steps,
+    merge_collinear,
+    shortest_path,
+    steps_per_cell_move,
+)
 
 CORRIDOR = """\
 #######

@@ -1,4 +1,5 @@
 """Pathways: Go/NoGo learn from routed RPEs, unused modules are pruned, strong ones copied."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +13,9 @@ FEATURES = 12
 
 def population(modules=("forward", "turn_left", "explorer"), **plasticity):
     config = PlasticityConfig(**{"min_age": 0, **plasticity})
-    return PathwayPopulation(FEATURES, list(modules), DEFAULT_ROUTING, np.random.default_rng(0), config,
-                             context_bits=2, actor_units=8)
+    return PathwayPopulation(
+        FEATURES, list(modules), DEFAULT_ROUTING, np.random.default_rng(0), config, context_bits=2, actor_units=8
+    )
 
 
 def test_kinds_and_names():
@@ -50,7 +52,9 @@ def test_negative_rpe_raises_nogo_and_lowers_selection_probability():
 def test_routing_gives_each_kind_its_own_channels():
     pop = population(modules=("motor", "forager"))
     motor, forager = pop.names
-    assert pop.route(motor, {"effort": -1.0}) < 0 and pop.route(forager, {"effort": -1.0}) > pop.route(motor, {"effort": -1.0})
+    assert pop.route(motor, {"effort": -1.0}) < 0 and pop.route(forager, {"effort": -1.0}) > pop.route(
+        motor, {"effort": -1.0}
+    )
     assert pop.route(motor, {"novelty": 1.0}) == 0.0  # the motor circuit is not graded on novelty
 
 
@@ -74,8 +78,9 @@ def test_unused_module_decays_and_is_pruned_but_minimum_kept():
 
 
 def test_innate_reflexes_are_never_pruned_but_unused_learned_modules_are():
-    pop = population(modules=("wall_follow_right", "turn_left", "explorer", "explorer"), min_modules=1,
-                     strength_decay=0.99)
+    pop = population(
+        modules=("wall_follow_right", "turn_left", "explorer", "explorer"), min_modules=1, strength_decay=0.99
+    )
     used = pop.names[2]  # one learned explorer acts; the reflexes and the other explorer idle
     for step in range(1, 400):
         pop.reinforce(used, 0, {"novelty": 0.0}, step=step)

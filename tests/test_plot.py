@@ -1,4 +1,5 @@
 """`embodied plot` on real run folders: written by `embodied rollout`, or by a real env loop here."""
+
 import csv
 
 import gymnasium as gym
@@ -61,9 +62,16 @@ def write_brain_run(run, steps=240, log_every=10):
             rpe = td_error(novelty, tonic.level, tonic.level, 0.99)
             tonic.update(novelty)
             if step % log_every == 0:
-                metrics.log(step, {"charts/coverage": coverage, "rewards/novelty": novelty,
-                                   "dopamine/rpe_novelty": rpe, "dopamine/tonic": tonic.level,
-                                   "losses/effort": float(np.abs(action).sum()) + 1e-3})
+                metrics.log(
+                    step,
+                    {
+                        "charts/coverage": coverage,
+                        "rewards/novelty": novelty,
+                        "dopamine/rpe_novelty": rpe,
+                        "dopamine/tonic": tonic.level,
+                        "losses/effort": float(np.abs(action).sum()) + 1e-3,
+                    },
+                )
             if step == steps // 2:  # prune the weaker module, bud a copy of the stronger
                 strength = {m: selector.go[(None, m)] - selector.nogo[(None, m)] for m in modules}
                 weak, strong = sorted(modules, key=strength.get)

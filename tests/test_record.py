@@ -1,4 +1,5 @@
 """Rollout videos: the real command writes a real MP4 whose panels show what the env returned."""
+
 import cv2
 import gymnasium as gym
 import numpy as np
@@ -59,19 +60,24 @@ def test_record_command_shows_progress_and_the_library_call_is_quiet_by_default(
 
 
 def test_record_rejects_a_world_that_does_not_exist(tmp_path, capsys):
-    code = main(["record", "--world", str(tmp_path / "nowhere.maze"), "--steps", "3",
-                 "--out", str(tmp_path / "x.mp4")])
+    code = main(["record", "--world", str(tmp_path / "nowhere.maze"), "--steps", "3", "--out", str(tmp_path / "x.mp4")])
     assert code == 2
     assert "nowhere.maze" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--fps", "0"], "--fps must be a number in (0, 1000.0], got 0.0"),
-    (["--fps", "nan"], "--fps must be a number"), (["--fps", "-5"], "--fps must be a number"),
-    (["--fps", "inf"], "--fps must be a number"), (["--steps", "0"], "--steps must be ≥ 1, got 0"),
-    (["--out", "{tmp}"], "must end in .mp4"), (["--out", "{tmp}/notes.txt"], "notes.txt' must end in .mp4"),
-    (["--out", "{tmp}/dir.mp4"], "is a directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fps", "0"], "--fps must be a number in (0, 1000.0], got 0.0"),
+        (["--fps", "nan"], "--fps must be a number"),
+        (["--fps", "-5"], "--fps must be a number"),
+        (["--fps", "inf"], "--fps must be a number"),
+        (["--steps", "0"], "--steps must be ≥ 1, got 0"),
+        (["--out", "{tmp}"], "must end in .mp4"),
+        (["--out", "{tmp}/notes.txt"], "notes.txt' must end in .mp4"),
+        (["--out", "{tmp}/dir.mp4"], "is a directory"),
+    ],
+)
 def test_record_refuses_bad_arguments_in_one_line_and_touches_no_file(tmp_path, capsys, args, message):
     (tmp_path / "dir.mp4").mkdir()
     notes = tmp_path / "notes.txt"
@@ -84,8 +90,9 @@ def test_record_refuses_bad_arguments_in_one_line_and_touches_no_file(tmp_path, 
 
 
 def test_record_explains_a_missing_checkpoint(tmp_path, capsys):
-    code = main(["record", "--checkpoint", str(tmp_path / "missing.pt"), "--steps", "3",
-                 "--out", str(tmp_path / "x.mp4")])
+    code = main(
+        ["record", "--checkpoint", str(tmp_path / "missing.pt"), "--steps", "3", "--out", str(tmp_path / "x.mp4")]
+    )
     assert code == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
 
@@ -105,8 +112,12 @@ class LoggingPolicy:
         action, _ = self.inner.act(obs)
         t = len(self.seen)
         # the "prediction" is the real frame upside down, so it is recognisable in its panel
-        extras = {"predicted_vision": obs["vision"][::-1].copy(), "rpe": {"novelty": np.sin(t / 3), "food": 0.0},
-                  "tonic": 0.1 * t, "module": "wander"}
+        extras = {
+            "predicted_vision": obs["vision"][::-1].copy(),
+            "rpe": {"novelty": np.sin(t / 3), "food": 0.0},
+            "tonic": 0.1 * t,
+            "module": "wander",
+        }
         return action, extras
 
 
@@ -124,8 +135,9 @@ def test_video_panels_show_the_frame_the_env_returned_at_that_step(tmp_path):
     def upscaled(img):
         return cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST).astype(np.float32)
 
-    errors = np.array([[np.abs(crop(frames[t], "ego") - upscaled(policy.seen[s])).mean() for s in range(30)]
-                       for t in (5, 15, 29)])
+    errors = np.array(
+        [[np.abs(crop(frames[t], "ego") - upscaled(policy.seen[s])).mean() for s in range(30)] for t in (5, 15, 29)]
+    )
     for row, t in zip(errors, (5, 15, 29)):
         assert row[t] < 6.0, f"frame {t}: ego panel differs from the env's obs by {row[t]:.1f} grey levels"
         assert row[t] == row.min(), f"frame {t} matches the obs of step {row.argmin()} better than its own"
@@ -165,7 +177,7 @@ def test_touch_panel_lights_the_touched_whisker_and_rejects_bad_shapes():
     red = np.array([255, 0, 0])
     assert (np.abs(lit.astype(int) - red).sum(-1) < 30).sum() > 20
     assert (np.abs(free.astype(int) - red).sum(-1) < 30).sum() == 0
-    left, right = lit[:, : panels.TILE_W // 2], lit[:, panels.TILE_W // 2:]
+    left, right = lit[:, : panels.TILE_W // 2], lit[:, panels.TILE_W // 2 :]
     assert (np.abs(left.astype(int) - red).sum(-1) < 30).sum() > (np.abs(right.astype(int) - red).sum(-1) < 30).sum()
     with pytest.raises(ValueError, match="whiskers"):
         panels.touch_panel(np.zeros(7))
@@ -185,8 +197,14 @@ def test_a_recorded_rat_is_told_when_it_eats(tmp_path):
     from embodied.brain.agent import Agent, AgentPolicy
     from embodied.train.config import load_config
 
-    env = gym.make(ENV_ID, world="conditioning_box", task="conditioning", vision_size=16, max_episode_steps=10 ** 6,
-                   task_options={"iti_steps": [20, 20], "restrained": True})
+    env = gym.make(
+        ENV_ID,
+        world="conditioning_box",
+        task="conditioning",
+        vision_size=16,
+        max_episode_steps=10**6,
+        task_options={"iti_steps": [20, 20], "restrained": True},
+    )
     cfg = load_config(None, ["vision_size=16", "num_envs=1"])
     policy = AgentPolicy(Agent(cfg, env.observation_space, env.action_space, num_envs=1), predict=False)
     food_seen = []
@@ -213,10 +231,14 @@ def test_ctrl_c_keeps_the_frames_so_far_as_a_playable_video(tmp_path):
     import time
 
     out = tmp_path / "cut.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "embodied.cli", "record", "--world", "t_maze", "--steps", "5000",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's & ignores it
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embodied.cli", "record", "--world", "t_maze", "--steps", "5000", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's & ignores it
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out.exists() and out.stat().st_size > 100_000):

@@ -1,4 +1,5 @@
 """Innate whisker reflexes, driven in the real env: thigmotaxis covers a perfect maze."""
+
 import numpy as np
 
 from embodied.brain.policies import ChemotaxisPolicy, RandomPolicy, WallFollowPolicy
@@ -26,11 +27,11 @@ def test_wall_follow_turns_away_from_a_wall_ahead_and_into_an_opening():
     program = make_program("wall_follow_right")
     assert isinstance(program, WallFollowProgram)
     touch = np.zeros((2, 20), np.float32)
-    touch[0, [0, 8]] = 0.8          # both front whiskers touch: blocked
-    touch[1, :] = 0.0               # nothing on the right: the wall was lost
+    touch[0, [0, 8]] = 0.8  # both front whiskers touch: blocked
+    touch[1, :] = 0.0  # nothing on the right: the wall was lost
     action = program.act({"touch": touch}, np.zeros(2), np.random.default_rng(0))
-    assert action[0, 1] > 0.5       # blocked: turn left, away from the followed (right) side
-    assert action[1, 1] < -0.5      # lost the wall: turn right into the opening
+    assert action[0, 1] > 0.5  # blocked: turn left, away from the followed (right) side
+    assert action[1, 1] < -0.5  # lost the wall: turn right into the opening
 
 
 def test_chemotaxis_follows_the_food_odour_into_the_right_arm(make_env, write_layout):

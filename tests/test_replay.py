@@ -1,4 +1,5 @@
 """Sequence replay: memory cost and bound, ring overwrite, contiguous windows, episode flags."""
+
 import gymnasium
 import numpy as np
 import pytest
@@ -7,21 +8,26 @@ from embodied.train.replay import SequenceReplay
 
 
 def spaces(vision=(64, 64, 3)):
-    obs = gymnasium.spaces.Dict({
-        "vision": gymnasium.spaces.Box(0, 255, vision, np.uint8),
-        "touch": gymnasium.spaces.Box(0, 1, (20,), np.float32),
-        "proprio": gymnasium.spaces.Box(-np.inf, np.inf, (10,), np.float32),
-        "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
-    })
+    obs = gymnasium.spaces.Dict(
+        {
+            "vision": gymnasium.spaces.Box(0, 255, vision, np.uint8),
+            "touch": gymnasium.spaces.Box(0, 1, (20,), np.float32),
+            "proprio": gymnasium.spaces.Box(-np.inf, np.inf, (10,), np.float32),
+            "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
+        }
+    )
     return obs, gymnasium.spaces.Box(-1, 1, (3,), np.float32)
 
 
 def fill(replay, steps, start=0, episode_len=7):
     for t in range(start, start + steps):
         n = replay.num_envs
-        obs = {"vision": np.full((n, *replay.fields["vision"].shape), t % 256, np.uint8),
-               "touch": np.zeros((n, 20), np.float32), "proprio": np.zeros((n, 10), np.float32),
-               "scent": np.zeros((n, 4), np.float32)}
+        obs = {
+            "vision": np.full((n, *replay.fields["vision"].shape), t % 256, np.uint8),
+            "touch": np.zeros((n, 20), np.float32),
+            "proprio": np.zeros((n, 10), np.float32),
+            "scent": np.zeros((n, 4), np.float32),
+        }
         obs["touch"][:, 0] = np.arange(n)  # which env
         replay.add(obs, np.zeros((n, 3), np.float32), np.full(n, t % episode_len == 0), reward=np.full(n, float(t)))
 
@@ -80,5 +86,8 @@ def test_bad_configuration_names_the_problem():
     with pytest.raises(ValueError, match="seq_len"):
         replay.sample(1, 4, np.random.default_rng(0))
     with pytest.raises(KeyError, match="scent"):
-        replay.add({"vision": np.zeros((1, 64, 64, 3), np.uint8), "touch": np.zeros((1, 20)), "proprio": np.zeros((1, 10))},
-                   np.zeros((1, 3)), np.array([True]))
+        replay.add(
+            {"vision": np.zeros((1, 64, 64, 3), np.uint8), "touch": np.zeros((1, 20)), "proprio": np.zeros((1, 10))},
+            np.zeros((1, 3)),
+            np.array([True]),
+        )

@@ -1,5 +1,5 @@
 """Opponent Go/NoGo selection (OpAL, Collins & Frank 2014)."""
-import numpy as np
+
 import pytest
 
 from embodied.brain.selection import OpponentSelector
@@ -33,8 +33,8 @@ def test_critic_learns_from_reward_and_contexts_are_separate():
 
 def test_dopamine_tilts_go_versus_nogo():
     sel = OpponentSelector(beta=2.0)
-    sel.go[(None, "good")], sel.nogo[(None, "good")] = 3.0, 1.0   # learned to choose
-    sel.go[(None, "bad")], sel.nogo[(None, "bad")] = 1.0, 3.0     # learned to avoid
+    sel.go[(None, "good")], sel.nogo[(None, "good")] = 3.0, 1.0  # learned to choose
+    sel.go[(None, "bad")], sel.nogo[(None, "bad")] = 1.0, 3.0  # learned to avoid
     sel.go[(None, "mid")], sel.nogo[(None, "mid")] = 1.0, 1.0
     assert sel.betas(0.5) == (3.0, 1.0)
     high = sel.probabilities(["good", "mid"], modulation=0.6)[0]
@@ -51,7 +51,7 @@ def test_births_prunes_snapshot_and_sampling():
     sel.add_option("explore")
     assert sorted(sel.options()) == ["explore", "wall_follow"]
     picks = [sel.choose(["wall_follow", "explore"]) for _ in range(400)]
-    assert 0.6 < picks.count("wall_follow") / 400 < 0.9   # softmax(2, 1) ≈ 0.73
+    assert 0.6 < picks.count("wall_follow") / 400 < 0.9  # softmax(2, 1) ≈ 0.73
     sel.remove_option("wall_follow")
     assert sel.options() == ["explore"]
     snap = sel.snapshot()

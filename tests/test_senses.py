@@ -1,4 +1,5 @@
 """Each sense tested by behaviour that could fail: walls felt, food smelt, colours seen, walls hard."""
+
 import numpy as np
 
 from embodied.arena.layout import parse_layout
@@ -65,7 +66,7 @@ def test_odour_goes_around_walls_not_through_them():
     layout = parse_layout("#########\n#S......#\n#######.#\n#F......#\n#########\n")
     field = OdourField(layout)
     field.set_sources(0, [layout.cell_centre(1, 3)])
-    behind_wall = np.array([layout.cell_centre(1, 1)])   # 1 cell straight north of the food, through a wall
+    behind_wall = np.array([layout.cell_centre(1, 1)])  # 1 cell straight north of the food, through a wall
     down_corridor = np.array([layout.cell_centre(3, 3)])  # 2 cells from the food along the open corridor
     assert field.sample(down_corridor)[0, 0] > 5 * field.sample(behind_wall)[0, 0]
 
@@ -93,8 +94,11 @@ def test_proprio_reports_motion_and_efference_copy(make_env, write_layout):
 
 
 def test_forage_food_is_eaten_on_contact_and_respawns(make_env, write_layout):
-    env = make_env(world=write_layout("#########\n#>.F....#\n#########\n"), task="forage",
-                   task_options={"n_food": 1, "min_respawn_cells": 2})
+    env = make_env(
+        world=write_layout("#########\n#>.F....#\n#########\n"),
+        task="forage",
+        task_options={"n_food": 1, "min_respawn_cells": 2},
+    )
     _, info = env.reset(seed=0, options={"start": (1, 1), "heading": 0.0})
     assert info["food_cells"] == [(3, 1)]
     total = 0.0
@@ -117,13 +121,21 @@ def test_senses_refuse_non_finite_or_out_of_range_settings():
     import pytest
 
     from embodied.senses import Proprioception, Scent, Vision, WhiskerArray
+
     bad = [
-        (lambda: Proprioception(noise_std=float("nan")), "noise_std"), (lambda: Scent(noise_std=-1), "noise_std"),
-        (lambda: WhiskerArray(noise_std=float("inf")), "noise_std"), (lambda: Scent(update_every=0), "update_every"),
-        (lambda: Vision(fov=0), "fov"), (lambda: Vision(fov=180), "fov"), (lambda: Vision(fov=float("nan")), "fov"),
-        (lambda: Vision(width=4), "width"), (lambda: Vision(height=10_000), "height"),
-        (lambda: Vision(depth="yes"), "depth"), (lambda: WhiskerArray(per_side=0), "per_side"),
-        (lambda: WhiskerArray(length=float("nan")), "length"), (lambda: Scent(n_kinds=0), "n_kinds"),
+        (lambda: Proprioception(noise_std=float("nan")), "noise_std"),
+        (lambda: Scent(noise_std=-1), "noise_std"),
+        (lambda: WhiskerArray(noise_std=float("inf")), "noise_std"),
+        (lambda: Scent(update_every=0), "update_every"),
+        (lambda: Vision(fov=0), "fov"),
+        (lambda: Vision(fov=180), "fov"),
+        (lambda: Vision(fov=float("nan")), "fov"),
+        (lambda: Vision(width=4), "width"),
+        (lambda: Vision(height=10_000), "height"),
+        (lambda: Vision(depth="yes"), "depth"),
+        (lambda: WhiskerArray(per_side=0), "per_side"),
+        (lambda: WhiskerArray(length=float("nan")), "length"),
+        (lambda: Scent(n_kinds=0), "n_kinds"),
     ]
     for make, named in bad:
         with pytest.raises(ValueError, match=named):
@@ -132,8 +144,9 @@ def test_senses_refuse_non_finite_or_out_of_range_settings():
 
 def test_turbulence_at_its_limit_keeps_scent_finite(make_env, write_layout):
     """turbulence=3 (the largest allowed): the log-normal factor stays finite, readings stay in [0, 1]."""
-    env = make_env(world=write_layout(ROOM.replace(">......#", ">...F..#")), task="forage", turbulence=3.0,
-                   vision_size=16)
+    env = make_env(
+        world=write_layout(ROOM.replace(">......#", ">...F..#")), task="forage", turbulence=3.0, vision_size=16
+    )
     env.reset(seed=0)
     for _ in range(200):
         obs, *_ = env.step(np.array([0.3, 0.5, 0.0], np.float32))
@@ -167,8 +180,9 @@ def head_direction_sense():
     unregister_sense(HeadDirection.name)
 
 
-def test_a_registered_sense_reaches_the_observation_space_and_the_observations(head_direction_sense, make_env,
-                                                                               write_layout):
+def test_a_registered_sense_reaches_the_observation_space_and_the_observations(
+    head_direction_sense, make_env, write_layout
+):
     """No edit of env.py: the env builds the toy sense from the registry, after the built-in senses."""
     assert sense_names() == SENSE_NAMES + ("head_direction",)
     env = make_env(world=write_layout(ROOM), senses=("head_direction", "proprio"), vision_size=16)

@@ -1,4 +1,5 @@
 """Bootstrap intervals: contain the estimate, narrow with more data, cover the truth."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Training: a real short run moves every loss, resume is exact, configs fail clearly."""
+
 import argparse
 import csv
 import json
@@ -13,13 +14,37 @@ from embodied.train.loop import train
 
 torch.set_num_threads(1)
 
-TINY = dict(num_envs=1, vision_size=16, total_steps=256, episode_steps=64, rollout_steps=32, learning_starts=32,
-            world_model_overrides={"image_size": 16, "cnn_depth": 4, "vision_embed": 32, "vector_embed": 8, "mlp_units": 32,
-                                   "mlp_layers": 1, "deter": 32, "stoch_groups": 4, "stoch_classes": 4, "hidden": 32,
-                                   "batch_size": 4, "seq_len": 8},
-            intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
-            critic_units=32, actor_units=16, log_every=32, checkpoint_every=128, video_every=0, tensorboard=False,
-            min_age=16, device="cpu")
+TINY = dict(
+    num_envs=1,
+    vision_size=16,
+    total_steps=256,
+    episode_steps=64,
+    rollout_steps=32,
+    learning_starts=32,
+    world_model_overrides={
+        "image_size": 16,
+        "cnn_depth": 4,
+        "vision_embed": 32,
+        "vector_embed": 8,
+        "mlp_units": 32,
+        "mlp_layers": 1,
+        "deter": 32,
+        "stoch_groups": 4,
+        "stoch_classes": 4,
+        "hidden": 32,
+        "batch_size": 4,
+        "seq_len": 8,
+    },
+    intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+    critic_units=32,
+    actor_units=16,
+    log_every=32,
+    checkpoint_every=128,
+    video_every=0,
+    tensorboard=False,
+    min_age=16,
+    device="cpu",
+)
 
 
 def rows(run_dir):
@@ -29,7 +54,9 @@ def rows(run_dir):
 
 def test_short_real_run_moves_every_loss_and_leaves_a_run_folder(tmp_path):
     run = tmp_path / "run"
-    summary = train(load_config(None, dict(TINY, video_every=256, video_steps=10, tensorboard=True)), run, progress=False)
+    summary = train(
+        load_config(None, dict(TINY, video_every=256, video_steps=10, tensorboard=True)), run, progress=False
+    )
     assert summary["total_steps"] == 256
     metrics = rows(run)
     losses = [k for k in metrics[0] if k.startswith("losses/") and k != "losses/nan_skips"]
@@ -37,8 +64,17 @@ def test_short_real_run_moves_every_loss_and_leaves_a_run_folder(tmp_path):
     for name in losses:
         values = [float(r[name]) for r in metrics if r.get(name)]
         assert len(values) >= 2 and values[0] != values[-1], name
-    for name in ("charts/coverage", "charts/food_per_1000_steps", "dopamine/tonic", "population/size",
-                 "time/steps_per_second", "rewards/novelty", "rewards/effort", "dopamine/rpe_novelty", "losses/nan_skips"):
+    for name in (
+        "charts/coverage",
+        "charts/food_per_1000_steps",
+        "dopamine/tonic",
+        "population/size",
+        "time/steps_per_second",
+        "rewards/novelty",
+        "rewards/effort",
+        "dopamine/rpe_novelty",
+        "losses/nan_skips",
+    ):
         assert name in metrics[-1], name
     assert float(metrics[-1]["losses/nan_skips"]) == 0
     assert json.loads((run / "config.json").read_text())["total_steps"] == 256
@@ -76,10 +112,13 @@ def test_a_finished_run_is_never_written_over_without_resume(tmp_path):
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
-@pytest.mark.parametrize("switch", ["intrinsic=false", "plasticity=false", "scalar_dopamine=true", "fixed_tonic=true",
-                                    'task="forage"'])
+@pytest.mark.parametrize(
+    "switch", ["intrinsic=false", "plasticity=false", "scalar_dopamine=true", "fixed_tonic=true", 'task="forage"']
+)
 def test_ablation_switches_run(tmp_path, switch):
-    cfg = load_config(None, [f"{k}={json.dumps(v)}" for k, v in dict(TINY, total_steps=64, log_every=64).items()] + [switch])
+    cfg = load_config(
+        None, [f"{k}={json.dumps(v)}" for k, v in dict(TINY, total_steps=64, log_every=64).items()] + [switch]
+    )
     train(cfg, tmp_path / "run", progress=False)
     last = rows(tmp_path / "run")[-1]
     if switch == "scalar_dopamine=true":
@@ -106,9 +145,15 @@ def test_field_overrides_parse_values_and_name_unknown_fields():
     """A script's --set for any config dataclass: JSON values, and an unknown key named with the known ones."""
     from embodied.brain.world_model import WorldModelConfig
     from embodied.train.config import field_overrides
+
     assert field_overrides(WorldModelConfig, ["warp_reads_senses=false", "log_senses=[]", "device=cpu"]) == {
-        "warp_reads_senses": False, "log_senses": [], "device": "cpu"}
-    with pytest.raises(ConfigError, match=r"unknown WorldModelConfig field\(s\) warp_read_senses; known: .*warp_reads_senses"):
+        "warp_reads_senses": False,
+        "log_senses": [],
+        "device": "cpu",
+    }
+    with pytest.raises(
+        ConfigError, match=r"unknown WorldModelConfig field\(s\) warp_read_senses; known: .*warp_reads_senses"
+    ):
         field_overrides(WorldModelConfig, ["warp_read_senses=true"])
 
 
@@ -137,9 +182,12 @@ def test_more_critic_epochs_fit_the_rollout_better(tmp_path):
 
 def test_every_field_has_help_and_the_default_file_loads():
     import dataclasses
+
     assert all(f.metadata.get("help") for f in dataclasses.fields(TrainConfig))
     cfg = load_config(cli.DEFAULT_CONFIG, ["total_steps=2000", "intrinsic=false"])
-    assert cfg.total_steps == 2000 and cfg.intrinsic is False and cfg.world == "procedural:9x9" and cfg.task == "explore"
+    assert (
+        cfg.total_steps == 2000 and cfg.intrinsic is False and cfg.world == "procedural:9x9" and cfg.task == "explore"
+    )
 
 
 def test_cli_reports_bad_key_without_traceback(capsys):
@@ -152,8 +200,15 @@ def test_cli_reports_bad_key_without_traceback(capsys):
 def test_task_options_reach_the_task_and_bad_ones_are_named():
     from embodied.train.collector import make_single_env
 
-    cfg = load_config(None, ["world=conditioning_box", "task=conditioning", "vision_size=16",
-                             'task_options={"iti_steps": [120, 300], "omission_prob": 0.2}'])
+    cfg = load_config(
+        None,
+        [
+            "world=conditioning_box",
+            "task=conditioning",
+            "vision_size=16",
+            'task_options={"iti_steps": [120, 300], "omission_prob": 0.2}',
+        ],
+    )
     env = make_single_env(cfg)
     try:
         task = env.unwrapped.task
@@ -172,46 +227,64 @@ def test_task_options_reach_the_task_and_bad_ones_are_named():
 
 
 # ---- hostile config values: one clear error naming source, key, value and range -------------------------------
-@pytest.mark.parametrize("override, message", [
-    ("train_ratio=NaN", r"--set: train_ratio=nan must be a finite number in \(0, 4096\]"),
-    ("train_ratio=-8", r"--set: train_ratio=-8.0 must be a finite number in \(0, 4096\]"),
-    ("train_ratio=0", r"train_ratio=0.0 must be a finite number in \(0, 4096\]"),
-    ("train_ratio=0.0001", r"train_ratio=0.0001 gives .* world-model updates over the run"),
-    ("actor_lr=Infinity", r"--set: actor_lr=inf must be a finite number in \(0, 1\]"),
-    ("critic_lr=-Infinity", r"critic_lr=-inf must be a finite number in \(0, 1\]"),
-    ('channel_weights={"food": NaN}', r"--set: channel_weights.food=nan must be a finite number in \[0, 1000\]"),
-    ('channel_weights={"food": -1}', r"channel_weights.food=-1 must be a finite number in \[0, 1000\]"),
-    ('routing={"forward": {"food": 1e300}}', r"routing.forward.food=1e\+300 must be a finite number in \[0, 1000\]"),
-    ('routing={"dancer": {}}', r"routing names unknown module kind 'dancer'; allowed: forward"),
-    ('world_model_overrides={"lr": NaN}', r"world_model_overrides.lr=nan must be a finite number in \(0, 1\]"),
-    ('world_model_overrides={"batch_size": 0}', r"world_model_overrides.batch_size=0 must be a whole number in \[1, 4096\]"),
-    ('world_model_overrides={"batch_size": "8"}', r"world_model_overrides.batch_size='8' must be a whole number"),
-    ('world_model_overrides={"image_size": 24}', r"must be a power of two"),
-    ('world_model_overrides={"device": "cuda"}', r"set from the top-level key 'device'"),
-    ('intrinsic_overrides={"ensemble_size": 1}', r"intrinsic_overrides.ensemble_size=1 must be a whole number in \[2, 64\]"),
-    ('intrinsic_overrides={"scale_decay": Infinity}', r"intrinsic_overrides.scale_decay=inf must be a finite number"),
-    ('task_options={"n_food": 0}', r"task_options.n_food=0 must be a whole number in \[1, 64\]"),
-    ('task_options={"eat_radius": NaN}', r"task_options.eat_radius=nan must be a finite number in \(0, 1\]"),
-    ('task_options={"n_food": 2.5}', r"task_options.n_food=2.5 must be a whole number"),
-    ("seed=-1", r"--set: seed=-1 must be a whole number in \[0, 4294967295\]"),
-    ("seed=4294967296", r"seed=4294967296 must be a whole number in \[0, 4294967295\]"),
-    ('seed="7"', r"seed='7' must be of type int"),
-    ("seed=1.5", r"seed=1.5 must be of type int"),
-    ("num_envs=0", r"num_envs=0 must be >= 1"),
-    ("num_envs=1000", r"num_envs=1000 must be a whole number in \[1, 64\]"),
-    ("vision_size=0", r"vision_size=0 must be a whole number in \[8, 512\]"),
-    ("total_steps=-5", r"total_steps=-5 must be a whole number"),
-    ("learning_starts=100000", r"learning_starts=100000 is not below total_steps=8192: the world model would never train"),
-    ("replay_capacity=10", r"replay_capacity=10 holds 5 steps per env, fewer than one world-model sequence"),
-    ("replay_capacity=1000000000", r"needs about .* GiB of memory"),
-    ("gamma=NaN", r"gamma=nan must be a finite number in \(0, 1\]"),
-    ("critic_taus=[0.5, NaN]", r"critic_taus\[1\]=nan must be a finite number in \(0, 1\)"),
-    ("vigour_range=[0.4, Infinity]", r"vigour_range\[1\]=inf must be a finite number in \[0, 100\]"),
-    ("mutation_std=-0.1", r"mutation_std=-0.1 must be a finite number in \[0, 100\]"),
-    ('device="tpu"', r"device='tpu'; allowed: auto, cpu, cuda, cuda:N"),
-    ('world=""', r"world='' must be a name, a file or procedural:WxH"),
-    ('intrinsic="maybe"', r"intrinsic='maybe' must be of type bool"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train_ratio=NaN", r"--set: train_ratio=nan must be a finite number in \(0, 4096\]"),
+        ("train_ratio=-8", r"--set: train_ratio=-8.0 must be a finite number in \(0, 4096\]"),
+        ("train_ratio=0", r"train_ratio=0.0 must be a finite number in \(0, 4096\]"),
+        ("train_ratio=0.0001", r"train_ratio=0.0001 gives .* world-model updates over the run"),
+        ("actor_lr=Infinity", r"--set: actor_lr=inf must be a finite number in \(0, 1\]"),
+        ("critic_lr=-Infinity", r"critic_lr=-inf must be a finite number in \(0, 1\]"),
+        ('channel_weights={"food": NaN}', r"--set: channel_weights.food=nan must be a finite number in \[0, 1000\]"),
+        ('channel_weights={"food": -1}', r"channel_weights.food=-1 must be a finite number in \[0, 1000\]"),
+        (
+            'routing={"forward": {"food": 1e300}}',
+            r"routing.forward.food=1e\+300 must be a finite number in \[0, 1000\]",
+        ),
+        ('routing={"dancer": {}}', r"routing names unknown module kind 'dancer'; allowed: forward"),
+        ('world_model_overrides={"lr": NaN}', r"world_model_overrides.lr=nan must be a finite number in \(0, 1\]"),
+        (
+            'world_model_overrides={"batch_size": 0}',
+            r"world_model_overrides.batch_size=0 must be a whole number in \[1, 4096\]",
+        ),
+        ('world_model_overrides={"batch_size": "8"}', r"world_model_overrides.batch_size='8' must be a whole number"),
+        ('world_model_overrides={"image_size": 24}', r"must be a power of two"),
+        ('world_model_overrides={"device": "cuda"}', r"set from the top-level key 'device'"),
+        (
+            'intrinsic_overrides={"ensemble_size": 1}',
+            r"intrinsic_overrides.ensemble_size=1 must be a whole number in \[2, 64\]",
+        ),
+        (
+            'intrinsic_overrides={"scale_decay": Infinity}',
+            r"intrinsic_overrides.scale_decay=inf must be a finite number",
+        ),
+        ('task_options={"n_food": 0}', r"task_options.n_food=0 must be a whole number in \[1, 64\]"),
+        ('task_options={"eat_radius": NaN}', r"task_options.eat_radius=nan must be a finite number in \(0, 1\]"),
+        ('task_options={"n_food": 2.5}', r"task_options.n_food=2.5 must be a whole number"),
+        ("seed=-1", r"--set: seed=-1 must be a whole number in \[0, 4294967295\]"),
+        ("seed=4294967296", r"seed=4294967296 must be a whole number in \[0, 4294967295\]"),
+        ('seed="7"', r"seed='7' must be of type int"),
+        ("seed=1.5", r"seed=1.5 must be of type int"),
+        ("num_envs=0", r"num_envs=0 must be >= 1"),
+        ("num_envs=1000", r"num_envs=1000 must be a whole number in \[1, 64\]"),
+        ("vision_size=0", r"vision_size=0 must be a whole number in \[8, 512\]"),
+        ("total_steps=-5", r"total_steps=-5 must be a whole number"),
+        (
+            "learning_starts=100000",
+            r"learning_starts=100000 is not below total_steps=8192: the world model would never train",
+        ),
+        ("replay_capacity=10", r"replay_capacity=10 holds 5 steps per env, fewer than one world-model sequence"),
+        ("replay_capacity=1000000000", r"needs about .* GiB of memory"),
+        ("gamma=NaN", r"gamma=nan must be a finite number in \(0, 1\]"),
+        ("critic_taus=[0.5, NaN]", r"critic_taus\[1\]=nan must be a finite number in \(0, 1\)"),
+        ("vigour_range=[0.4, Infinity]", r"vigour_range\[1\]=inf must be a finite number in \[0, 100\]"),
+        ("mutation_std=-0.1", r"mutation_std=-0.1 must be a finite number in \[0, 100\]"),
+        ('device="tpu"', r"device='tpu'; allowed: auto, cpu, cuda, cuda:N"),
+        ('world=""', r"world='' must be a name, a file or procedural:WxH"),
+        ('intrinsic="maybe"', r"intrinsic='maybe' must be of type bool"),
+    ],
+)
 def test_hostile_config_values_are_named_with_source_and_range(override, message):
     extra = ['task="forage"'] if "task_options" in override else []
     with pytest.raises(ConfigError, match=message):
@@ -221,7 +294,9 @@ def test_hostile_config_values_are_named_with_source_and_range(override, message
 def test_a_bad_value_in_a_config_file_names_the_file(tmp_path):
     path = tmp_path / "c.json"
     path.write_text('{"train_ratio": NaN, "seed": 3}')
-    with pytest.raises(ConfigError, match=rf"config file {path}: train_ratio=nan must be a finite number in \(0, 4096\]"):
+    with pytest.raises(
+        ConfigError, match=rf"config file {path}: train_ratio=nan must be a finite number in \(0, 4096\]"
+    ):
         load_config(path)
     toml = tmp_path / "c.toml"
     toml.write_text("actor_lr = inf\n")
@@ -231,17 +306,20 @@ def test_a_bad_value_in_a_config_file_names_the_file(tmp_path):
         load_config(None, ["total_steps=100", "num_envs=1"])
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("c.yaml", "seed: 1\n", r"YAML is not supported; use JSON or TOML"),
-    ("c.yml", "seed: 1\n", r"YAML is not supported; use JSON or TOML"),
-    ("c.json", '{\n  "seed": 1,\n  "task" "forage"\n}\n', r"c.json:3:10: not valid JSON: Expecting ':' delimiter"),
-    ("c.json", '{"seed": 1, "seed": 2}', r"not valid JSON: key 'seed' appears twice"),
-    ("c.json", "[1, 2]", r"must hold a mapping of key: value, got list"),
-    ("c.json", b"\xff\xfe{}", r"is not UTF-8 text \(byte 0\)"),
-    ("c.toml", "seed = 1\ntask = \n", r"c.toml:2:8: not valid TOML"),
-    ("c.cfg", "seed = 1\n", r"c.cfg:1:1: not valid JSON: .*\(is it TOML\? name it .toml\)"),
-    ("big.json", "{" + " " * (2 << 20) + "}", r"is 2097154 bytes; a config file is at most 1048576 bytes"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("c.yaml", "seed: 1\n", r"YAML is not supported; use JSON or TOML"),
+        ("c.yml", "seed: 1\n", r"YAML is not supported; use JSON or TOML"),
+        ("c.json", '{\n  "seed": 1,\n  "task" "forage"\n}\n', r"c.json:3:10: not valid JSON: Expecting ':' delimiter"),
+        ("c.json", '{"seed": 1, "seed": 2}', r"not valid JSON: key 'seed' appears twice"),
+        ("c.json", "[1, 2]", r"must hold a mapping of key: value, got list"),
+        ("c.json", b"\xff\xfe{}", r"is not UTF-8 text \(byte 0\)"),
+        ("c.toml", "seed = 1\ntask = \n", r"c.toml:2:8: not valid TOML"),
+        ("c.cfg", "seed = 1\n", r"c.cfg:1:1: not valid JSON: .*\(is it TOML\? name it .toml\)"),
+        ("big.json", "{" + " " * (2 << 20) + "}", r"is 2097154 bytes; a config file is at most 1048576 bytes"),
+    ],
+)
 def test_config_file_format_errors_are_honest(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -252,31 +330,43 @@ def test_config_file_format_errors_are_honest(tmp_path, name, content, message):
 def test_config_paths_that_are_not_files_fail_at_once(tmp_path):
     """A directory, a FIFO (open() would block), /dev/zero (endless), a symlink loop: one line each, no hang."""
     import os
+
     os.mkfifo(tmp_path / "fifo.json")
     os.symlink(tmp_path / "b.json", tmp_path / "a.json")
     os.symlink(tmp_path / "a.json", tmp_path / "b.json")
-    for path, message in ((tmp_path, "is a directory"), (tmp_path / "fifo.json", "is not a regular file"),
-                          ("/dev/zero", "is not a regular file"), (tmp_path / "a.json", "Too many levels of symbolic links"),
-                          (tmp_path / "missing.json", "does not exist")):
+    for path, message in (
+        (tmp_path, "is a directory"),
+        (tmp_path / "fifo.json", "is not a regular file"),
+        ("/dev/zero", "is not a regular file"),
+        (tmp_path / "a.json", "Too many levels of symbolic links"),
+        (tmp_path / "missing.json", "does not exist"),
+    ):
         with pytest.raises(ConfigError, match=message):
             load_config(path)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--set", "train_ratio=NaN"], "embodied train: --set: train_ratio=nan must be a finite number"),
-    (["train", "--steps", "-5"], "embodied train: --steps: total_steps=-5 must be a whole number in [1, 1000000000]"),
-    (["train", "--seed", "-1"], "embodied train: --seed: seed=-1 must be a whole number in [0, 4294967295]"),
-    (["train", "--config", "/dev/zero"], "embodied train: config file /dev/zero is not a regular file"),
-    (["train", "--resume"], "embodied train: --resume needs --run-dir"),
-    (["eval", "--policy", "random", "--seeds", "0"], "embodied eval: --seeds 0: allowed 1..10000"),
-    (["eval", "--policy", "random", "--episode-steps", "many"], "embodied eval: --episode-steps 'many'"),
-    (["eval", "/dev/null"], "embodied eval: checkpoint /dev/null is not a regular file"),
-    (["bench", "--steps", "0"], "embodied bench: --steps 0: allowed 1..1000000"),
-    (["lab", "--alpha", "nan"], "embodied lab: --alpha nan: allowed"),
-    (["lab", "--protocols", "nope"], "embodied lab: unknown protocol(s) ['nope']"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--set", "train_ratio=NaN"], "embodied train: --set: train_ratio=nan must be a finite number"),
+        (
+            ["train", "--steps", "-5"],
+            "embodied train: --steps: total_steps=-5 must be a whole number in [1, 1000000000]",
+        ),
+        (["train", "--seed", "-1"], "embodied train: --seed: seed=-1 must be a whole number in [0, 4294967295]"),
+        (["train", "--config", "/dev/zero"], "embodied train: config file /dev/zero is not a regular file"),
+        (["train", "--resume"], "embodied train: --resume needs --run-dir"),
+        (["eval", "--policy", "random", "--seeds", "0"], "embodied eval: --seeds 0: allowed 1..10000"),
+        (["eval", "--policy", "random", "--episode-steps", "many"], "embodied eval: --episode-steps 'many'"),
+        (["eval", "/dev/null"], "embodied eval: checkpoint /dev/null is not a regular file"),
+        (["bench", "--steps", "0"], "embodied bench: --steps 0: allowed 1..1000000"),
+        (["lab", "--alpha", "nan"], "embodied lab: --alpha nan: allowed"),
+        (["lab", "--protocols", "nope"], "embodied lab: unknown protocol(s) ['nope']"),
+    ],
+)
 def test_cli_user_errors_are_one_line_on_stderr_and_exit_2(capsys, argv, message):
     from embodied.cli import main
+
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(message) and "\n" not in err and "Traceback" not in err, err
@@ -288,12 +378,14 @@ def test_cli_catches_project_errors_but_not_bugs(capsys, monkeypatch):
 
     def bug(args):
         raise ZeroDivisionError("a genuine bug")
+
     monkeypatch.setattr(train_cli, "run", bug)
     with pytest.raises(ZeroDivisionError):
         top.main(["train"])
 
     def interrupted(args):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(train_cli, "run", interrupted)
     assert top.main(["train"]) == 130
     assert capsys.readouterr().err.strip() == "embodied train: interrupted (Ctrl-C)"
@@ -301,6 +393,7 @@ def test_cli_catches_project_errors_but_not_bugs(capsys, monkeypatch):
 
 def test_bench_measures_env_steps_per_second(capsys):
     from embodied.cli import main
+
     assert main(["bench", "--steps", "20", "--blocks", "1", "--vision-size", "16", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "env steps/s" in out and float(out.split(" env steps/s")[0].split()[-1]) > 0

@@ -1,4 +1,5 @@
 """World model on documented-shape (and other-shape) observation dicts; device resolution."""
+
 import gymnasium
 import numpy as np
 import pytest
@@ -9,17 +10,31 @@ from embodied.brain.world_model import WorldModel, WorldModelConfig
 
 torch.set_num_threads(1)
 
-TINY = dict(image_size=16, cnn_depth=8, vision_embed=32, vector_embed=16, mlp_units=32, deter=32, stoch_groups=4,
-            stoch_classes=4, hidden=32, batch_size=4, seq_len=8, device="cpu")
+TINY = dict(
+    image_size=16,
+    cnn_depth=8,
+    vision_embed=32,
+    vector_embed=16,
+    mlp_units=32,
+    deter=32,
+    stoch_groups=4,
+    stoch_classes=4,
+    hidden=32,
+    batch_size=4,
+    seq_len=8,
+    device="cpu",
+)
 
 
 def spaces(vision=(64, 64, 3), touch=20):
-    obs = gymnasium.spaces.Dict({
-        "vision": gymnasium.spaces.Box(0, 255, vision, np.uint8),
-        "touch": gymnasium.spaces.Box(0, 1, (touch,), np.float32),
-        "proprio": gymnasium.spaces.Box(-np.inf, np.inf, (10,), np.float32),
-        "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
-    })
+    obs = gymnasium.spaces.Dict(
+        {
+            "vision": gymnasium.spaces.Box(0, 255, vision, np.uint8),
+            "touch": gymnasium.spaces.Box(0, 1, (touch,), np.float32),
+            "proprio": gymnasium.spaces.Box(-np.inf, np.inf, (10,), np.float32),
+            "scent": gymnasium.spaces.Box(0, 1, (4,), np.float32),
+        }
+    )
     return obs, gymnasium.spaces.Box(-1, 1, (3,), np.float32)
 
 
@@ -30,14 +45,18 @@ def moving_bar_batch(B, T, vision=(64, 64, 3), touch=20, seed=0):
     pos = rng.uniform(0, W, size=B)
     act = rng.uniform(-1, 1, size=(B, T, 3)).astype(np.float32)
     act[:, 0] = 0
-    out = {"vision": np.zeros((B, T, H, W, C), np.uint8), "touch": np.zeros((B, T, touch), np.float32),
-           "proprio": np.zeros((B, T, 10), np.float32), "scent": np.zeros((B, T, 4), np.float32)}
+    out = {
+        "vision": np.zeros((B, T, H, W, C), np.uint8),
+        "touch": np.zeros((B, T, touch), np.float32),
+        "proprio": np.zeros((B, T, 10), np.float32),
+        "scent": np.zeros((B, T, 4), np.float32),
+    }
     for t in range(T):
         pos = (pos + 4 * act[:, t, 0]) % W
         for b in range(B):
             x = int(pos[b])
-            out["vision"][b, t, :, max(0, x - 3):x + 3] = 200
-        out["touch"][:, t, :] = (pos[:, None] / W)
+            out["vision"][b, t, :, max(0, x - 3) : x + 3] = 200
+        out["touch"][:, t, :] = pos[:, None] / W
         out["proprio"][:, t, :3] = act[:, t]
         out["scent"][:, t, 0] = np.sin(pos / W * np.pi)
     return dict(out, action_prev=act, is_first=np.eye(T, dtype=bool)[0][None].repeat(B, 0))
@@ -54,8 +73,17 @@ def test_presets_and_config_errors_name_the_key():
         WorldModelConfig(stoch_classes=1).validated()
 
 
-@pytest.mark.parametrize("key, value", [("lr", float("nan")), ("lr", float("inf")), ("grad_clip", float("nan")),
-                                        ("deter", float("nan")), ("log_floor", float("nan")), ("unimix", float("nan"))])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("lr", float("nan")),
+        ("lr", float("inf")),
+        ("grad_clip", float("nan")),
+        ("deter", float("nan")),
+        ("log_floor", float("nan")),
+        ("unimix", float("nan")),
+    ],
+)
 def test_non_finite_config_values_are_refused(key, value):
     """Library users bypass the trainer's config checks: NaN must fail the model's own ranges too."""
     with pytest.raises(ValueError, match=f"WorldModelConfig.{key}=(nan|inf)"):
@@ -76,7 +104,9 @@ def test_device_resolution():
 def test_shapes_follow_the_observation_space(vision, touch):
     wm = WorldModel(*spaces(vision, touch), WorldModelConfig(**TINY))
     batch = moving_bar_batch(3, 4, vision, touch)
-    state, feats = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+    state, feats = wm.observe(
+        {k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0]
+    )
     assert feats.shape == (3, wm.feature_dim) == (3, 32 + 16)
     nxt, pred = wm.predict(state, batch["action_prev"][:, 1])
     assert pred["vision"].shape == (3, 16, 16, vision[2]) and pred["touch"].shape == (3, touch)
@@ -88,7 +118,10 @@ def test_shapes_follow_the_observation_space(vision, touch):
 def test_is_first_resets_the_recurrent_state():
     wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
     batch = moving_bar_batch(2, 6)
-    obs = lambda t: {k: batch[k][:, t] for k in wm.keys}
+
+    def obs(t):
+        return {k: batch[k][:, t] for k in wm.keys}
+
     state = None
     for t in range(5):
         state, _ = wm.observe(obs(t), batch["action_prev"][:, t], state, batch["is_first"][:, t])
@@ -115,7 +148,9 @@ def test_actions_change_the_prediction():
     batch = moving_bar_batch(8, 8)
     for _ in range(40):
         wm.train_step(batch)
-    state, _ = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+    state, _ = wm.observe(
+        {k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0]
+    )
     _, a = wm.predict(state, np.full((8, 3), 0.9, np.float32))
     _, b = wm.predict(state, np.full((8, 3), -0.9, np.float32))
     assert (a["proprio"][:, :3] - b["proprio"][:, :3]).abs().mean() > 0.3
@@ -158,6 +193,7 @@ def test_the_next_frame_head_starts_as_copy_last_and_can_shift_the_frame():
     """ImageMotionDecoder: zero change at initialisation; a learned affine warp moves the
     last frame (here set by hand: a translation by a quarter of the image)."""
     from embodied.brain.encoders import ImageMotionDecoder
+
     torch.manual_seed(0)
     head = ImageMotionDecoder(feat_dim=8, action_dim=3, channels=3, size=16, depth=4, units=16, transforms=2)
     frame = torch.zeros(2, 3, 16, 16)
@@ -172,6 +208,7 @@ def test_the_next_frame_head_starts_as_copy_last_and_can_shift_the_frame():
 
 def test_the_vector_head_is_first_order_in_the_action():
     from embodied.brain.encoders import ActionTaylorDecoder
+
     torch.manual_seed(0)
     head = ActionTaylorDecoder(in_dim=6, action_dim=3, dim=4, units=16, layers=1)
     torch.nn.init.normal_(head.net[-1].weight)
@@ -186,7 +223,11 @@ def test_smell_is_compared_in_log_space_and_comes_back_in_observation_units():
     wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
     assert wm.log_keys == ["scent"]
     scent = np.array([[0.0, 1e-4, 0.05, 0.9]], np.float32)
-    rest = {"touch": np.zeros((1, 20), np.float32), "proprio": np.zeros((1, 10), np.float32), "vision": np.zeros((1, 64, 64, 3), np.uint8)}
+    rest = {
+        "touch": np.zeros((1, 20), np.float32),
+        "proprio": np.zeros((1, 10), np.float32),
+        "vision": np.zeros((1, 64, 64, 3), np.uint8),
+    }
     t = wm.targets({"scent": scent, **rest})
     torch.testing.assert_close(t["scent"], torch.log(torch.as_tensor(scent) + 1e-3))
     # a tenfold drop is the same step anywhere in the field: exponential decay with path distance
@@ -213,7 +254,9 @@ def test_vector_heads_read_the_senses_not_the_latent_by_default():
         for head in wm.next_decoders.values():  # leave copy-last: give every output layer weights
             for p in head.parameters():
                 torch.nn.init.normal_(p, std=0.3)
-        state, _ = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+        state, _ = wm.observe(
+            {k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0]
+        )
         action = torch.as_tensor(batch["action_prev"][:, 1])
         a = wm.decode_next(torch.randn(4, wm.feature_dim), state.percept, action, state.change)
         b = wm.decode_next(torch.randn(4, wm.feature_dim), state.percept, action, state.change)
@@ -228,7 +271,10 @@ def test_vector_heads_read_the_senses_not_the_latent_by_default():
 def test_the_state_carries_each_vector_sense_s_last_change():
     wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
     batch = moving_bar_batch(2, 4)
-    obs = lambda t: {k: batch[k][:, t] for k in wm.keys}
+
+    def obs(t):
+        return {k: batch[k][:, t] for k in wm.keys}
+
     s0, _ = wm.observe(obs(0), batch["action_prev"][:, 0], None, np.array([True, True]))
     assert set(s0.change) == {"touch", "proprio", "scent"} and all((v == 0).all() for v in s0.change.values())
     s1, _ = wm.observe(obs(1), batch["action_prev"][:, 1], s0, np.array([False, True]))
@@ -261,7 +307,9 @@ def test_the_frame_warps_can_read_the_body_s_senses():
     for reads in (False, True):
         wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, warp_reads_senses=reads)))
         torch.nn.init.normal_(wm.next_decoders["vision"].theta[-1].weight, std=0.3)
-        state, _ = wm.observe({k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0])
+        state, _ = wm.observe(
+            {k: batch[k][:, 0] for k in wm.keys}, batch["action_prev"][:, 0], None, batch["is_first"][:, 0]
+        )
         feats, action = torch.randn(4, wm.feature_dim), torch.as_tensor(batch["action_prev"][:, 1])
         a = wm.decode_next(feats, state.percept, action, state.change)
         moved = dict(state.percept, proprio=state.percept["proprio"] + 1.0)

@@ -4,6 +4,7 @@ Collinear wall cells of the same kind are merged into long boxes (fewer bodies: 
 resets, faster rendering), and bodies are reused across resets while the layout is
 unchanged; only a new layout removes and rebuilds them.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -35,7 +36,7 @@ def merge_wall_cells(layout: Layout) -> list[tuple[str, int, int, int, int]]:
                 end += 1
             if ch in (WALL,) + LANDMARKS and end > c:
                 boxes.append((ch, c, r, end - c + 1, 1))
-                used[r, c:end + 1] = True
+                used[r, c : end + 1] = True
             c = end + 1
     for c in range(layout.cols):
         r = 0
@@ -48,7 +49,7 @@ def merge_wall_cells(layout: Layout) -> list[tuple[str, int, int, int, int]]:
             while end + 1 < layout.rows and grid[end + 1, c] == ch and not used[end + 1, c] and ch != TV:
                 end += 1
             boxes.append((ch, c, r, 1, end - r + 1))
-            used[r:end + 1, c] = True
+            used[r : end + 1, c] = True
             r = end + 1
     return boxes
 
@@ -84,7 +85,8 @@ class Arena:
         if key not in self._shapes:
             self._shapes[key] = (
                 p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client),
-                p.createVisualShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client))
+                p.createVisualShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client),
+            )
         return self._shapes[key]
 
     def _pooled_body(self, key: tuple, make, position, rgba) -> int:
@@ -102,8 +104,12 @@ class Arena:
     def _box_body(self, half, position, rgb) -> int:
         shape, visual = self._box_shapes(half)
         key = ("box",) + tuple(round(v, 6) for v in half)
-        return self._pooled_body(key, lambda pos: p.createMultiBody(0, shape, visual, pos, physicsClientId=self.client),
-                                 position, list(rgb)[:3] + [1.0])
+        return self._pooled_body(
+            key,
+            lambda pos: p.createMultiBody(0, shape, visual, pos, physicsClientId=self.client),
+            position,
+            list(rgb)[:3] + [1.0],
+        )
 
     def build(self, layout: Layout) -> bool:
         """Make ``layout``'s bodies; returns False when the current ones were reused."""
@@ -140,8 +146,9 @@ class Arena:
         if key not in self._shapes:
             self._shapes[key] = (-1, p.createVisualShape(p.GEOM_SPHERE, radius=radius, physicsClientId=self.client))
         visual = self._shapes[key][1]
-        return self._pooled_body(key, lambda pos: p.createMultiBody(0, -1, visual, pos, physicsClientId=self.client),
-                                 [0, 0, height], rgba)
+        return self._pooled_body(
+            key, lambda pos: p.createMultiBody(0, -1, visual, pos, physicsClientId=self.client), [0, 0, height], rgba
+        )
 
     def move_marker(self, body: int, x: float, y: float, z: float = 0.02) -> None:
         """Move a marker (or any body of this arena) to (x, y, z) metres, upright."""

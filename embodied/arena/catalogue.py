@@ -4,6 +4,7 @@
 or ``procedural:WxH[:loops=…,rooms=…]``. An existing path, or a name ending in ``.maze``, is
 always a file (``procedural_room.maze`` too); only the ``procedural:`` prefix makes a spec.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,16 @@ def shipped_worlds() -> list[str]:
 def resolve_world(world: str, *, cell_size: float | None = None) -> Layout | dict:
     """A fixed :class:`Layout`, or the keyword arguments of the procedural generator."""
     if not isinstance(world, str | Path):
-        raise LayoutError(f"world must be a layout name, a path or 'procedural:WxH'; got {type(world).__name__}",
-                          "world")
+        raise LayoutError(
+            f"world must be a layout name, a path or 'procedural:WxH'; got {type(world).__name__}", "world"
+        )
     world = str(world)
     if not world.strip() or len(world) > MAX_WORLD_CHARS or "\x00" in world:
-        raise LayoutError(f"{world[:60]!r} is no layout name, path or procedural spec "
-                          f"(empty, a NUL byte, or over {MAX_WORLD_CHARS} characters)", "world")
+        raise LayoutError(
+            f"{world[:60]!r} is no layout name, path or procedural spec "
+            f"(empty, a NUL byte, or over {MAX_WORLD_CHARS} characters)",
+            "world",
+        )
     path = Path(world)
     try:
         exists = path.exists() or path.is_symlink()  # a symlink loop does not "exist" but is a file the user named
@@ -43,8 +48,11 @@ def resolve_world(world: str, *, cell_size: float | None = None) -> Layout | dic
         return load_layout(path, cell_size=cell_size)
     if (WORLDS / f"{world}.maze").exists():
         return load_layout(WORLDS / f"{world}.maze", cell_size=cell_size)
-    raise LayoutError(f"unknown world {world[:100]!r}: not a file, not 'procedural:WxH', and not one of "
-                      f"the shipped layouts ({', '.join(shipped_worlds())})", world)
+    raise LayoutError(
+        f"unknown world {world[:100]!r}: not a file, not 'procedural:WxH', and not one of "
+        f"the shipped layouts ({', '.join(shipped_worlds())})",
+        world,
+    )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ a regular file of at most ``MAX_FILE_BYTES`` (checked before it is read, so a FI
 ``/dev/zero`` is refused, never read), and a grid at most ``MAX_SIZE`` cells a side (checked before
 any cell is looked at). UTF-8 with or without a byte-order mark, and CRLF line endings, are accepted.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,6 +57,7 @@ def _metres(low: float, high: float):
         if not (math.isfinite(number) and low <= number <= high):
             raise ValueError(f"must be a finite number of metres in {low}..{high}")
         return number
+
     return parse
 
 
@@ -81,9 +83,15 @@ for _digit in LANDMARKS:
 
 #: default colours of landmark digits (distinct hues so vision has landmarks)
 DEFAULT_LANDMARK_COLOURS = {
-    "1": (0.85, 0.15, 0.15), "2": (0.15, 0.6, 0.2), "3": (0.2, 0.3, 0.9),
-    "4": (0.95, 0.8, 0.1), "5": (0.7, 0.2, 0.8), "6": (0.1, 0.75, 0.8),
-    "7": (0.95, 0.5, 0.1), "8": (0.95, 0.95, 0.95), "9": (0.1, 0.1, 0.1),
+    "1": (0.85, 0.15, 0.15),
+    "2": (0.15, 0.6, 0.2),
+    "3": (0.2, 0.3, 0.9),
+    "4": (0.95, 0.8, 0.1),
+    "5": (0.7, 0.2, 0.8),
+    "6": (0.1, 0.75, 0.8),
+    "7": (0.95, 0.5, 0.1),
+    "8": (0.95, 0.95, 0.95),
+    "9": (0.1, 0.1, 0.1),
 }
 
 
@@ -167,8 +175,11 @@ class Layout:
 
     def key(self) -> bytes:
         """Identity of the geometry: equal keys mean PyBullet bodies can be reused."""
-        return self.grid.tobytes() + np.float64([self.cell_size, self.wall_height]).tobytes() + repr(
-            sorted(self.landmark_colours.items())).encode()
+        return (
+            self.grid.tobytes()
+            + np.float64([self.cell_size, self.wall_height]).tobytes()
+            + repr(sorted(self.landmark_colours.items())).encode()
+        )
 
     def to_text(self) -> str:
         header = [f"name: {self.name}", f"cell_size: {self.cell_size}", f"wall_height: {self.wall_height}", "---"]
@@ -209,17 +220,20 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
                 raise LayoutError("header line must be 'key: value'", source, i + 1, 1)
             key, value = (part.strip() for part in stripped.split(":", 1))
             if key not in HEADER_KEYS:
-                raise LayoutError(f"unknown header key {key[:40]!r}; allowed: {', '.join(HEADER_KEYS)}",
-                                  source, i + 1, 1)
+                raise LayoutError(
+                    f"unknown header key {key[:40]!r}; allowed: {', '.join(HEADER_KEYS)}", source, i + 1, 1
+                )
             if key in header:
-                raise LayoutError(f"header key {key!r} given twice (first on line {header_lines[key]})",
-                                  source, i + 1, 1)
+                raise LayoutError(
+                    f"header key {key!r} given twice (first on line {header_lines[key]})", source, i + 1, 1
+                )
             parse, _ = HEADER_KEYS[key]
             try:
                 header[key] = parse(value)
             except ValueError as err:
-                raise LayoutError(f"bad value {value[:40]!r} for {key!r}: {err}",
-                                  source, i + 1, line.index(":") + 2) from None
+                raise LayoutError(
+                    f"bad value {value[:40]!r} for {key!r}: {err}", source, i + 1, line.index(":") + 2
+                ) from None
             header_lines[key] = i + 1
         grid_start = sep + 1
     raw = [(i + 1, line.rstrip()) for i, line in enumerate(lines[grid_start:], start=grid_start)]
@@ -230,24 +244,41 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
     if not raw:
         raise LayoutError("empty layout: no grid lines after '---'", source)
     if len(raw) > MAX_SIZE:  # before any cell is looked at: bounded work for huge grids
-        raise LayoutError(f"size out of range: {len(raw)} grid rows, over the limit of {MAX_SIZE} "
-                          f"(rows and columns must be {MIN_SIZE}..{MAX_SIZE})", source, raw[MAX_SIZE][0], 1)
+        raise LayoutError(
+            f"size out of range: {len(raw)} grid rows, over the limit of {MAX_SIZE} "
+            f"(rows and columns must be {MIN_SIZE}..{MAX_SIZE})",
+            source,
+            raw[MAX_SIZE][0],
+            1,
+        )
     width = len(raw[0][1])
     for lineno, line in raw:
         if len(line) > MAX_SIZE:
-            raise LayoutError(f"size out of range: this row has {len(line)} columns, over the limit of {MAX_SIZE} "
-                              f"(rows and columns must be "
-                              f"{MIN_SIZE}..{MAX_SIZE})", source, lineno, MAX_SIZE + 1)
+            raise LayoutError(
+                f"size out of range: this row has {len(line)} columns, over the limit of {MAX_SIZE} "
+                f"(rows and columns must be "
+                f"{MIN_SIZE}..{MAX_SIZE})",
+                source,
+                lineno,
+                MAX_SIZE + 1,
+            )
         if len(line) != width:
-            raise LayoutError(f"ragged rows: this row has {len(line)} columns, the first has {width}",
-                              source, lineno, min(len(line), width) + 1)
+            raise LayoutError(
+                f"ragged rows: this row has {len(line)} columns, the first has {width}",
+                source,
+                lineno,
+                min(len(line), width) + 1,
+            )
         for col, ch in enumerate(line):
             if ch not in ALLOWED:
-                raise LayoutError(f"unknown character {ch!r}; allowed: {''.join(sorted(ALLOWED))}", source, lineno, col + 1)
+                raise LayoutError(
+                    f"unknown character {ch!r}; allowed: {''.join(sorted(ALLOWED))}", source, lineno, col + 1
+                )
     rows = len(raw)
     if not (MIN_SIZE <= rows <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
-        raise LayoutError(f"size {width}x{rows} out of range: columns and rows must be {MIN_SIZE}..{MAX_SIZE}",
-                          source, raw[0][0], 1)
+        raise LayoutError(
+            f"size {width}x{rows} out of range: columns and rows must be {MIN_SIZE}..{MAX_SIZE}", source, raw[0][0], 1
+        )
     grid = np.array([list(line) for _, line in raw])
     colours = dict(DEFAULT_LANDMARK_COLOURS)
     for key, value in header.items():
@@ -257,12 +288,21 @@ def parse_layout(text: str, source: str = "<string>", *, cell_size: float | None
         try:
             size = _metres(*CELL_SIZE_RANGE)(str(float(cell_size)))
         except (TypeError, ValueError):
-            raise LayoutError(f"cell_size={cell_size!r} (the env's argument): must be a finite number of metres in "
-                              f"{CELL_SIZE_RANGE[0]}..{CELL_SIZE_RANGE[1]}", source) from None
+            raise LayoutError(
+                f"cell_size={cell_size!r} (the env's argument): must be a finite number of metres in "
+                f"{CELL_SIZE_RANGE[0]}..{CELL_SIZE_RANGE[1]}",
+                source,
+            ) from None
     else:
         size = float(header.get("cell_size", 0.3))
-    layout = Layout(grid=grid, name=str(header.get("name", Path(source).stem)), cell_size=size,
-                    wall_height=float(header.get("wall_height", 0.25)), landmark_colours=colours, source=source)
+    layout = Layout(
+        grid=grid,
+        name=str(header.get("name", Path(source).stem)),
+        cell_size=size,
+        wall_height=float(header.get("wall_height", 0.25)),
+        landmark_colours=colours,
+        source=source,
+    )
     _validate(layout, raw[0][0])
     return layout
 
@@ -277,19 +317,26 @@ def _validate(layout: Layout, first_line: int) -> None:
         for c in range(layout.cols):
             on_border = r in (0, layout.rows - 1) or c in (0, layout.cols - 1)
             if on_border and layout.free[r, c]:
-                raise LayoutError("free cell on the border: the maze must be closed by walls",
-                                  src, first_line + r, c + 1)
+                raise LayoutError(
+                    "free cell on the border: the maze must be closed by walls", src, first_line + r, c + 1
+                )
     reach = layout.reachable_from(starts[0])
     for ch, what in ((START, "start"), (FOOD, "food"), (ODOUR, "odour source")):
         chars = (START,) + tuple(HEADING_STARTS) if ch == START else (ch,)
         for c, r in layout.cells(chars):
             if not reach[r, c]:
-                raise LayoutError(f"{what} unreachable from the first start cell {starts[0]}",
-                                  src, first_line + r, c + 1)
+                raise LayoutError(
+                    f"{what} unreachable from the first start cell {starts[0]}", src, first_line + r, c + 1
+                )
 
 
-_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def read_layout_text(path: str | Path) -> str:
@@ -305,9 +352,13 @@ def read_layout_text(path: str | Path) -> str:
     except FileNotFoundError:
         raise LayoutError("no such layout file", where) from None
     except OSError as err:
-        reason = {errno.ELOOP: "a symlink loop", errno.EACCES: "permission denied: cannot read it",
-                  errno.ENAMETOOLONG: "the file name is too long", errno.ENOTDIR: "a part of the path is not a folder",
-                  errno.EISDIR: "not a regular file: it is a directory"}.get(err.errno, err.strerror or str(err))
+        reason = {
+            errno.ELOOP: "a symlink loop",
+            errno.EACCES: "permission denied: cannot read it",
+            errno.ENAMETOOLONG: "the file name is too long",
+            errno.ENOTDIR: "a part of the path is not a folder",
+            errno.EISDIR: "not a regular file: it is a directory",
+        }.get(err.errno, err.strerror or str(err))
         raise LayoutError(f"cannot open the layout file: {reason}", where) from None
     except ValueError as err:  # an embedded NUL in the path
         raise LayoutError(f"bad layout path: {err}", where[:200]) from None
@@ -317,8 +368,11 @@ def read_layout_text(path: str | Path) -> str:
             kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "not a plain file")
             raise LayoutError(f"not a regular file: it is {kind}; a layout is a plain-text .maze file", where)
         if info.st_size > MAX_FILE_BYTES:
-            raise LayoutError(f"file of {info.st_size} bytes is over the limit of {MAX_FILE_BYTES} bytes "
-                              f"for a layout (at most {MAX_SIZE}x{MAX_SIZE} cells)", where)
+            raise LayoutError(
+                f"file of {info.st_size} bytes is over the limit of {MAX_FILE_BYTES} bytes "
+                f"for a layout (at most {MAX_SIZE}x{MAX_SIZE} cells)",
+                where,
+            )
         try:
             data = os.read(fd, MAX_FILE_BYTES + 1)
         except OSError as err:
@@ -334,8 +388,9 @@ def read_layout_text(path: str | Path) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise LayoutError(f"not UTF-8 text (byte 0x{data[err.start]:02x}): a layout is plain text",
-                          where, line, column) from None
+        raise LayoutError(
+            f"not UTF-8 text (byte 0x{data[err.start]:02x}): a layout is plain text", where, line, column
+        ) from None
     return text
 
 

@@ -14,6 +14,7 @@ interpolation at the nostrils, so a step costs a few array reads.
 Optional turbulence multiplies each reading by a temporally correlated log-normal factor
 (an Ornstein-Uhlenbeck process in log space), a crude stand-in for intermittent plumes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,9 @@ LENGTH_SCALE_RANGE = (0.01, 100.0)  # metres
 class OdourField:
     """Concentration maps, one channel per odour kind, on a fine grid over a layout."""
 
-    def __init__(self, layout: Layout, n_kinds: int = 2, length_scale: float = 1.0, resolution: int = 4,
-                 turbulence: float = 0.0):
+    def __init__(
+        self, layout: Layout, n_kinds: int = 2, length_scale: float = 1.0, resolution: int = 4, turbulence: float = 0.0
+    ):
         check_number("odour_length_scale", length_scale, *LENGTH_SCALE_RANGE, unit="metres")
         check_number("turbulence", turbulence, 0.0, MAX_TURBULENCE)
         check_int("odour: n_kinds", n_kinds, 1, 16)
@@ -52,20 +54,21 @@ class OdourField:
         idx = np.arange(h * w).reshape(h, w)
         rows, cols, weights = [], [], []
         for dy, dx, cost in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2)), (1, -1, np.sqrt(2))):
-            a = free[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
-            b = free[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
+            a = free[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+            b = free[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
             ok = a & b
             if dy == 1 and dx != 0:  # no corner cutting through a wall for diagonal moves
-                side1 = free[max(0, -dy):h - max(0, dy), max(0, dx):w + min(0, dx)]
-                side2 = free[max(0, dy):h + min(0, dy), max(0, -dx):w - max(0, dx)]
+                side1 = free[max(0, -dy) : h - max(0, dy), max(0, dx) : w + min(0, dx)]
+                side2 = free[max(0, dy) : h + min(0, dy), max(0, -dx) : w - max(0, dx)]
                 ok &= side1 & side2
-            ia = idx[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)][ok]
-            ib = idx[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)][ok]
+            ia = idx[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)][ok]
+            ib = idx[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)][ok]
             rows += [ia, ib]
             cols += [ib, ia]
             weights += [np.full(ia.size, cost), np.full(ia.size, cost)]
-        return coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(h * w, h * w)).tocsr()
+        return coo_matrix(
+            (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w)
+        ).tocsr()
 
     def _index(self, x: float, y: float) -> int:
         h, w = self._free.shape
@@ -103,12 +106,17 @@ class OdourField:
         x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
         ax, ay = fx - x0, fy - y0
         m = self.maps
-        out = (m[:, y0, x0] * (1 - ax) * (1 - ay) + m[:, y0, x1] * ax * (1 - ay)
-               + m[:, y1, x0] * (1 - ax) * ay + m[:, y1, x1] * ax * ay)
+        out = (
+            m[:, y0, x0] * (1 - ax) * (1 - ay)
+            + m[:, y0, x1] * ax * (1 - ay)
+            + m[:, y1, x0] * (1 - ax) * ay
+            + m[:, y1, x1] * ax * ay
+        )
         if self.turbulence > 0 and self._log_noise.shape == out.shape:
             # OU process in log space: correlation time ~ 10 steps, stationary std = turbulence
             theta = 0.1
-            self._log_noise += -theta * self._log_noise + self.turbulence * np.sqrt(2 * theta) * \
-                self._rng.standard_normal(self._log_noise.shape)
-            out = out * np.exp(self._log_noise - 0.5 * self.turbulence ** 2)
+            self._log_noise += -theta * self._log_noise + self.turbulence * np.sqrt(
+                2 * theta
+            ) * self._rng.standard_normal(self._log_noise.shape)
+            out = out * np.exp(self._log_noise - 0.5 * self.turbulence**2)
         return np.clip(out, 0.0, 1.0).astype(np.float32)

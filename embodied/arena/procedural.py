@@ -9,13 +9,14 @@ Limits (every one stated in the error that enforces it, so work is bounded for a
 width and height odd in ``MIN_GRID..MAX_GRID``, ``loops`` a finite fraction in 0..1, ``rooms``
 an integer in ``0..MAX_ROOMS``, a spec at most ``MAX_SPEC_CHARS`` characters.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from .layout import LayoutError, Layout, parse_layout
+from .layout import Layout, LayoutError, parse_layout
 
 MIN_GRID, MAX_GRID = 5, 21
 MAX_ROOMS = 50  # a 21x21 maze is all room long before this
@@ -27,16 +28,19 @@ SPEC_FORM = "'procedural:WxH' or 'procedural:WxH:loops=0.2,rooms=2'"
 def parse_procedural_spec(spec: str) -> dict:
     """``procedural:WxH[:loops=0.2,rooms=2]`` -> keyword arguments of :func:`generate_maze`."""
     if len(spec) > MAX_SPEC_CHARS:
-        raise LayoutError(f"procedural spec of {len(spec)} characters is over the limit of {MAX_SPEC_CHARS}; "
-                          f"expected {SPEC_FORM}", spec[:60] + "...")
+        raise LayoutError(
+            f"procedural spec of {len(spec)} characters is over the limit of {MAX_SPEC_CHARS}; expected {SPEC_FORM}",
+            spec[:60] + "...",
+        )
     parts = spec.split(":")
     if parts[0] != "procedural" or len(parts) not in (2, 3):
         raise LayoutError(f"expected {SPEC_FORM}", spec)
     try:
         width, height = (int(v) for v in parts[1].lower().split("x"))
     except ValueError:
-        raise LayoutError(f"bad size {parts[1]!r}: expected WxH such as 9x9 (odd numbers {MIN_GRID}..{MAX_GRID})",
-                          spec) from None
+        raise LayoutError(
+            f"bad size {parts[1]!r}: expected WxH such as 9x9 (odd numbers {MIN_GRID}..{MAX_GRID})", spec
+        ) from None
     kwargs: dict = {"width": width, "height": height}
     if len(parts) == 3 and parts[2]:
         for item in parts[2].split(","):
@@ -57,16 +61,25 @@ def parse_procedural_spec(spec: str) -> dict:
 def _check_options(width: int, height: int, loops: float, rooms: int, source: str) -> None:
     for name, n in (("width", width), ("height", height)):
         if not MIN_GRID <= n <= MAX_GRID or n % 2 == 0:
-            raise LayoutError(f"{name} {n} out of range: procedural sizes are odd numbers {MIN_GRID}..{MAX_GRID}",
-                              source)
+            raise LayoutError(
+                f"{name} {n} out of range: procedural sizes are odd numbers {MIN_GRID}..{MAX_GRID}", source
+            )
     if not (math.isfinite(loops) and 0.0 <= loops <= 1.0):
         raise LayoutError(f"loops {loops} out of range: a fraction of inner walls in 0..1", source)
     if isinstance(rooms, bool) or not isinstance(rooms, int | np.integer) or not 0 <= rooms <= MAX_ROOMS:
         raise LayoutError(f"rooms {rooms!r} out of range: an integer in 0..{MAX_ROOMS}", source)
 
 
-def generate_maze(rng: np.random.Generator, width: int = 9, height: int = 9, loops: float = 0.0,
-                  rooms: int = 0, cell_size: float = 0.3, n_food: int = 0, n_odour: int = 0) -> Layout:
+def generate_maze(
+    rng: np.random.Generator,
+    width: int = 9,
+    height: int = 9,
+    loops: float = 0.0,
+    rooms: int = 0,
+    cell_size: float = 0.3,
+    n_food: int = 0,
+    n_odour: int = 0,
+) -> Layout:
     """A maze on a ``width`` x ``height`` grid (odd, walls included) with one random start."""
     _check_options(width, height, loops, rooms, f"procedural:{width}x{height}")
     grid = np.full((height, width), "#", dtype="<U1")
@@ -77,8 +90,11 @@ def generate_maze(rng: np.random.Generator, width: int = 9, height: int = 9, loo
     grid[2 * stack[0][1] + 1, 2 * stack[0][0] + 1] = "."
     while stack:
         x, y = stack[-1]
-        options = [(x + dx, y + dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))
-                   if 0 <= x + dx < cw and 0 <= y + dy < ch and not seen[y + dy, x + dx]]
+        options = [
+            (x + dx, y + dy)
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))
+            if 0 <= x + dx < cw and 0 <= y + dy < ch and not seen[y + dy, x + dx]
+        ]
         if not options:
             stack.pop()
             continue
@@ -88,20 +104,32 @@ def generate_maze(rng: np.random.Generator, width: int = 9, height: int = 9, loo
         grid[y + ny + 1, x + nx + 1] = "."
         stack.append((nx, ny))
     if loops > 0:
-        inner = [(r, c) for r in range(1, height - 1) for c in range(1, width - 1)
-                 if grid[r, c] == "#" and (r + c) % 2 == 1
-                 and ((grid[r - 1, c] == "." and grid[r + 1, c] == ".") or (grid[r, c - 1] == "." and grid[r, c + 1] == "."))]
+        inner = [
+            (r, c)
+            for r in range(1, height - 1)
+            for c in range(1, width - 1)
+            if grid[r, c] == "#"
+            and (r + c) % 2 == 1
+            and ((grid[r - 1, c] == "." and grid[r + 1, c] == ".") or (grid[r, c - 1] == "." and grid[r, c + 1] == "."))
+        ]
         for idx in np.flatnonzero(rng.random(len(inner)) < loops):
             grid[inner[idx]] = "."
     for _ in range(rooms):
         rw, rh = (int(rng.integers(1, 3)) * 2 + 1 for _ in range(2))
         c0 = 2 * int(rng.integers(0, max(1, (width - 1 - rw) // 2))) + 1
         r0 = 2 * int(rng.integers(0, max(1, (height - 1 - rh) // 2))) + 1
-        grid[r0:min(r0 + rh, height - 1), c0:min(c0 + rw, width - 1)] = "."
+        grid[r0 : min(r0 + rh, height - 1), c0 : min(c0 + rw, width - 1)] = "."
     # Distinct landmark colours on a few wall cells that face a corridor, so vision has landmarks.
-    facing = [(r, c) for r in range(height) for c in range(width) if grid[r, c] == "#"
-              and any(0 <= r + dr < height and 0 <= c + dc < width and grid[r + dr, c + dc] == "."
-                      for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)))]
+    facing = [
+        (r, c)
+        for r in range(height)
+        for c in range(width)
+        if grid[r, c] == "#"
+        and any(
+            0 <= r + dr < height and 0 <= c + dc < width and grid[r + dr, c + dc] == "."
+            for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1))
+        )
+    ]
     n_marks = min(len(facing), max(3, (width * height) // 12))
     for k, idx in enumerate(rng.choice(len(facing), size=n_marks, replace=False)):
         grid[facing[idx]] = str(1 + k % 7)

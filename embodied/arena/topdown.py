@@ -7,6 +7,7 @@ It lives with the arena because it draws the arena's own geometry and colours (`
 ``plain_wall_colour``, landmark colours), so the env renders it without importing ``viz``;
 ``embodied.viz.topdown`` re-exports it for the video panels.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -20,8 +21,18 @@ def _rgb255(rgb) -> tuple[int, int, int]:
     return tuple(int(255 * v) for v in rgb[:3])
 
 
-def draw_topdown(layout: Layout, *, position=None, heading=None, head_yaw=None, visited=None, food=(),
-                 odour=(), trajectory=None, px_per_cell: int = 24) -> np.ndarray:
+def draw_topdown(
+    layout: Layout,
+    *,
+    position=None,
+    heading=None,
+    head_yaw=None,
+    visited=None,
+    food=(),
+    odour=(),
+    trajectory=None,
+    px_per_cell: int = 24,
+) -> np.ndarray:
     """(rows·px, cols·px, 3) uint8 RGB. ``position``/``trajectory`` in world metres."""
     s = px_per_cell
     img = np.empty((layout.rows * s, layout.cols * s, 3), np.uint8)
@@ -39,10 +50,10 @@ def draw_topdown(layout: Layout, *, position=None, heading=None, head_yaw=None, 
                 colour = (236, 228, 196)
             else:
                 continue
-            img[r * s:(r + 1) * s, c * s:(c + 1) * s] = np.asarray(colour, np.uint8)
+            img[r * s : (r + 1) * s, c * s : (c + 1) * s] = np.asarray(colour, np.uint8)
     if TV in layout.grid:  # static pattern so the panel reads as "noise" in pictures
         for c, r in layout.cells(TV):
-            img[r * s:(r + 1) * s, c * s:(c + 1) * s] = (np.indices((s, s)).sum(0) % 4 < 2)[..., None] * 200
+            img[r * s : (r + 1) * s, c * s : (c + 1) * s] = (np.indices((s, s)).sum(0) % 4 < 2)[..., None] * 200
 
     def to_px(x, y):
         return int(x / layout.cell_size * s), int((layout.rows - y / layout.cell_size) * s)
@@ -62,6 +73,9 @@ def draw_topdown(layout: Layout, *, position=None, heading=None, head_yaw=None, 
         cv2.circle(img, centre, radius, (140, 115, 95), -1, cv2.LINE_AA)
         for angle, colour, length in ((heading, (60, 40, 30), 1.6), (head_yaw, (230, 60, 90), 2.2)):
             if angle is not None:
-                tip = (int(centre[0] + length * radius * np.cos(angle)), int(centre[1] - length * radius * np.sin(angle)))
+                tip = (
+                    int(centre[0] + length * radius * np.cos(angle)),
+                    int(centre[1] - length * radius * np.sin(angle)),
+                )
                 cv2.line(img, centre, tip, colour, max(1, s // 12), cv2.LINE_AA)
     return img

@@ -5,6 +5,7 @@ Each error names the argument, the value it got and the allowed range, e.g.
 nothing non-finite reaches PyBullet. Valid values are returned unchanged (no conversion that
 could change a simulation bit for bit).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,9 @@ def _range(low: float, high: float, low_open: bool, high_open: bool) -> str:
     return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
 
-def check_number(name: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = False,
-                 unit: str = ""):
+def check_number(
+    name: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = False, unit: str = ""
+):
     """``value`` when it is a real, finite number in the range; else ValueError naming ``name`` and the range."""
     allowed = _range(low, high, low_open, high_open) + (f" {unit}" if unit else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -9,6 +9,7 @@ Action (all in [-1, 1]):
   turn           -> yaw rate       ω = a·max_turn_rate (positive turns left)
   head yaw       -> neck target    θ = a·head_range
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,11 +28,11 @@ SUBSTEPS = 4
 CONTROL_DT = SUBSTEPS / PHYSICS_HZ  # one env step: 1/30 s
 
 # Geometry read off the URDF, in the frame of the parent joint (metres).
-NECK_OFFSET = 0.07          # torso origin -> neck joint, forward
+NECK_OFFSET = 0.07  # torso origin -> neck joint, forward
 NECK_HEIGHT = 0.04
 EYE_OFFSET = (0.065, 0.012)  # neck -> camera (forward, up): just past the snout, so the rat does not see its own nose
-NOSE_OFFSET = 0.052          # neck -> nose, forward
-NOSTRIL_SPREAD = 0.006       # nose centre -> each nostril, sideways
+NOSE_OFFSET = 0.052  # neck -> nose, forward
+NOSTRIL_SPREAD = 0.006  # nose centre -> each nostril, sideways
 WHISKER_PAD = (0.045, 0.008)  # neck -> each whisker pad (forward, sideways)
 
 
@@ -58,8 +59,12 @@ class BodyState:
     def head_point(self, forward: float, left: float = 0.0) -> np.ndarray:
         """World (x, y) of a point given in the head frame (origin at the neck)."""
         c, s = math.cos(self.head_yaw), math.sin(self.head_yaw)
-        return np.array([self.x + NECK_OFFSET * math.cos(self.yaw) + forward * c - left * s,
-                         self.y + NECK_OFFSET * math.sin(self.yaw) + forward * s + left * c])
+        return np.array(
+            [
+                self.x + NECK_OFFSET * math.cos(self.yaw) + forward * c - left * s,
+                self.y + NECK_OFFSET * math.sin(self.yaw) + forward * s + left * c,
+            ]
+        )
 
     def nostrils(self) -> np.ndarray:
         """(2, 2): left then right nostril, world x, y."""
@@ -74,16 +79,25 @@ class BodyState:
 class Rat:
     """Loads the rat once per PyBullet client and moves it; reused across resets."""
 
-    def __init__(self, client: int, top_speed: float = 0.6, max_turn_rate: float = np.pi,
-                 head_range: float = 1.05, max_force: float = 3.0, max_torque: float = 0.3):
+    def __init__(
+        self,
+        client: int,
+        top_speed: float = 0.6,
+        max_turn_rate: float = np.pi,
+        head_range: float = 1.05,
+        max_force: float = 3.0,
+        max_torque: float = 0.3,
+    ):
         self.client = client
         check_number("top_speed", top_speed, 0.0, MAX_TOP_SPEED, low_open=True, unit="m/s")
         self.top_speed, self.max_turn_rate, self.head_range = top_speed, max_turn_rate, head_range
         self.max_force, self.max_torque = max_force, max_torque
         self.body = p.loadURDF(str(ASSETS / "rat.urdf"), useFixedBase=True, physicsClientId=client)
         self._anchor = p.getBasePositionAndOrientation(self.body, physicsClientId=client)
-        names = {p.getJointInfo(self.body, j, physicsClientId=client)[1].decode(): j
-                 for j in range(p.getNumJoints(self.body, physicsClientId=client))}
+        names = {
+            p.getJointInfo(self.body, j, physicsClientId=client)[1].decode(): j
+            for j in range(p.getNumJoints(self.body, physicsClientId=client))
+        }
         self.joint = names
         self.links = {p.getJointInfo(self.body, j, physicsClientId=client)[12].decode(): j for j in names.values()}
         self._planar = [names["move_x"], names["move_y"], names["turn"]]
@@ -130,14 +144,33 @@ class Rat:
         speed = self.top_speed * self.speed_scale * (forward if forward >= 0 else 0.3 * forward)
         yaw = p.getJointState(self.body, self._planar[2], physicsClientId=self.client)[0]
         p.setJointMotorControlArray(
-            self.body, self._planar, p.VELOCITY_CONTROL,
+            self.body,
+            self._planar,
+            p.VELOCITY_CONTROL,
             targetVelocities=[speed * np.cos(yaw), speed * np.sin(yaw), turn * self.max_turn_rate],
-            forces=[self.max_force, self.max_force, self.max_torque], physicsClientId=self.client)
-        p.setJointMotorControl2(self.body, self.joint["neck"], p.POSITION_CONTROL, targetPosition=head * self.head_range,
-                                force=0.5, maxVelocity=6.0, physicsClientId=self.client)
+            forces=[self.max_force, self.max_force, self.max_torque],
+            physicsClientId=self.client,
+        )
+        p.setJointMotorControl2(
+            self.body,
+            self.joint["neck"],
+            p.POSITION_CONTROL,
+            targetPosition=head * self.head_range,
+            force=0.5,
+            maxVelocity=6.0,
+            physicsClientId=self.client,
+        )
 
     def read_state(self) -> BodyState:
         states = p.getJointStates(self.body, self._all, physicsClientId=self.client)
         (x, vx), (y, vy), (yaw, wz), (head, wh) = ((s[0], s[1]) for s in states)
-        return BodyState(x=x, y=y, yaw=float(np.arctan2(np.sin(yaw), np.cos(yaw))), head_angle=head,
-                         vx=vx, vy=vy, yaw_rate=wz, head_rate=wh)
+        return BodyState(
+            x=x,
+            y=y,
+            yaw=float(np.arctan2(np.sin(yaw), np.cos(yaw))),
+            head_angle=head,
+            vx=vx,
+            vy=vy,
+            yaw_rate=wz,
+            head_rate=wh,
+        )

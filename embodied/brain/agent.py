@@ -29,6 +29,7 @@ critic inputs and reward vectors, ``critic_replay_updates``; per-channel return 
 ``Agent.train_world_model(batch)`` trains the world model and intrinsic heads
 from replay. ``AgentPolicy`` wraps an agent into the single-env Policy interface with extras.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,6 @@ from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
 from embodied.brain.pathways import PathwayPopulation, PlasticityConfig
 from embodied.brain.world_model import WorldModel, WorldModelConfig
 
-
 #: counters of IntrinsicRewards that live outside its state_dict (saved by the agent for exact resume)
 INTRINSIC_COUNTERS = ("updates_seen",)
 
@@ -51,14 +51,21 @@ INTRINSIC_COUNTERS = ("updates_seen",)
 def _rng_state(rng: np.random.Generator) -> dict:
     """A numpy Generator's state as strings and lists (loads with weights_only)."""
     state = rng.bit_generator.state
-    return {"bit_generator": state["bit_generator"], "state": {k: str(v) for k, v in state["state"].items()},
-            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+    return {
+        "bit_generator": state["bit_generator"],
+        "state": {k: str(v) for k, v in state["state"].items()},
+        "has_uint32": int(state["has_uint32"]),
+        "uinteger": int(state["uinteger"]),
+    }
 
 
 def _set_rng_state(rng: np.random.Generator, saved: dict) -> None:
-    rng.bit_generator.state = {"bit_generator": saved["bit_generator"],
-                               "state": {k: int(v) for k, v in saved["state"].items()},
-                               "has_uint32": saved["has_uint32"], "uinteger": saved["uinteger"]}
+    rng.bit_generator.state = {
+        "bit_generator": saved["bit_generator"],
+        "state": {k: int(v) for k, v in saved["state"].items()},
+        "has_uint32": saved["has_uint32"],
+        "uinteger": saved["uinteger"],
+    }
 
 
 class Agent:
@@ -69,11 +76,16 @@ class Agent:
         device = device or cfg.device
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng([cfg.seed, 1])  # selection, reflex drift, actor noise
-        wm_cfg = WorldModelConfig.preset(cfg.world_model, **{**cfg.world_model_overrides, "device": device, "seed": cfg.seed})
+        wm_cfg = WorldModelConfig.preset(
+            cfg.world_model, **{**cfg.world_model_overrides, "device": device, "seed": cfg.seed}
+        )
         self.world_model = WorldModel(observation_space, action_space, wm_cfg)
         self.device = self.world_model.device
-        self.intrinsic = (IntrinsicRewards(self.world_model, IntrinsicConfig(**cfg.intrinsic_overrides), num_envs)
-                          if cfg.intrinsic else None)
+        self.intrinsic = (
+            IntrinsicRewards(self.world_model, IntrinsicConfig(**cfg.intrinsic_overrides), num_envs)
+            if cfg.intrinsic
+            else None
+        )
         self.channels = ["total"] if cfg.scalar_dopamine else list(REWARD_CHANNELS)
         self.weights = {c: float(cfg.channel_weights.get(c, 0.0)) for c in REWARD_CHANNELS}
         # opt-in: the critics also read the rat's own current senses and leaky memory traces of them
@@ -83,26 +95,65 @@ class Agent:
             missing = {"vision", "scent"} - set(observation_space.spaces)
             if missing:
                 raise ValueError(f"critic_senses needs the observation keys {sorted(missing)}")
-            self.sense_dim = self.sense_pool ** 2 * 3 + int(np.prod(observation_space["scent"].shape))
+            self.sense_dim = self.sense_pool**2 * 3 + int(np.prod(observation_space["scent"].shape))
         self.sense_delays = [int(d) for d in cfg.critic_sense_delays]
         self.critic_input_dim = self.world_model.feature_dim * bool(cfg.critic_latent) + self.sense_dim * (
-            1 + len(cfg.critic_sense_traces) + len(self.sense_delays))
-        self.critics = ChannelCritics(self.critic_input_dim, self.channels, cfg.critic_taus, cfg.critic_units,
-                                      cfg.critic_lr, cfg.gamma, cfg.lam, cfg.precision_eps, slow_rate=cfg.critic_slow_rate,
-                                      return_norm=cfg.critic_return_norm, device=self.device)
+            1 + len(cfg.critic_sense_traces) + len(self.sense_delays)
+        )
+        self.critics = ChannelCritics(
+            self.critic_input_dim,
+            self.channels,
+            cfg.critic_taus,
+            cfg.critic_units,
+            cfg.critic_lr,
+            cfg.gamma,
+            cfg.lam,
+            cfg.precision_eps,
+            slow_rate=cfg.critic_slow_rate,
+            return_norm=cfg.critic_return_norm,
+            device=self.device,
+        )
         # opt-in: a memory of (features, rewards) for replayed critic updates (critic_replay_updates > 0)
-        self.critic_replay = (CriticReplay(cfg.critic_replay_capacity, num_envs, self.critic_input_dim,
-                                           len(self.channels)) if cfg.critic_replay_updates > 0 else None)
+        self.critic_replay = (
+            CriticReplay(cfg.critic_replay_capacity, num_envs, self.critic_input_dim, len(self.channels))
+            if cfg.critic_replay_updates > 0
+            else None
+        )
         self.critic_rng = np.random.default_rng([cfg.seed, 3])
         plasticity = PlasticityConfig(
-            enabled=cfg.plasticity, strength_rate=cfg.strength_rate, strength_gain=cfg.strength_gain,
-            strength_decay=cfg.strength_decay, prune_threshold=cfg.prune_threshold, spawn_threshold=cfg.spawn_threshold,
-            mutation_std=cfg.mutation_std, min_modules=cfg.min_modules, max_modules=cfg.max_modules, min_age=cfg.min_age)
+            enabled=cfg.plasticity,
+            strength_rate=cfg.strength_rate,
+            strength_gain=cfg.strength_gain,
+            strength_decay=cfg.strength_decay,
+            prune_threshold=cfg.prune_threshold,
+            spawn_threshold=cfg.spawn_threshold,
+            mutation_std=cfg.mutation_std,
+            min_modules=cfg.min_modules,
+            max_modules=cfg.max_modules,
+            min_age=cfg.min_age,
+        )
         self.population = PathwayPopulation(
-            self.world_model.feature_dim, cfg.initial_modules, cfg.routing, self.rng, plasticity, cfg.context_bits,
-            cfg.selector_beta, cfg.selector_alpha, cfg.selector_baseline_rate, cfg.actor_units, cfg.actor_lr, self.device, scalar=cfg.scalar_dopamine)
-        self.tonic = TonicDopamine(rate=cfg.tonic_rate, scale=cfg.tonic_scale, vigour_range=tuple(cfg.vigour_range),
-                                   temperature_gain=cfg.temperature_gain, num_envs=num_envs)
+            self.world_model.feature_dim,
+            cfg.initial_modules,
+            cfg.routing,
+            self.rng,
+            plasticity,
+            cfg.context_bits,
+            cfg.selector_beta,
+            cfg.selector_alpha,
+            cfg.selector_baseline_rate,
+            cfg.actor_units,
+            cfg.actor_lr,
+            self.device,
+            scalar=cfg.scalar_dopamine,
+        )
+        self.tonic = TonicDopamine(
+            rate=cfg.tonic_rate,
+            scale=cfg.tonic_scale,
+            vigour_range=tuple(cfg.vigour_range),
+            temperature_gain=cfg.temperature_gain,
+            num_envs=num_envs,
+        )
         self.nan_skips = 0
         self.step_count = 0  # env steps seen (all envs), for population ages
         self._carry = None
@@ -157,7 +208,9 @@ class Agent:
     def reward_vector(self, intrinsic: dict, food: np.ndarray, effort: np.ndarray) -> dict[str, np.ndarray]:
         """``{channel: (B,)}`` over the five channels (intrinsic channels zero when switched off)."""
         zeros = np.zeros(self.num_envs, np.float32)
-        out = {c: np.asarray(intrinsic.get(c, zeros), np.float32) for c in ("prediction_success", "novelty", "coherence")}
+        out = {
+            c: np.asarray(intrinsic.get(c, zeros), np.float32) for c in ("prediction_success", "novelty", "coherence")
+        }
         out["food"] = np.asarray(food, np.float32)
         out["effort"] = np.asarray(effort, np.float32)
         return out
@@ -226,7 +279,9 @@ class Agent:
         rewards = {c: np.where(is_first, 0.0, v).astype(np.float32) for c, v in rewards.items()}
         # 3. phasic dopamine
         critic_in = self.critic_input(features, obs, is_first)
-        value, spread = self.critics.evaluate(torch.as_tensor(critic_in, device=self.device) if self.sense_dim else features_t)
+        value, spread = self.critics.evaluate(
+            torch.as_tensor(critic_in, device=self.device) if self.sense_dim else features_t
+        )
         r_vec = self._critic_rewards(rewards)
         delta, weighted = self.critics.rpe(r_vec, self.prev_value, value, self.prev_spread)
         valid = ~is_first
@@ -256,12 +311,21 @@ class Agent:
         raw = np.zeros((B, 3), np.float32)
         for name in sorted(set(self.module)):
             rows = np.array([b for b in range(B) if self.module[b] == name])
-            a, r = self.population.act(name, {k: np.asarray(v)[rows] for k, v in obs.items()}, features[rows],
-                                       self.t_in_episode[rows].astype(np.float64))
+            a, r = self.population.act(
+                name,
+                {k: np.asarray(v)[rows] for k, v in obs.items()},
+                features[rows],
+                self.t_in_episode[rows].astype(np.float64),
+            )
             actions[rows], raw[rows] = a, r
         actions[:, 0] = np.where(actions[:, 0] > 0, actions[:, 0] * vigour, actions[:, 0])
-        record = {"features": features, "module": list(self.module), "raw": raw, "reward": r_vec,
-                  "is_first": is_first.copy()}
+        record = {
+            "features": features,
+            "module": list(self.module),
+            "raw": raw,
+            "reward": r_vec,
+            "is_first": is_first.copy(),
+        }
         if self.sense_dim:
             record["critic_input"] = critic_in
         # bookkeeping for the next step
@@ -270,9 +334,16 @@ class Agent:
         self.prev_value, self.prev_spread = value, spread
         if learn:
             self.step_count += B
-        info = {"rpe": rpe, "rpe_raw": {c: delta[:, i] for i, c in enumerate(self.channels)}, "rewards": rewards,
-                "tonic": np.asarray(self.tonic.level, np.float64).copy(), "vigour": np.asarray(vigour),
-                "module": list(self.module), "record": record, "predicted_vision": predicted}
+        info = {
+            "rpe": rpe,
+            "rpe_raw": {c: delta[:, i] for i, c in enumerate(self.channels)},
+            "rewards": rewards,
+            "tonic": np.asarray(self.tonic.level, np.float64).copy(),
+            "vigour": np.asarray(vigour),
+            "module": list(self.module),
+            "record": record,
+            "predicted_vision": predicted,
+        }
         return actions, info
 
     # ------------------------------------------------------------------ learning
@@ -289,9 +360,12 @@ class Agent:
         self._carry = records[-1]
         if len(records) < 2:
             return {}
-        feats = torch.as_tensor(np.stack([r["features"] for r in records]), device=self.device)      # [T+1, B, F]
-        critic_feats = (torch.as_tensor(np.stack([r["critic_input"] for r in records]), device=self.device)
-                        if self.sense_dim else feats)
+        feats = torch.as_tensor(np.stack([r["features"] for r in records]), device=self.device)  # [T+1, B, F]
+        critic_feats = (
+            torch.as_tensor(np.stack([r["critic_input"] for r in records]), device=self.device)
+            if self.sense_dim
+            else feats
+        )
         rewards = torch.as_tensor(np.stack([r["reward"] for r in records[1:]]), device=self.device)  # [T, B, C]
         first_next = torch.as_tensor(np.stack([r["is_first"] for r in records[1:]]), device=self.device)
         mask = (~first_next).float()
@@ -308,7 +382,7 @@ class Agent:
         if self.critic_replay is not None:
             out.update(self._replay_critics(fresh))
         # actors: policy gradient on their own steps, advantage routed by their kind
-        advantage = (returns - values).cpu().numpy()                                      # [T, B, C]
+        advantage = (returns - values).cpu().numpy()  # [T, B, C]
         modules = [r["module"] for r in records[:-1]]
         routed = np.zeros(mask.shape, np.float32)
         for t, row in enumerate(modules):
@@ -383,29 +457,51 @@ class Agent:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         """Weights, optimisers, population, tonic level and RNG: tensors and plain data only."""
-        state = {"world_model": self.world_model.state_dict(), "critics": self.critics.state_dict(),
-                 "critics_optimizer": self.critics.optimizer.state_dict(), "population": self.population.state_dict(),
-                 "tonic": torch.as_tensor(np.asarray(self.tonic.level, np.float64)), "rng": _rng_state(self.rng),
-                 "nan_skips": int(self.nan_skips), "step_count": int(self.step_count), "intrinsic": None}
+        state = {
+            "world_model": self.world_model.state_dict(),
+            "critics": self.critics.state_dict(),
+            "critics_optimizer": self.critics.optimizer.state_dict(),
+            "population": self.population.state_dict(),
+            "tonic": torch.as_tensor(np.asarray(self.tonic.level, np.float64)),
+            "rng": _rng_state(self.rng),
+            "nan_skips": int(self.nan_skips),
+            "step_count": int(self.step_count),
+            "intrinsic": None,
+        }
         if self.critic_replay is not None:  # opt-in replayed critic updates: their memory and sampler (exact resume)
             m = self.critic_replay
-            state["critic_replay"] = {"features": torch.as_tensor(m.features), "rewards": torch.as_tensor(m.rewards),
-                                      "is_first": torch.as_tensor(m.is_first), "head": int(m.head), "size": int(m.size),
-                                      "rng": _rng_state(self.critic_rng)}
+            state["critic_replay"] = {
+                "features": torch.as_tensor(m.features),
+                "rewards": torch.as_tensor(m.rewards),
+                "is_first": torch.as_tensor(m.is_first),
+                "head": int(m.head),
+                "size": int(m.size),
+                "rng": _rng_state(self.critic_rng),
+            }
         if self.intrinsic is not None:
             scales = {c: [s.mean_square, s.weight] for c, s in self.intrinsic.scales.items()}
-            scales["_disagreement"] = [self.intrinsic.disagreement_scale.mean_square, self.intrinsic.disagreement_scale.weight]
+            scales["_disagreement"] = [
+                self.intrinsic.disagreement_scale.mean_square,
+                self.intrinsic.disagreement_scale.weight,
+            ]
             # plain-number counters IntrinsicRewards keeps outside its state_dict (e.g. when its lagged
             # snapshot is next refreshed); without them a resumed run would drift
             counters = {k: v for k, v in vars(self.intrinsic).items() if k in INTRINSIC_COUNTERS}
-            state["intrinsic"] = {"weights": self.intrinsic.state_dict(), "optimizer": self.intrinsic.optimizer.state_dict(),
-                                  "scales": scales, "counters": counters}
+            state["intrinsic"] = {
+                "weights": self.intrinsic.state_dict(),
+                "optimizer": self.intrinsic.optimizer.state_dict(),
+                "scales": scales,
+                "counters": counters,
+            }
         return state
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
         """Restore everything (``weights_only=True``: weights, population and tonic only, no optimisers)."""
-        wm_state = state["world_model"] if not weights_only else {k: v for k, v in state["world_model"].items()
-                                                                  if not k.startswith("_optimizer.")}
+        wm_state = (
+            state["world_model"]
+            if not weights_only
+            else {k: v for k, v in state["world_model"].items() if not k.startswith("_optimizer.")}
+        )
         self.world_model.load_state_dict(wm_state)
         self.critics.load_state_dict(state["critics"])
         self.population.load_state_dict(state["population"])
@@ -425,7 +521,11 @@ class Agent:
             _set_rng_state(self.rng, state["rng"])
             self.nan_skips, self.step_count = int(state["nan_skips"]), int(state["step_count"])
             saved = state.get("critic_replay")
-            if self.critic_replay is not None and saved is not None and saved["features"].shape == self.critic_replay.features.shape:
+            if (
+                self.critic_replay is not None
+                and saved is not None
+                and saved["features"].shape == self.critic_replay.features.shape
+            ):
                 m = self.critic_replay
                 m.features[:], m.rewards[:] = saved["features"].cpu().numpy(), saved["rewards"].cpu().numpy()
                 m.is_first[:] = saved["is_first"].cpu().numpy()
@@ -447,7 +547,9 @@ class AgentPolicy:
 
     def reset(self, num_envs: int = 1) -> None:
         if num_envs != 1:
-            raise ValueError(f"AgentPolicy acts in one env at a time (act takes one unbatched obs); got num_envs={num_envs}")
+            raise ValueError(
+                f"AgentPolicy acts in one env at a time (act takes one unbatched obs); got num_envs={num_envs}"
+            )
         self.agent.reset(1)
         self._first, self._reward = True, 0.0
 
@@ -458,9 +560,12 @@ class AgentPolicy:
         batch = {k: np.asarray(v)[None] for k, v in obs.items()}
         actions, info = self.agent.step(batch, [self._reward], [self._first], learn=False, predict=self.predict)
         self._first, self._reward = False, 0.0
-        extras = {"rpe": {c: float(v[0]) for c, v in info["rpe"].items()},
-                  "tonic": float(info["tonic"][0]), "module": str(info["module"][0]),
-                  "rewards": {c: float(v[0]) for c, v in info["rewards"].items()}}
+        extras = {
+            "rpe": {c: float(v[0]) for c, v in info["rpe"].items()},
+            "tonic": float(info["tonic"][0]),
+            "module": str(info["module"][0]),
+            "rewards": {c: float(v[0]) for c, v in info["rewards"].items()},
+        }
         if info["predicted_vision"] is not None:
             extras["predicted_vision"] = info["predicted_vision"][0]
         return actions[0], extras

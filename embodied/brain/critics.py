@@ -32,6 +32,7 @@ Two opt-in aids for rare rewards (both off by default; ``embodied train``'s defa
   heads keep predicting raw returns. Without it the large dense novelty/coherence returns
   dominate the shared trunk's gradient and the rare food return is fitted last.
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,10 +50,22 @@ from embodied.brain.encoders import mlp
 class ChannelCritics(nn.Module):
     """Value heads ``[..., C, K]`` for C channels and K expectiles, with their optimiser."""
 
-    def __init__(self, feature_dim: int, channels: Sequence[str], taus: Sequence[float], units: int = 128,
-                 lr: float = 3e-4, gamma: float = 0.97, lam: float = 0.9, precision_eps: float = 0.1,
-                 slow_rate: float = 0.02, return_norm: bool = False, norm_rate: float = 0.01,
-                 norm_floor: float = 0.01, device="cpu"):
+    def __init__(
+        self,
+        feature_dim: int,
+        channels: Sequence[str],
+        taus: Sequence[float],
+        units: int = 128,
+        lr: float = 3e-4,
+        gamma: float = 0.97,
+        lam: float = 0.9,
+        precision_eps: float = 0.1,
+        slow_rate: float = 0.02,
+        return_norm: bool = False,
+        norm_rate: float = 0.01,
+        norm_floor: float = 0.01,
+        device="cpu",
+    ):
         super().__init__()
         taus = sorted(float(t) for t in taus)
         if 0.5 not in taus:
@@ -83,14 +96,16 @@ class ChannelCritics(nn.Module):
         h = self.heads(features)
         return h[..., self.mean_head].cpu().numpy(), head_spread(h).cpu().numpy()
 
-    def rpe(self, reward: np.ndarray, value: np.ndarray, next_value: np.ndarray, spread: np.ndarray,
-            done=0.0) -> tuple[np.ndarray, np.ndarray]:
+    def rpe(
+        self, reward: np.ndarray, value: np.ndarray, next_value: np.ndarray, spread: np.ndarray, done=0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(δ, precision-weighted δ)`` per channel (numpy, [..., C])."""
         delta = td_error(reward, value, next_value, self.gamma, done)
         return delta, precision_weighted(delta, spread, self.precision_eps)
 
-    def loss(self, features: torch.Tensor, rewards: torch.Tensor, discounts: torch.Tensor,
-             mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def loss(
+        self, features: torch.Tensor, rewards: torch.Tensor, discounts: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Expectile loss on λ-returns over a rollout.
 
         ``features [T+1, B, F]`` (s_0 .. s_T), ``rewards [T, B, C]`` (r_t for s_t -> s_{t+1}),
@@ -98,18 +113,20 @@ class ChannelCritics(nn.Module):
         Returns ``(loss, returns [T, B, C], values [T, B, C])``; returns are detached.
         """
         with torch.no_grad():
-            slow_values = self.heads(features, slow=True)[..., self.mean_head]            # [T+1, B, C]
+            slow_values = self.heads(features, slow=True)[..., self.mean_head]  # [T+1, B, C]
             returns = lambda_returns(rewards, slow_values, discounts[..., None].expand_as(rewards), self.lam)
-        pred = self.heads(features[:-1])                                                 # [T, B, C, K]
+        pred = self.heads(features[:-1])  # [T, B, C, K]
         valid = mask.bool()
         if not bool(valid.any()):
             loss = pred.sum() * 0.0
         elif not self.return_norm:  # mean over heads and real transitions, summed over channels
             loss = expectile_loss(pred[valid], returns[valid], self.taus) * len(self.channels)
         else:  # each channel's loss in units of its own return scale
-            scale = self._return_scale(returns[valid])                                   # [C]
-            loss = sum(expectile_loss(pred[valid][:, c], returns[valid][:, c], self.taus) / scale[c] ** 2
-                       for c in range(len(self.channels)))
+            scale = self._return_scale(returns[valid])  # [C]
+            loss = sum(
+                expectile_loss(pred[valid][:, c], returns[valid][:, c], self.taus) / scale[c] ** 2
+                for c in range(len(self.channels))
+            )
         return loss, returns, pred[..., self.mean_head].detach()
 
     @torch.no_grad()
@@ -154,7 +171,9 @@ class CriticReplay:
 
     def __init__(self, capacity: int, num_envs: int, feature_dim: int, num_channels: int):
         if capacity < 2 or num_envs < 1:
-            raise ValueError(f"CriticReplay needs capacity >= 2 steps per env and num_envs >= 1, got {capacity}, {num_envs}")
+            raise ValueError(
+                f"CriticReplay needs capacity >= 2 steps per env and num_envs >= 1, got {capacity}, {num_envs}"
+            )
         self.capacity, self.num_envs = int(capacity), int(num_envs)
         self.features = np.zeros((self.capacity, num_envs, feature_dim), np.float32)
         self.rewards = np.zeros((self.capacity, num_envs, num_channels), np.float32)
@@ -181,9 +200,9 @@ class CriticReplay:
         if not self.can_sample(seq_len):
             raise ValueError(f"CriticReplay holds {self.size} steps per env; a window needs {seq_len + 1}")
         oldest = (self.head - self.size) % self.capacity
-        starts = oldest + rng.integers(0, self.size - seq_len, size=batch)             # window inside the filled part
+        starts = oldest + rng.integers(0, self.size - seq_len, size=batch)  # window inside the filled part
         envs = rng.integers(0, self.num_envs, size=batch)
-        rows = (starts[None, :] + np.arange(seq_len + 1)[:, None]) % self.capacity        # [L+1, N]
+        rows = (starts[None, :] + np.arange(seq_len + 1)[:, None]) % self.capacity  # [L+1, N]
         feats = self.features[rows, envs[None, :]]
         rewards = self.rewards[rows[1:], envs[None, :]]
         mask = (~self.is_first[rows[1:], envs[None, :]]).astype(np.float32)

@@ -4,6 +4,7 @@
 ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` overrides it. Asking for CUDA on a machine without it
 is an error that says so, rather than a silent fall back to a 50x slower run.
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,7 +18,9 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     if isinstance(spec, torch.device):
         spec = str(spec)
     if not isinstance(spec, str):
-        raise TypeError(f"device must be a string or torch.device, got {type(spec).__name__}; allowed: {', '.join(ALLOWED)}")
+        raise TypeError(
+            f"device must be a string or torch.device, got {type(spec).__name__}; allowed: {', '.join(ALLOWED)}"
+        )
     name = spec.strip().lower()
     if name == "auto":
         return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")

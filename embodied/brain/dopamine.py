@@ -19,9 +19,9 @@ precision           RPE divided by the critic's uncertainty (Friston et al. 2012
                     adaptive coding: Tobler, Fiorillo & Schultz 2005)
 channels            one critic per reward channel; a weight vector mixes their RPEs
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -39,6 +39,7 @@ REWARD_CHANNELS: tuple[str, ...] = ("prediction_success", "novelty", "coherence"
 # ---------------------------------------------------------------------------------------
 # Shared rules (numpy arrays and torch tensors alike)
 # ---------------------------------------------------------------------------------------
+
 
 def td_error(reward, value, next_value, gamma: float, done=0.0):
     """Temporal-difference reward prediction error (phasic dopamine).
@@ -72,8 +73,9 @@ def lambda_returns(rewards, values, discounts, lam: float):
         raise RuntimeError("lambda_returns needs torch")
     if not 0.0 <= float(lam) <= 1.0:
         raise ValueError(f"lam must lie in [0, 1], got {lam}")
-    rewards, values, discounts = (torch.as_tensor(x, dtype=torch.float32) if not torch.is_tensor(x) else x
-                                  for x in (rewards, values, discounts))
+    rewards, values, discounts = (
+        torch.as_tensor(x, dtype=torch.float32) if not torch.is_tensor(x) else x for x in (rewards, values, discounts)
+    )
     if values.shape[0] != rewards.shape[0] + 1:
         raise ValueError(f"values needs T+1={rewards.shape[0] + 1} entries along dim 0, got {values.shape[0]}")
     if discounts.shape != rewards.shape:
@@ -177,6 +179,7 @@ def phasic_dopamine(channel_deltas: Mapping[str, Any], weights: Mapping[str, flo
 # Tonic dopamine
 # ---------------------------------------------------------------------------------------
 
+
 class TonicDopamine:
     """Slow running average of reward rate, the tonic dopamine level.
 
@@ -202,9 +205,18 @@ class TonicDopamine:
     ``shift`` models a pharmacological offset (L-DOPA > 0, Parkinson's/off-meds < 0).
     """
 
-    def __init__(self, rate: float = 0.01, reference: float = 0.0, scale: float = 1.0, shift: float = 0.0,
-                 vigour_range: tuple[float, float] = (0.5, 1.0), base_temperature: float = 1.0,
-                 temperature_gain: float = 1.0, num_envs: int | None = None, initial: float | None = None):
+    def __init__(
+        self,
+        rate: float = 0.01,
+        reference: float = 0.0,
+        scale: float = 1.0,
+        shift: float = 0.0,
+        vigour_range: tuple[float, float] = (0.5, 1.0),
+        base_temperature: float = 1.0,
+        temperature_gain: float = 1.0,
+        num_envs: int | None = None,
+        initial: float | None = None,
+    ):
         if not 0.0 < rate <= 1.0:
             raise ValueError(f"tonic rate must lie in (0, 1], got {rate}")
         if scale <= 0:
@@ -272,8 +284,14 @@ class StimulusFeatures:
     Stimuli are discovered as they appear; each gets its own block of features.
     """
 
-    def __init__(self, representation: Sequence[str] = ("csc",), horizon: int = 30,
-                 n_microstimuli: int = 8, trace_decay: float = 0.9, sigma: float = 0.08):
+    def __init__(
+        self,
+        representation: Sequence[str] = ("csc",),
+        horizon: int = 30,
+        n_microstimuli: int = 8,
+        trace_decay: float = 0.9,
+        sigma: float = 0.08,
+    ):
         if isinstance(representation, str):
             representation = (representation,)
         bad = [r for r in representation if r not in REPRESENTATIONS]
@@ -285,10 +303,12 @@ class StimulusFeatures:
         self.horizon, self.n_micro = int(horizon), int(n_microstimuli)
         self.trace_decay, self.sigma = float(trace_decay), float(sigma)
         self.centres = np.linspace(1.0, 0.0, self.n_micro, endpoint=False)[::-1] if self.n_micro else np.zeros(0)
-        self.block = (("csc" in self.representation) * self.horizon
-                      + ("microstimuli" in self.representation) * self.n_micro
-                      + ("presence" in self.representation) * 1)
-        self.stimuli: list[str] = []          # discovery order -> block index
+        self.block = (
+            ("csc" in self.representation) * self.horizon
+            + ("microstimuli" in self.representation) * self.n_micro
+            + ("presence" in self.representation) * 1
+        )
+        self.stimuli: list[str] = []  # discovery order -> block index
         self._since_onset: dict[str, int] = {}
         self._was_on: set[str] = set()
 
@@ -323,8 +343,8 @@ class StimulusFeatures:
                 base += self.horizon
             if "microstimuli" in self.representation:
                 if t is not None:
-                    y = self.trace_decay ** t
-                    x[base:base + self.n_micro] = y * np.exp(-(y - self.centres) ** 2 / (2 * self.sigma ** 2))
+                    y = self.trace_decay**t
+                    x[base : base + self.n_micro] = y * np.exp(-((y - self.centres) ** 2) / (2 * self.sigma**2))
                 base += self.n_micro
             if "presence" in self.representation:
                 x[base] = float(stimuli.get(name, 0.0)) if name in on else 0.0
@@ -341,9 +361,10 @@ TRACE_KINDS = ("accumulating", "replacing")
 @dataclass
 class DopamineOutput:
     """What one step of :class:`LinearDopamine` reports."""
-    rpe: float                        # phasic dopamine: weighted sum of channel RPEs
-    value: float                      # weighted sum of channel values V(s_t)
-    tonic: float                      # tonic level after this step
+
+    rpe: float  # phasic dopamine: weighted sum of channel RPEs
+    value: float  # weighted sum of channel values V(s_t)
+    tonic: float  # tonic level after this step
     channels: dict[str, float] = field(default_factory=dict)  # per channel and per head
 
 
@@ -368,12 +389,25 @@ class LinearDopamine:
     traces and stimulus memory are cleared.
     """
 
-    def __init__(self, channels: Mapping[str, float] | Sequence[str] = ("reward",), taus: Sequence[float] = (),
-                 alpha: float = 0.1, gamma: float = 0.98, lam: float = 0.9, trace: str = "accumulating",
-                 representation: Sequence[str] = ("csc",), horizon: int = 30, n_microstimuli: int = 8,
-                 tonic_rate: float = 0.01, tonic_reference: float = 0.0, tonic_scale: float = 1.0,
-                 tonic_shift: float = 0.0, precision: bool = False, precision_rate: float = 0.05,
-                 precision_eps: float = 1e-2):
+    def __init__(
+        self,
+        channels: Mapping[str, float] | Sequence[str] = ("reward",),
+        taus: Sequence[float] = (),
+        alpha: float = 0.1,
+        gamma: float = 0.98,
+        lam: float = 0.9,
+        trace: str = "accumulating",
+        representation: Sequence[str] = ("csc",),
+        horizon: int = 30,
+        n_microstimuli: int = 8,
+        tonic_rate: float = 0.01,
+        tonic_reference: float = 0.0,
+        tonic_scale: float = 1.0,
+        tonic_shift: float = 0.0,
+        precision: bool = False,
+        precision_rate: float = 0.05,
+        precision_eps: float = 1e-2,
+    ):
         if isinstance(channels, str):
             channels = (channels,)
         self.weights_by_channel = dict(channels) if isinstance(channels, Mapping) else {c: 1.0 for c in channels}
@@ -393,9 +427,9 @@ class LinearDopamine:
         self.tonic = TonicDopamine(rate=tonic_rate, reference=tonic_reference, scale=tonic_scale, shift=tonic_shift)
         self.precision, self.precision_rate, self.precision_eps = precision, precision_rate, precision_eps
         n_c, n_k = len(self.channel_names), len(self.taus)
-        self.w = np.zeros((n_c, n_k, 0))          # [channel, head, feature]
-        self.e = np.zeros(0)                      # eligibility trace over features
-        self.rpe_variance = np.ones(n_c)          # running E[δ²] per channel (precision)
+        self.w = np.zeros((n_c, n_k, 0))  # [channel, head, feature]
+        self.e = np.zeros(0)  # eligibility trace over features
+        self.rpe_variance = np.ones(n_c)  # running E[δ²] per channel (precision)
         self._x_prev = np.zeros(0)
 
     # -- helpers ------------------------------------------------------------------------
@@ -423,7 +457,7 @@ class LinearDopamine:
     def _learn(self, delta: np.ndarray, x_prev: np.ndarray) -> None:
         decay = self.gamma * self.lam
         self.e = np.maximum(decay * self.e, x_prev) if self.trace == "replacing" else decay * self.e + x_prev
-        rate = np.where(delta > 0, self.alpha_pos[None, :], self.alpha_neg[None, :])   # [C, K]
+        rate = np.where(delta > 0, self.alpha_pos[None, :], self.alpha_neg[None, :])  # [C, K]
         self.w += (rate * delta)[:, :, None] * self.e[None, None, :]
 
     def _report(self, delta: np.ndarray, v_now: np.ndarray, learn: bool) -> DopamineOutput:
@@ -432,15 +466,16 @@ class LinearDopamine:
         channels: dict[str, float] = {}
         if self.precision:
             if learn:
-                self.rpe_variance += self.precision_rate * (broadcast ** 2 - self.rpe_variance)
+                self.rpe_variance += self.precision_rate * (broadcast**2 - self.rpe_variance)
             broadcast = precision_weighted(broadcast, self.rpe_variance, self.precision_eps)
         for ci, name in enumerate(self.channel_names):
             channels[name] = float(broadcast[ci])
             for ki in range(1, len(self.taus)):
                 channels[f"{name}/tau={self.taus[ki]:.2f}"] = float(delta[ci, ki])
         rpe, _ = phasic_dopamine({c: channels[c] for c in self.channel_names}, self.weights_by_channel)
-        return DopamineOutput(rpe=float(rpe), value=float(weights @ v_now[:, 0]),
-                              tonic=float(self.tonic.level), channels=channels)
+        return DopamineOutput(
+            rpe=float(rpe), value=float(weights @ v_now[:, 0]), tonic=float(self.tonic.level), channels=channels
+        )
 
     # -- the step -----------------------------------------------------------------------
     def step(self, stimuli: Mapping[str, float], reward=0.0, learn: bool = True) -> DopamineOutput:
@@ -449,7 +484,7 @@ class LinearDopamine:
         self._grow(x.size)
         r = self._rewards(reward)
         v_prev, v_now = self.values(self._x_prev), self.values(x)
-        delta = td_error(r[:, None], v_prev, v_now, self.gamma)          # [C, K]
+        delta = td_error(r[:, None], v_prev, v_now, self.gamma)  # [C, K]
         if learn:
             self._learn(delta, self._x_prev)
             self.tonic.update(float(np.dot([self.weights_by_channel[c] for c in self.channel_names], r)))

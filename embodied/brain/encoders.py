@@ -9,6 +9,7 @@ symlog(x) = sign(x) * log(1 + |x|) (Hafner et al. 2023, DreamerV3): vector sense
 different units (m/s, rad, m/s^2, concentrations) come into a similar range without
 hand-set statistics; decoders predict in symlog space and ``symexp`` inverts it.
 """
+
 from __future__ import annotations
 
 import math
@@ -144,8 +145,17 @@ class ImageMotionDecoder(nn.Module):
     warps only, e.g. the body's own senses: how the camera moves is a matter of the body's motion.
     """
 
-    def __init__(self, feat_dim: int, action_dim: int, channels: int, size: int, depth: int, units: int, transforms: int,
-                 context_dim: int = 0) -> None:
+    def __init__(
+        self,
+        feat_dim: int,
+        action_dim: int,
+        channels: int,
+        size: int,
+        depth: int,
+        units: int,
+        transforms: int,
+        context_dim: int = 0,
+    ) -> None:
         super().__init__()
         self.transforms = transforms
         self.theta = mlp(feat_dim + action_dim + context_dim, units, 1, 6 * transforms)
@@ -154,7 +164,9 @@ class ImageMotionDecoder(nn.Module):
         for layer in (self.theta[-1], self.canvas.deconv[-1]):
             nn.init.zeros_(layer.weight), nn.init.zeros_(layer.bias)
 
-    def forward(self, feat: torch.Tensor, action: torch.Tensor, percept: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, feat: torch.Tensor, action: torch.Tensor, percept: torch.Tensor, context: torch.Tensor | None = None
+    ) -> torch.Tensor:
         lead, (C, S) = feat.shape[:-1], percept.shape[-3:-1]
         n, K = lead.numel(), self.transforms
         x = torch.cat([feat, action] if context is None else [feat, action, context], -1)

@@ -19,6 +19,7 @@ Channels (formulas and sources in each function's docstring): ``prediction_succe
 (learning progress), ``novelty`` (episodic k-NN x long-term ensemble disagreement),
 ``coherence`` (how much the other senses explain each sense beyond the model's expectation).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -43,7 +44,9 @@ class IntrinsicConfig:
     ensemble_units: int = 128  # width of each ensemble member
     episodic_k: int = 10  # neighbours in the episodic k-NN distance (NGU uses 10)
     episodic_capacity: int = 4096  # embeddings kept per env and episode (oldest overwritten)
-    embedding_smoothing: float = 0.95  # EMA factor of the episodic embedding over steps (~20-step memory): averages out flicker
+    embedding_smoothing: float = (
+        0.95  # EMA factor of the episodic embedding over steps (~20-step memory): averages out flicker
+    )
     novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
     coherence_units: int = 128  # width of the cross-sense predictors
     scale_decay: float = 0.9999  # EMA decay of each channel's running mean square (~10,000 steps: a dull stretch does not re-inflate itself)
@@ -54,10 +57,23 @@ class IntrinsicConfig:
             value = getattr(self, f.name)
             if f.name in ("embedding_smoothing", "scale_decay") and not 0 <= value < 1:
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be in [0, 1)")
-            if f.name in ("lag_updates", "ensemble_size", "episodic_k", "episodic_capacity", "ensemble_units", "coherence_units") and value < 1:
+            if (
+                f.name
+                in (
+                    "lag_updates",
+                    "ensemble_size",
+                    "episodic_k",
+                    "episodic_capacity",
+                    "ensemble_units",
+                    "coherence_units",
+                )
+                and value < 1
+            ):
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be >= 1")
         if self.ensemble_size < 2:
-            raise ValueError(f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)")
+            raise ValueError(
+                f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)"
+            )
         if self.novelty_max_modulator < 1:
             raise ValueError(f"IntrinsicConfig.novelty_max_modulator={self.novelty_max_modulator} must be >= 1")
         return self
@@ -74,9 +90,9 @@ class Ensemble(nn.Module):
         for a, b in zip(dims[:-1], dims[1:]):
             w = torch.empty(members, a, b)
             for k in range(members):  # independent initialisations: the source of disagreement
-                nn.init.kaiming_uniform_(w[k].T, a=5 ** 0.5)
+                nn.init.kaiming_uniform_(w[k].T, a=5**0.5)
             self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(torch.zeros(members, 1, b).uniform_(-1 / a ** 0.5, 1 / a ** 0.5)))
+            self.biases.append(nn.Parameter(torch.zeros(members, 1, b).uniform_(-1 / a**0.5, 1 / a**0.5)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, in) -> (K, N, out)
         h = x.expand(self.weights[0].shape[0], *x.shape)
@@ -163,8 +179,9 @@ class IntrinsicRewards(nn.Module):
             start += wm.embed_dims[k]
         self.slices = slices
         self.to(device)
-        self.optimizer = torch.optim.Adam(list(self.ensemble.parameters()) + list(self.expect.parameters())
-                                          + list(self.cross.parameters()), lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(
+            list(self.ensemble.parameters()) + list(self.expect.parameters()) + list(self.cross.parameters()), lr=cfg.lr
+        )
         self.scales = {c: RunningScale(cfg.scale_decay) for c in CHANNELS}
         self.updates_seen = 0
         self.disagreement_scale = RunningScale(cfg.scale_decay)
@@ -180,10 +197,16 @@ class IntrinsicRewards(nn.Module):
         self.streams = self._new_streams(num_envs)
 
     def _new_streams(self, num_envs: int) -> _Streams:
-        return _Streams(None, EpisodicMemory(num_envs, self.config.episodic_capacity, self.latent_dim, self.world_model.device), None)
+        return _Streams(
+            None,
+            EpisodicMemory(num_envs, self.config.episodic_capacity, self.latent_dim, self.world_model.device),
+            None,
+        )
 
     # ------------------------------------------------------------------ the three signals
-    def _prediction_error(self, model: WorldModel, state: LatentState, action: torch.Tensor, obs_targets: dict) -> torch.Tensor:
+    def _prediction_error(
+        self, model: WorldModel, state: LatentState, action: torch.Tensor, obs_targets: dict
+    ) -> torch.Tensor:
         """Mean over senses of next-step mse in copy-last units (the *current* model's running
         copy error for both copies, so the two errors share one unit)."""
         prior, _ = model.rssm.img_step(state, action, sample=False)
@@ -233,7 +256,9 @@ class IntrinsicRewards(nn.Module):
         expect, cross = self._coherence_errors(deter, embeds)
         return (expect - cross).mean(-1)
 
-    def _coherence_errors(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _coherence_errors(
+        self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sense mean squared errors of P and Q, each (..., senses)."""
         keys = self.world_model.keys
         e = torch.cat([embeds[k] for k in keys], -1)
@@ -243,11 +268,19 @@ class IntrinsicRewards(nn.Module):
             masks[i, self.slices[k]] = 0
         onehot = torch.eye(len(keys), device=e.device)
         lead = e.shape[:-1]
-        x = torch.cat([deter.unsqueeze(-2).expand(*lead, len(keys), deter.shape[-1]),
-                       e.unsqueeze(-2) * masks, onehot.expand(*lead, len(keys), len(keys))], -1)
+        x = torch.cat(
+            [
+                deter.unsqueeze(-2).expand(*lead, len(keys), deter.shape[-1]),
+                e.unsqueeze(-2) * masks,
+                onehot.expand(*lead, len(keys), len(keys)),
+            ],
+            -1,
+        )
         cross_all = self.cross(x)  # (..., senses, embed_dim): row i predicts with sense i hidden
         expect = torch.stack([((expect_all[..., self.slices[k]] - embeds[k]) ** 2).mean(-1) for k in keys], -1)
-        cross = torch.stack([((cross_all[..., i, self.slices[k]] - embeds[k]) ** 2).mean(-1) for i, k in enumerate(keys)], -1)
+        cross = torch.stack(
+            [((cross_all[..., i, self.slices[k]] - embeds[k]) ** 2).mean(-1) for i, k in enumerate(keys)], -1
+        )
         return expect, cross
 
     def _posterior_probs(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -272,8 +305,15 @@ class IntrinsicRewards(nn.Module):
 
     # ------------------------------------------------------------------ per step
     @torch.no_grad()
-    def _compute(self, streams: _Streams, obs: dict, action_prev: torch.Tensor, is_first: torch.Tensor,
-                 state_before: LatentState | None, state_after: LatentState) -> dict[str, torch.Tensor]:
+    def _compute(
+        self,
+        streams: _Streams,
+        obs: dict,
+        action_prev: torch.Tensor,
+        is_first: torch.Tensor,
+        state_before: LatentState | None,
+        state_after: LatentState,
+    ) -> dict[str, torch.Tensor]:
         wm = self.world_model
         if state_after.percept is not None and state_after.embeds is not None:
             targets, embeds = state_after.percept, state_after.embeds
@@ -316,8 +356,15 @@ class IntrinsicRewards(nn.Module):
             out[channel] = self.scales[channel](out[channel]).astype(np.float32)
         return out
 
-    def step(self, obs: dict, action_prev, is_first, state_before: LatentState | None, state_after: LatentState,
-             update_scale: bool = True) -> dict[str, np.ndarray]:
+    def step(
+        self,
+        obs: dict,
+        action_prev,
+        is_first,
+        state_before: LatentState | None,
+        state_after: LatentState,
+        update_scale: bool = True,
+    ) -> dict[str, np.ndarray]:
         """Rewards for the step just taken by B envs: ``{channel: (B,) float32}``.
 
         ``state_before`` is the world model's state s_{t-1} given to ``observe`` (None at the
@@ -327,7 +374,9 @@ class IntrinsicRewards(nn.Module):
         action_prev = wm._tensor(action_prev, torch.float32)
         is_first = wm._tensor(is_first, torch.bool)
         if len(is_first) != self.num_envs:
-            raise ValueError(f"step got {len(is_first)} envs but IntrinsicRewards was reset for {self.num_envs}; call reset(num_envs)")
+            raise ValueError(
+                f"step got {len(is_first)} envs but IntrinsicRewards was reset for {self.num_envs}; call reset(num_envs)"
+            )
         raw = self._compute(self.streams, obs, action_prev, is_first, state_before, state_after)
         return self._finish(raw, update_scale)
 
@@ -352,7 +401,9 @@ class IntrinsicRewards(nn.Module):
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Checkpoints hold the heads and the lagged copy (its counters are informational)."""
-        return super().load_state_dict({k: v for k, v in state_dict.items() if not k.endswith("._counters")}, strict=strict)
+        return super().load_state_dict(
+            {k: v for k, v in state_dict.items() if not k.endswith("._counters")}, strict=strict
+        )
 
     # ------------------------------------------------------------------ learning
     def train_step(self, batch: dict, posts: LatentState) -> dict[str, float]:

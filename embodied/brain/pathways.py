@@ -37,6 +37,7 @@ turns away from a touched whisker and hugs walls) and give exploration something
 among on a CPU budget; they read only the observation, and which of them acts, where, is
 learned from dopamine.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,15 +117,31 @@ class PlasticityConfig:
 class PathwayPopulation:
     """The module population, its Go/NoGo selector and its births and prunes."""
 
-    def __init__(self, feature_dim: int, initial_modules, routing: dict, rng: np.random.Generator,
-                 plasticity: PlasticityConfig | None = None, context_bits: int = 2, beta: float = 2.0,
-                 alpha: float = 0.1, baseline_rate: float = 0.1, actor_units: int = 64, actor_lr: float = 3e-4, device="cpu",
-                 scalar: bool = False):
+    def __init__(
+        self,
+        feature_dim: int,
+        initial_modules,
+        routing: dict,
+        rng: np.random.Generator,
+        plasticity: PlasticityConfig | None = None,
+        context_bits: int = 2,
+        beta: float = 2.0,
+        alpha: float = 0.1,
+        baseline_rate: float = 0.1,
+        actor_units: int = 64,
+        actor_lr: float = 3e-4,
+        device="cpu",
+        scalar: bool = False,
+    ):
         self.feature_dim, self.routing, self.rng, self.device = feature_dim, routing, rng, device
         self.plasticity = plasticity or PlasticityConfig()
         self.actor_units, self.actor_lr, self.beta, self.scalar = actor_units, actor_lr, beta, scalar
-        self.projection = rng.normal(size=(feature_dim, context_bits)) if context_bits > 0 else np.zeros((feature_dim, 0))
-        self.selector = OpponentSelector(alpha_critic=baseline_rate, alpha_go=alpha, alpha_nogo=alpha, beta=beta, rule="opal", rng=rng)
+        self.projection = (
+            rng.normal(size=(feature_dim, context_bits)) if context_bits > 0 else np.zeros((feature_dim, 0))
+        )
+        self.selector = OpponentSelector(
+            alpha_critic=baseline_rate, alpha_go=alpha, alpha_nogo=alpha, beta=beta, rule="opal", rng=rng
+        )
         self.modules: dict[str, Module] = {}
         self.next_id = 0
         self.births = self.prunes = 0
@@ -219,7 +236,7 @@ class PathwayPopulation:
         p = self.plasticity
         for module in self.modules.values():
             if module.name not in active:
-                module.strength *= p.strength_decay ** n_steps
+                module.strength *= p.strength_decay**n_steps
         if not p.enabled:
             return
         for module in sorted(self.modules.values(), key=lambda m: m.strength):
@@ -269,22 +286,42 @@ class PathwayPopulation:
         """Plain tensors, numbers, strings, lists and dicts only (``torch.load(weights_only=True)``)."""
         modules = []
         for m in self.modules.values():
-            modules.append({"name": m.name, "kind": m.kind, "parent": m.parent, "strength": float(m.strength),
-                            "selections": int(m.selections), "born": int(m.born),
-                            "reflex": m.reflex.params.tolist() if m.reflex is not None else None,
-                            "actor": m.actor.state_dict() if m.actor is not None else None,
-                            "optimizer": m.optimizer.state_dict() if m.optimizer is not None else None})
+            modules.append(
+                {
+                    "name": m.name,
+                    "kind": m.kind,
+                    "parent": m.parent,
+                    "strength": float(m.strength),
+                    "selections": int(m.selections),
+                    "born": int(m.born),
+                    "reflex": m.reflex.params.tolist() if m.reflex is not None else None,
+                    "actor": m.actor.state_dict() if m.actor is not None else None,
+                    "optimizer": m.optimizer.state_dict() if m.optimizer is not None else None,
+                }
+            )
         table = lambda t: [[int(c), str(o), float(v)] for (c, o), v in t.items()]  # noqa: E731
-        return {"modules": modules, "go": table(self.selector.go), "nogo": table(self.selector.nogo),
-                "critic": [[int(c), float(v)] for c, v in self.selector.critic.items()],
-                "projection": torch.as_tensor(self.projection), "next_id": self.next_id,
-                "births": self.births, "prunes": self.prunes}
+        return {
+            "modules": modules,
+            "go": table(self.selector.go),
+            "nogo": table(self.selector.nogo),
+            "critic": [[int(c), float(v)] for c, v in self.selector.critic.items()],
+            "projection": torch.as_tensor(self.projection),
+            "next_id": self.next_id,
+            "births": self.births,
+            "prunes": self.prunes,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.modules = {}
         for entry in state["modules"]:
-            m = Module(name=entry["name"], kind=entry["kind"], parent=entry["parent"], strength=entry["strength"],
-                       selections=entry["selections"], born=entry["born"])
+            m = Module(
+                name=entry["name"],
+                kind=entry["kind"],
+                parent=entry["parent"],
+                strength=entry["strength"],
+                selections=entry["selections"],
+                born=entry["born"],
+            )
             if entry["reflex"] is not None:
                 m.reflex = make_program(base_name(m.name), entry["reflex"])
             else:

@@ -18,6 +18,7 @@ can mutate them.
   touch, turn away. In a perfect maze (a tree) this is the classic wall-follower that visits
   every corridor. Params ``[side (+1 left, −1 right), target proximity, gain, drive]``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 def split_whiskers(touch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(left, right, front) of a touch batch: left/right whiskers front-to-back, front contact."""
     n = (touch.shape[-1] - 4) // 2
-    left, right = touch[:, :n], touch[:, n:2 * n]
+    left, right = touch[:, :n], touch[:, n : 2 * n]
     front = np.maximum(left[:, : max(1, n // 4)].max(-1), right[:, : max(1, n // 4)].max(-1))
     return left, right, front
 
@@ -69,7 +70,7 @@ class WallFollowProgram(ReflexProgram):
         left, right, front = split_whiskers(np.asarray(obs["touch"], np.float32))
         wall = left if side > 0 else right
         n = wall.shape[-1]
-        lateral = wall[:, n // 3:].max(-1)  # the side-facing whiskers
+        lateral = wall[:, n // 3 :].max(-1)  # the side-facing whiskers
         follow = np.clip(side * gain * (target - lateral), -1, 1)  # too far: towards the wall
         blocked, lost = front > 0.35, lateral < 0.02
         turn = np.where(blocked, -side, np.where(lost, 0.9 * side, follow))
@@ -115,6 +116,11 @@ REFLEX_PRESETS = {
 
 def make_program(base: str, params=None):
     """The reflex program of module base name ``base`` (``wall_follow_*``, ``chemotaxis``, or a wander preset)."""
-    cls = (WallFollowProgram if base.startswith("wall_follow")
-           else ChemotaxisProgram if base == "chemotaxis" else WanderProgram)
+    cls = (
+        WallFollowProgram
+        if base.startswith("wall_follow")
+        else ChemotaxisProgram
+        if base == "chemotaxis"
+        else WanderProgram
+    )
     return cls(REFLEX_PRESETS.get(base, REFLEX_PRESETS["forward"]) if params is None else params)

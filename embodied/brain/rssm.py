@@ -10,6 +10,7 @@ variables of ``classes`` classes each, sampled one-hot with straight-through gra
 with e_t the fused per-sense embeddings of o_t. Source: Hafner et al. 2019 (PlaNet),
 2021 (DreamerV2: categorical latents, KL balancing), 2023 (DreamerV3: 1 % unimix, free bits).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ class LatentState:
 
 
 class RSSM(nn.Module):
-    def __init__(self, embed_dim: int, action_dim: int, deter: int, groups: int, classes: int, hidden: int, unimix: float) -> None:
+    def __init__(
+        self, embed_dim: int, action_dim: int, deter: int, groups: int, classes: int, hidden: int, unimix: float
+    ) -> None:
         super().__init__()
         self.deter_dim, self.groups, self.classes, self.unimix = deter, groups, classes, unimix
         self.img_in = nn.Sequential(nn.Linear(groups * classes + action_dim, hidden), nn.LayerNorm(hidden), nn.SiLU())
@@ -77,7 +80,10 @@ class RSSM(nn.Module):
         return self.deter_dim + self.groups * self.classes
 
     def initial(self, batch: int, device) -> LatentState:
-        return LatentState(torch.zeros(batch, self.deter_dim, device=device), torch.zeros(batch, self.groups, self.classes, device=device))
+        return LatentState(
+            torch.zeros(batch, self.deter_dim, device=device),
+            torch.zeros(batch, self.groups, self.classes, device=device),
+        )
 
     def _logits(self, raw: torch.Tensor) -> torch.Tensor:
         """Mix 1 % uniform into the probabilities (DreamerV3) so KL terms stay finite."""
@@ -96,19 +102,25 @@ class RSSM(nn.Module):
         onehot = F.one_hot(index, self.classes).to(probs.dtype)
         return onehot + probs - probs.detach()
 
-    def reset_where(self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor) -> tuple[LatentState, torch.Tensor]:
+    def reset_where(
+        self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor
+    ) -> tuple[LatentState, torch.Tensor]:
         """Zero the state and previous action where an episode starts."""
         keep = (~is_first).to(state.deter.dtype)
         return LatentState(state.deter * keep[:, None], state.stoch * keep[:, None, None]), action * keep[:, None]
 
-    def img_step(self, state: LatentState, action: torch.Tensor, sample: bool = True) -> tuple[LatentState, torch.Tensor]:
+    def img_step(
+        self, state: LatentState, action: torch.Tensor, sample: bool = True
+    ) -> tuple[LatentState, torch.Tensor]:
         """Prior step: (s_{t-1}, a_{t-1}) -> (h_t, z_t ~ p(z_t | h_t)); returns (state, prior logits)."""
         x = self.img_in(torch.cat([state.stoch.flatten(-2), action], -1))
         deter = self.gru(x, state.deter)
         logits = self._logits(self.prior_net(deter))
         return LatentState(deter, self.sample(logits, sample)), logits
 
-    def obs_step(self, deter: torch.Tensor, embed: torch.Tensor, sample: bool = True) -> tuple[LatentState, torch.Tensor]:
+    def obs_step(
+        self, deter: torch.Tensor, embed: torch.Tensor, sample: bool = True
+    ) -> tuple[LatentState, torch.Tensor]:
         """Posterior: (h_t, e_t) -> z_t ~ q(z_t | h_t, e_t); returns (state, posterior logits)."""
         logits = self._logits(self.post_net(torch.cat([deter, embed], -1)))
         return LatentState(deter, self.sample(logits, sample)), logits

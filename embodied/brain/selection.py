@@ -18,9 +18,10 @@ first used and options can be added and removed at run time (module births and p
 The critic is keyed by context (OpAL's state value) by default, so options better than
 the context's average get positive δ; ``baseline="option"`` keys it by (context, option).
 """
+
 from __future__ import annotations
 
-from typing import Hashable, Iterable, Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -31,9 +32,19 @@ BASELINES = ("context", "option")
 class OpponentSelector:
     """Go/NoGo actor with a critic; see the module docstring for the equations."""
 
-    def __init__(self, alpha_critic: float = 0.1, alpha_go: float = 0.1, alpha_nogo: float = 0.1,
-                 beta: float = 1.0, rule: str = "opal", baseline: str = "context", initial_value: float = 0.0,
-                 initial_weight: float = 1.0, seed: int | None = None, rng: np.random.Generator | None = None):
+    def __init__(
+        self,
+        alpha_critic: float = 0.1,
+        alpha_go: float = 0.1,
+        alpha_nogo: float = 0.1,
+        beta: float = 1.0,
+        rule: str = "opal",
+        baseline: str = "context",
+        initial_value: float = 0.0,
+        initial_weight: float = 1.0,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
         if baseline not in BASELINES:
@@ -50,8 +61,9 @@ class OpponentSelector:
         self.nogo: dict[tuple[Hashable, Hashable], float] = {}
 
     # -- population ---------------------------------------------------------------------
-    def add_option(self, option: Hashable, context: Hashable = None, go: float | None = None,
-                   nogo: float | None = None) -> None:
+    def add_option(
+        self, option: Hashable, context: Hashable = None, go: float | None = None, nogo: float | None = None
+    ) -> None:
         """Birth: a new option starts at the initial weights (or given ones, e.g. a parent's)."""
         self.go.setdefault((context, option), self.initial_weight if go is None else go)
         self.nogo.setdefault((context, option), self.initial_weight if nogo is None else nogo)
@@ -75,8 +87,9 @@ class OpponentSelector:
         m = float(np.clip(modulation, -1.0, 1.0))
         return self.beta * (1.0 + m), self.beta * (1.0 - m)
 
-    def action_values(self, options: Sequence[Hashable], context: Hashable = None,
-                      modulation: float = 0.0) -> np.ndarray:
+    def action_values(
+        self, options: Sequence[Hashable], context: Hashable = None, modulation: float = 0.0
+    ) -> np.ndarray:
         """``Act(a) = β_G G(c,a) − β_N N(c,a)``."""
         if not options:
             raise ValueError("need at least one option to choose from")
@@ -85,8 +98,9 @@ class OpponentSelector:
         beta_go, beta_nogo = self.betas(modulation)
         return np.array([beta_go * self.go[(context, o)] - beta_nogo * self.nogo[(context, o)] for o in options])
 
-    def probabilities(self, options: Sequence[Hashable], context: Hashable = None,
-                      modulation: float = 0.0) -> np.ndarray:
+    def probabilities(
+        self, options: Sequence[Hashable], context: Hashable = None, modulation: float = 0.0
+    ) -> np.ndarray:
         """Softmax over ``Act``."""
         act = self.action_values(options, context, modulation)
         p = np.exp(act - act.max())
@@ -99,8 +113,14 @@ class OpponentSelector:
         return options[int(self.rng.choice(len(options), p=p))]
 
     # -- learning -----------------------------------------------------------------------
-    def update(self, option: Hashable, reward: float | None = None, context: Hashable = None,
-               delta: float | None = None, state: Hashable = None) -> float:
+    def update(
+        self,
+        option: Hashable,
+        reward: float | None = None,
+        context: Hashable = None,
+        delta: float | None = None,
+        state: Hashable = None,
+    ) -> float:
         """Learn from the outcome of ``option``; returns the δ used.
 
         Give ``reward`` (δ = r − V from this selector's critic, which also learns) or
@@ -128,6 +148,8 @@ class OpponentSelector:
     def snapshot(self) -> dict[str, dict[str, float]]:
         """Values for logging: ``{"go": {"ctx/opt": G}, "nogo": {...}, "critic": {...}}``."""
         name = lambda k: "/".join(map(str, k)) if isinstance(k, tuple) else str(k)  # noqa: E731
-        return {"go": {name(k): v for k, v in self.go.items()},
-                "nogo": {name(k): v for k, v in self.nogo.items()},
-                "critic": {name(k): v for k, v in self.critic.items()}}
+        return {
+            "go": {name(k): v for k, v in self.go.items()},
+            "nogo": {name(k): v for k, v in self.nogo.items()},
+            "critic": {name(k): v for k, v in self.critic.items()},
+        }

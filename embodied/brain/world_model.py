@@ -38,11 +38,12 @@ that sense. Two decoder heads per sense:
 Conventions shared with replay and the agent: row t of a sequence holds o_t and
 ``action_prev`` a_{t-1} (the action that led to o_t; zeros where ``is_first``).
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 
 import gymnasium
 import numpy as np
@@ -51,8 +52,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from embodied.brain.device import resolve_device
-from embodied.brain.encoders import (ActionTaylorDecoder, ImageDecoder, ImageEncoder, ImageMotionDecoder, VectorDecoder,
-                                     VectorEncoder, prepare_image, symexp, symlog)
+from embodied.brain.encoders import (
+    ActionTaylorDecoder,
+    ImageDecoder,
+    ImageEncoder,
+    ImageMotionDecoder,
+    VectorDecoder,
+    VectorEncoder,
+    prepare_image,
+    symexp,
+    symlog,
+)
 from embodied.brain.rssm import RSSM, LatentState, categorical_kl
 
 __all__ = ["WorldModelConfig", "WorldModel", "LatentState"]
@@ -76,9 +86,13 @@ class WorldModelConfig:
     warp_transforms: int = 2  # affine warps of the last frame blended by the next-frame head (ImageMotionDecoder)
     warp_reads_senses: bool = True  # the frame head's warps also read vector_head_input (the body's senses and their last change): held-out SS(1) vision 0.44 -> 0.60
     vector_next_inputs: str = "senses"  # what the vector senses' next-step heads read: "senses" (every vector percept, its last change, the action) or "latent" (the prior features and every vector percept)
-    log_senses: list = field(default_factory=lambda: ["scent"])  # vector senses compared in log(x + log_floor) instead of symlog (concentrations: exponential fields)
+    log_senses: list = field(
+        default_factory=lambda: ["scent"]
+    )  # vector senses compared in log(x + log_floor) instead of symlog (concentrations: exponential fields)
     log_floor: float = 1e-3  # floor inside the log of log_senses
-    next_huber_delta: float = 1.0  # vector next-step loss: Huber with this knee, in units of the sense's typical change (0: squared error)
+    next_huber_delta: float = (
+        1.0  # vector next-step loss: Huber with this knee, in units of the sense's typical change (0: squared error)
+    )
     unimix: float = 0.01  # uniform mixture in latent probabilities (DreamerV3)
     free_bits: float = 1.0  # KL below this many nats is not penalised (DreamerV3)
     kl_dyn_scale: float = 0.5  # weight of KL(sg(posterior) || prior): trains the prior
@@ -86,7 +100,9 @@ class WorldModelConfig:
     next_obs_scale: float = 10.0  # c_next: weight of the residual next-step loss (in copy-last units)
     copy_error_decay: float = 0.99  # EMA decay of each sense's copy-last error (next-step loss units)
     copy_error_floor: float = 1e-5  # smallest unit: a sense that never changes (no smell) must not get a huge weight
-    loss_scales: dict = field(default_factory=lambda: {"vision": 1.0, "touch": 1.0, "proprio": 1.0, "scent": 1.0})  # per-sense weight w_s on mean squared error
+    loss_scales: dict = field(
+        default_factory=lambda: {"vision": 1.0, "touch": 1.0, "proprio": 1.0, "scent": 1.0}
+    )  # per-sense weight w_s on mean squared error
     default_loss_scale: float = 1.0  # w_s for a sense missing from loss_scales
     recon_scale: float = 100.0  # c_rec: weight of the per-sense reconstruction errors against the KL (nats)
     lr: float = 6e-4  # Adam learning rate
@@ -101,8 +117,20 @@ class WorldModelConfig:
         """``cpu``: trains at a useful rate on 2 cores. ``gpu``: larger, for one CUDA device."""
         presets = {
             "cpu": {},
-            "gpu": dict(image_size=64, cnn_depth=32, vision_embed=512, vector_embed=64, mlp_units=512, deter=1024,
-                        stoch_groups=32, stoch_classes=32, hidden=512, batch_size=32, seq_len=64, lr=3e-4),
+            "gpu": dict(
+                image_size=64,
+                cnn_depth=32,
+                vision_embed=512,
+                vector_embed=64,
+                mlp_units=512,
+                deter=1024,
+                stoch_groups=32,
+                stoch_classes=32,
+                hidden=512,
+                batch_size=32,
+                seq_len=64,
+                lr=3e-4,
+            ),
         }
         if name not in presets:
             raise ValueError(f"WorldModelConfig preset {name!r} is unknown; allowed: {', '.join(presets)}")
@@ -110,20 +138,45 @@ class WorldModelConfig:
 
     def validated(self) -> "WorldModelConfig":
         known = {f.name for f in fields(self)}
-        for key, low in [("image_size", 8), ("cnn_depth", 1), ("vision_embed", 1), ("vector_embed", 1), ("mlp_units", 1),
-                         ("mlp_layers", 1), ("warp_transforms", 1), ("deter", 1), ("stoch_groups", 1), ("stoch_classes", 2), ("hidden", 1),
-                         ("batch_size", 1), ("seq_len", 2)]:
+        for key, low in [
+            ("image_size", 8),
+            ("cnn_depth", 1),
+            ("vision_embed", 1),
+            ("vector_embed", 1),
+            ("mlp_units", 1),
+            ("mlp_layers", 1),
+            ("warp_transforms", 1),
+            ("deter", 1),
+            ("stoch_groups", 1),
+            ("stoch_classes", 2),
+            ("hidden", 1),
+            ("batch_size", 1),
+            ("seq_len", 2),
+        ]:
             if not getattr(self, key) >= low:  # written so that NaN fails too
                 raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be >= {low}")
         if self.image_size & (self.image_size - 1):
-            raise ValueError(f"WorldModelConfig.image_size={self.image_size} must be a power of two (8, 16, 32, 64, ...)")
+            raise ValueError(
+                f"WorldModelConfig.image_size={self.image_size} must be a power of two (8, 16, 32, 64, ...)"
+            )
         if self.vector_next_inputs not in ("senses", "latent"):
-            raise ValueError(f"WorldModelConfig.vector_next_inputs={self.vector_next_inputs!r} must be 'senses' or 'latent'")
+            raise ValueError(
+                f"WorldModelConfig.vector_next_inputs={self.vector_next_inputs!r} must be 'senses' or 'latent'"
+            )
         if not 0 < self.log_floor < float("inf"):
             raise ValueError(f"WorldModelConfig.log_floor={self.log_floor} must be a finite number > 0")
         if not 0 <= self.unimix < 1:
             raise ValueError(f"WorldModelConfig.unimix={self.unimix} must be in [0, 1)")
-        for key in ("next_huber_delta", "free_bits", "kl_dyn_scale", "kl_rep_scale", "next_obs_scale", "recon_scale", "lr", "grad_clip"):
+        for key in (
+            "next_huber_delta",
+            "free_bits",
+            "kl_dyn_scale",
+            "kl_rep_scale",
+            "next_obs_scale",
+            "recon_scale",
+            "lr",
+            "grad_clip",
+        ):
             if not 0 <= getattr(self, key) < float("inf"):
                 raise ValueError(f"WorldModelConfig.{key}={getattr(self, key)} must be a finite number >= 0")
         assert "device" in known
@@ -136,8 +189,12 @@ class WorldModelConfig:
 class WorldModel(nn.Module):
     """Encoders + RSSM + decoders + optimiser. All public methods accept numpy or torch input."""
 
-    def __init__(self, observation_space: gymnasium.spaces.Dict, action_space: gymnasium.spaces.Box,
-                 config: WorldModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        observation_space: gymnasium.spaces.Dict,
+        action_space: gymnasium.spaces.Box,
+        config: WorldModelConfig | None = None,
+    ) -> None:
         super().__init__()
         self.config = cfg = (config or WorldModelConfig()).validated()
         if not isinstance(observation_space, gymnasium.spaces.Dict):
@@ -149,7 +206,9 @@ class WorldModel(nn.Module):
         self.vector_keys = [k for k, s in observation_space.spaces.items() if len(s.shape) == 1]
         other = [k for k, s in observation_space.spaces.items() if len(s.shape) not in (1, 3)]
         if other:
-            raise ValueError(f"observation keys {other} have ranks the world model cannot route (images are rank 3, vectors rank 1)")
+            raise ValueError(
+                f"observation keys {other} have ranks the world model cannot route (images are rank 3, vectors rank 1)"
+            )
         self.keys = self.image_keys + self.vector_keys
         self.encoders, self.decoders, self.next_decoders = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
         self.embed_dims: dict[str, int] = {}
@@ -161,8 +220,16 @@ class WorldModel(nn.Module):
             self.encoders[key] = ImageEncoder(channels, cfg.image_size, cfg.cnn_depth, cfg.vision_embed)
             self.decoders[key] = ImageDecoder(feat_dim, channels, cfg.image_size, cfg.cnn_depth)
             context = head_in if cfg.warp_reads_senses and self.vector_keys else 0
-            self.next_decoders[key] = ImageMotionDecoder(feat_dim, self.action_dim, channels, cfg.image_size, cfg.cnn_depth,
-                                                         cfg.mlp_units, cfg.warp_transforms, context)
+            self.next_decoders[key] = ImageMotionDecoder(
+                feat_dim,
+                self.action_dim,
+                channels,
+                cfg.image_size,
+                cfg.cnn_depth,
+                cfg.mlp_units,
+                cfg.warp_transforms,
+                context,
+            )
             self.embed_dims[key] = cfg.vision_embed
         for key in self.vector_keys:
             dim = observation_space[key].shape[0]
@@ -175,13 +242,19 @@ class WorldModel(nn.Module):
         self.log_keys = [k for k in self.vector_keys if k in cfg.log_senses]
         for key in self.log_keys:
             if np.any(observation_space[key].low < 0):
-                raise ValueError(f"WorldModelConfig.log_senses names {key!r}, whose observation space allows negative values; "
-                                 "log(x + log_floor) needs x >= 0")
+                raise ValueError(
+                    f"WorldModelConfig.log_senses names {key!r}, whose observation space allows negative values; "
+                    "log(x + log_floor) needs x >= 0"
+                )
         self.embed_dim = sum(self.embed_dims.values())  # next-step heads start as copy-last (zeroed output layers)
-        self.rssm = RSSM(self.embed_dim, self.action_dim, cfg.deter, cfg.stoch_groups, cfg.stoch_classes, cfg.hidden, cfg.unimix)
+        self.rssm = RSSM(
+            self.embed_dim, self.action_dim, cfg.deter, cfg.stoch_groups, cfg.stoch_classes, cfg.hidden, cfg.unimix
+        )
         self.loss_scales = {k: float(cfg.loss_scales.get(k, cfg.default_loss_scale)) for k in self.keys}
         self.register_buffer("copy_error", torch.full((len(self.keys),), float("nan")))  # EMA copy-last mse per sense
-        for key in self.keys:  # range of each value seen in training (comparison space): open-loop predictions stay inside
+        for (
+            key
+        ) in self.keys:  # range of each value seen in training (comparison space): open-loop predictions stay inside
             shape = (observation_space[key].shape[-1], 1, 1) if key in self.image_keys else observation_space[key].shape
             self.register_buffer(f"low_{key}", torch.full(shape, float("inf")))
             self.register_buffer(f"high_{key}", torch.full(shape, float("-inf")))
@@ -239,8 +312,9 @@ class WorldModel(nn.Module):
         """Per-sense unit of next-step error: the running copy-last mse, floored (senses in ``keys`` order)."""
         return self.copy_error.nan_to_num(1.0).clamp(min=self.config.copy_error_floor)
 
-    def vector_head_input(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor],
-                          change: dict[str, torch.Tensor] | None) -> torch.Tensor:
+    def vector_head_input(
+        self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor], change: dict[str, torch.Tensor] | None
+    ) -> torch.Tensor:
         """What the vector senses' next-step heads read (``vector_next_inputs``).
 
         ``"senses"``: x = [o_t^v for every vector sense v, (o_t^v - o_{t-1}^v) / sqrt(u_v)], the
@@ -262,8 +336,13 @@ class WorldModel(nn.Module):
                 scaled.append(delta / unit[i].sqrt())
         return torch.cat([vectors, *scaled], -1)
 
-    def decode_next(self, prior_features: torch.Tensor, percept: dict[str, torch.Tensor], action: torch.Tensor,
-                    change: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    def decode_next(
+        self,
+        prior_features: torch.Tensor,
+        percept: dict[str, torch.Tensor],
+        action: torch.Tensor,
+        change: dict[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Next-step predictions o_hat_{t+1} = o_t + D_s(prior_{t+1}, a_t, percept_t), in the comparison
         space of ``targets``, kept inside the range of values seen in training (open loop, a
         drifting residual would otherwise compound, and symexp would turn the drift exponential).
@@ -291,7 +370,11 @@ class WorldModel(nn.Module):
         for key in self.image_keys:
             out[key] = (decoded[key].clamp(0, 1) * 255.0).movedim(-3, -1)
         for key in self.vector_keys:
-            out[key] = (decoded[key].exp() - self.config.log_floor).clamp(min=0) if key in self.log_keys else symexp(decoded[key])
+            out[key] = (
+                (decoded[key].exp() - self.config.log_floor).clamp(min=0)
+                if key in self.log_keys
+                else symexp(decoded[key])
+            )
         return out
 
     def predicted_frame(self, predicted: dict[str, torch.Tensor], key: str | None = None) -> np.ndarray:
@@ -319,8 +402,12 @@ class WorldModel(nn.Module):
         embed = self.encode(obs, targets)
         batch = next(iter(embed.values())).shape[0]
         state = self.initial_state(batch) if state is None else state
-        post, _, _ = self._filter_step(state, self._tensor(action_prev, torch.float32), self._tensor(is_first, torch.bool),
-                                       torch.cat([embed[k] for k in self.keys], -1))
+        post, _, _ = self._filter_step(
+            state,
+            self._tensor(action_prev, torch.float32),
+            self._tensor(is_first, torch.bool),
+            torch.cat([embed[k] for k in self.keys], -1),
+        )
         post.percept, post.embeds = targets, embed
         post.change = self._change(targets, state.percept, self._tensor(is_first, torch.bool))
         return post, post.features
@@ -334,10 +421,14 @@ class WorldModel(nn.Module):
                 out[key] = torch.zeros_like(now[key])
             else:
                 delta = now[key] - before[key]
-                out[key] = delta if is_first is None else torch.where(is_first[..., None], torch.zeros_like(delta), delta)
+                out[key] = (
+                    delta if is_first is None else torch.where(is_first[..., None], torch.zeros_like(delta), delta)
+                )
         return out
 
-    def _filter_step(self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor, embed: torch.Tensor, sample: bool = True):
+    def _filter_step(
+        self, state: LatentState, action: torch.Tensor, is_first: torch.Tensor, embed: torch.Tensor, sample: bool = True
+    ):
         state, action = self.rssm.reset_where(state, action, is_first)
         prior, prior_logits = self.rssm.img_step(state, action, sample)
         post, post_logits = self.rssm.obs_step(prior.deter, embed, sample)
@@ -352,7 +443,9 @@ class WorldModel(nn.Module):
         uses the most likely latent class, the better point prediction.
         """
         if state.percept is None:
-            raise ValueError("predict needs a state from observe (or predict): it carries the percept the prediction starts from")
+            raise ValueError(
+                "predict needs a state from observe (or predict): it carries the percept the prediction starts from"
+            )
         action = self._tensor(action, torch.float32)
         prior, _ = self.rssm.img_step(state, action, sample)
         prior.percept = self.decode_next(prior.features, state.percept, action, state.change)
@@ -395,19 +488,26 @@ class WorldModel(nn.Module):
         metrics: dict[str, torch.Tensor] = {}
         recon = torch.zeros((), device=self.device)
         nxt = torch.zeros((), device=self.device)
-        actions = self._tensor(batch["action_prev"], torch.float32)[:, 1:]  # row t+1 holds a_t, which led from o_t to o_{t+1}
+        actions = self._tensor(batch["action_prev"], torch.float32)[
+            :, 1:
+        ]  # row t+1 holds a_t, which led from o_t to o_{t+1}
         head_input = None
         if self.vector_keys:  # the percepts o_t and changes o_t - o_{t-1} of rows t = 0..T-2 (no change known at t = 0)
             first = self._tensor(batch["is_first"], torch.bool)
-            later = self._change({k: targets[k][:, 1:-1] for k in self.vector_keys},
-                                 {k: targets[k][:, :-2] for k in self.vector_keys}, first[:, 1:-1])
+            later = self._change(
+                {k: targets[k][:, 1:-1] for k in self.vector_keys},
+                {k: targets[k][:, :-2] for k in self.vector_keys},
+                first[:, 1:-1],
+            )
             change = {k: torch.cat([torch.zeros_like(v[:, :1]), v], 1) for k, v in later.items()}
             head_input = self.vector_head_input(prior_feats, {k: targets[k][:, :-1] for k in self.vector_keys}, change)
         for i, key in enumerate(self.keys):
             rec = ((self.decoders[key](recon_feats) - targets[key]) ** 2).flatten(2).mean(-1).mean()
             prev, now = targets[key][:, :-1], targets[key][:, 1:]
             if key in self.image_keys:
-                pred = prev + self.next_decoders[key](prior_feats, actions, prev, head_input if cfg.warp_reads_senses else None)
+                pred = prev + self.next_decoders[key](
+                    prior_feats, actions, prev, head_input if cfg.warp_reads_senses else None
+                )
             else:
                 pred = prev + self.next_decoders[key](head_input, actions)
             with torch.no_grad():
@@ -436,7 +536,10 @@ class WorldModel(nn.Module):
             nxt = nxt + self.loss_scales[key] * step_loss
         dyn = categorical_kl(post_logits.detach(), prior_logits)
         rep = categorical_kl(post_logits, prior_logits.detach())
-        kl_loss = cfg.kl_dyn_scale * dyn.clamp(min=cfg.free_bits).mean() + cfg.kl_rep_scale * rep.clamp(min=cfg.free_bits).mean()
+        kl_loss = (
+            cfg.kl_dyn_scale * dyn.clamp(min=cfg.free_bits).mean()
+            + cfg.kl_rep_scale * rep.clamp(min=cfg.free_bits).mean()
+        )
         total = cfg.recon_scale * recon + cfg.next_obs_scale * nxt + kl_loss
         metrics.update(total=total, kl=dyn.mean(), kl_loss=kl_loss, recon=recon, next=nxt)
         return total, metrics, posts

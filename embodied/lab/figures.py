@@ -1,4 +1,5 @@
 """One matplotlib figure per lab protocol (Agg backend; written to PNG)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,10 @@ from embodied.lab.protocols import MAGNITUDES, PROBABILITIES, STEP_SECONDS_LABEL
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -41,18 +44,23 @@ def plot(result: ProtocolResult, path, title: str) -> None:
         ax.plot(n1 + np.arange(n2), d["ext"], label="extinction")
         ax.plot(n1 + n2 + np.arange(len(d["rea"])), d["rea"], label="reacquisition")
         ax.axhline(d["threshold"], color="grey", ls=":", label="half asymptote")
-        ax.set_xlabel("trial"); ax.set_ylabel("RPE at cue onset"); ax.legend(fontsize=8)
+        ax.set_xlabel("trial")
+        ax.set_ylabel("RPE at cue onset")
+        ax.legend(fontsize=8)
     elif result.name == "blocking":
         fig, ax = plt.subplots(figsize=(5, 3.4))
         names = ["A", "B", "X", "Y"]
         labels = ["A (A+ first)", "B (B− first)", "X (blocked)", "Y (control)"]
         ax.bar(labels, [d["probe"][n] for n in names], color=["grey", "grey", "tab:red", "tab:blue"])
-        ax.set_ylabel("RPE at cue onset (probe)"); ax.tick_params(axis="x", labelsize=7)
+        ax.set_ylabel("RPE at cue onset (probe)")
+        ax.tick_params(axis="x", labelsize=7)
     elif result.name == "probabilistic":
         fig, ax = plt.subplots(figsize=(5, 3.4))
         ax.plot(PROBABILITIES, d["cue"], "o-", label="cue response")
         ax.plot(PROBABILITIES, d["reward"], "s-", label="reward response (rewarded trials)")
-        ax.set_xlabel("reward probability"); ax.set_ylabel("phasic RPE"); ax.legend(fontsize=8)
+        ax.set_xlabel("reward probability")
+        ax.set_ylabel("phasic RPE")
+        ax.legend(fontsize=8)
     elif result.name == "selection":
         fig, ax = plt.subplots(figsize=(6, 3.4))
         groups = [g for g in d if g != "snapshot"]
@@ -62,8 +70,11 @@ def plot(result: ProtocolResult, path, title: str) -> None:
         for i, g in enumerate(groups):
             ax.scatter(np.full(len(d[g][2]), i - 0.2), d[g][2], s=6, color="k", alpha=0.5)
             ax.scatter(np.full(len(d[g][3]), i + 0.2), d[g][3], s=6, color="k", alpha=0.5)
-        ax.set_xticks(x, groups); ax.set_ylim(0.4, 1.02); ax.axhline(0.5, color="grey", lw=0.5)
-        ax.set_ylabel("test accuracy (novel pairs)"); ax.legend(fontsize=8, loc="lower right")
+        ax.set_xticks(x, groups)
+        ax.set_ylim(0.4, 1.02)
+        ax.axhline(0.5, color="grey", lw=0.5)
+        ax.set_ylabel("test accuracy (novel pairs)")
+        ax.legend(fontsize=8, loc="lower right")
     elif result.name == "distributional":
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
         colours = plt.cm.coolwarm(np.linspace(0, 1, len(TAUS)))
@@ -71,10 +82,14 @@ def plot(result: ProtocolResult, path, title: str) -> None:
             x, y = np.array(d["pairs"][tau]).T
             means = [y[np.isclose(x, m * d["scale"])].mean() for m in MAGNITUDES]
             axes[0].plot(MAGNITUDES, means, "o-", color=c, label=f"τ={tau:.1f}")
-        axes[0].axhline(0, color="grey", lw=0.5); axes[0].set_xscale("log")
-        axes[0].set_xlabel("reward magnitude (μl)"); axes[0].set_ylabel("head RPE at reward"); axes[0].legend(fontsize=7)
+        axes[0].axhline(0, color="grey", lw=0.5)
+        axes[0].set_xscale("log")
+        axes[0].set_xlabel("reward magnitude (μl)")
+        axes[0].set_ylabel("head RPE at reward")
+        axes[0].legend(fontsize=7)
         axes[1].plot(TAUS, d["reversal"], "o-")
-        axes[1].set_xlabel("asymmetry τ = α⁺/(α⁺+α⁻)"); axes[1].set_ylabel("reversal point (μl)")
+        axes[1].set_xlabel("asymmetry τ = α⁺/(α⁺+α⁻)")
+        axes[1].set_ylabel("reversal point (μl)")
     else:  # pragma: no cover
         raise KeyError(f"no figure for protocol {result.name!r}")
     verdict = "PASS" if result.passed else "FAIL"

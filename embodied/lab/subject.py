@@ -2,6 +2,7 @@
 selector for instrumental choices. The same rules the maze agent uses
 (``embodied.brain.dopamine``, ``embodied.brain.selection``), one 100 ms step at a time.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -15,8 +16,14 @@ from embodied.brain.selection import OpponentSelector
 
 #: config keys -> where they go
 _DOPAMINE_KEYS = tuple(p for p in inspect.signature(LinearDopamine.__init__).parameters if p != "self")
-_SELECTOR_KEYS = {"beta": "beta", "alpha_go": "alpha_go", "alpha_nogo": "alpha_nogo",
-                  "alpha_critic": "alpha_critic", "selection_rule": "rule", "selection_baseline": "baseline"}
+_SELECTOR_KEYS = {
+    "beta": "beta",
+    "alpha_go": "alpha_go",
+    "alpha_nogo": "alpha_nogo",
+    "alpha_critic": "alpha_critic",
+    "selection_rule": "rule",
+    "selection_baseline": "baseline",
+}
 CONFIG_KEYS: tuple[str, ...] = _DOPAMINE_KEYS + tuple(_SELECTOR_KEYS)
 
 STEP_SECONDS = 0.1
@@ -25,9 +32,10 @@ STEP_SECONDS = 0.1
 @dataclass
 class SubjectOutput:
     """One step's dopamine readout."""
-    rpe: float                      # phasic RPE (weighted over channels)
-    value: float                    # V(s_t)
-    tonic: float                    # tonic level
+
+    rpe: float  # phasic RPE (weighted over channels)
+    value: float  # V(s_t)
+    tonic: float  # tonic level
     channels: dict[str, float] = field(default_factory=dict)  # per channel / head; "choice": the selector's δ
 
 
@@ -52,13 +60,15 @@ class DopamineSubject:
         self.config = dict(config)
         self.rng = np.random.default_rng(seed)
         self.dopamine = LinearDopamine(**{k: v for k, v in config.items() if k in _DOPAMINE_KEYS})
-        self.selector = OpponentSelector(rng=self.rng, **{_SELECTOR_KEYS[k]: v for k, v in config.items()
-                                                           if k in _SELECTOR_KEYS})
+        self.selector = OpponentSelector(
+            rng=self.rng, **{_SELECTOR_KEYS[k]: v for k, v in config.items() if k in _SELECTOR_KEYS}
+        )
         self._choice_context: Hashable = None
         self._offered: frozenset = frozenset()
 
-    def step(self, stimuli: Mapping[str, float], reward=0.0, learn: bool = True,
-             action: Hashable | None = None) -> SubjectOutput:
+    def step(
+        self, stimuli: Mapping[str, float], reward=0.0, learn: bool = True, action: Hashable | None = None
+    ) -> SubjectOutput:
         """One 100 ms step: ``stimuli`` present now (name -> intensity), ``reward``
         delivered now (a float, or a dict over channels); ``learn=False`` probes.
         ``action`` names the option chosen by :meth:`choose` whose outcome this is."""
@@ -70,11 +80,15 @@ class DopamineSubject:
         out = self.dopamine.step(stimuli, reward, learn)
         channels = dict(out.channels)
         if action is not None:
-            total = reward if not isinstance(reward, Mapping) else sum(
-                self.dopamine.weights_by_channel[c] * r for c, r in reward.items())
+            total = (
+                reward
+                if not isinstance(reward, Mapping)
+                else sum(self.dopamine.weights_by_channel[c] * r for c, r in reward.items())
+            )
             if learn:
-                channels["choice"] = self.selector.update(action, reward=float(total), context=self._choice_context,
-                                                          state=self._critic_state())
+                channels["choice"] = self.selector.update(
+                    action, reward=float(total), context=self._choice_context, state=self._critic_state()
+                )
             else:
                 v = self.selector.critic.get(self._critic_state(), self.selector.initial_value)
                 channels["choice"] = float(total) - v

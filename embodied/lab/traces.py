@@ -1,4 +1,5 @@
 """Per-step traces of lab runs written as CSV (one header: the union of all rows' keys)."""
+
 from __future__ import annotations
 
 import csv

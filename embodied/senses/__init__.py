@@ -4,6 +4,7 @@ Every module in this folder is imported here, so a module that defines a class d
 ``@register_sense`` is all a new sense needs (see ``base.py``); ``SENSE_NAMES`` are the four
 senses an env has by default.
 """
+
 import importlib
 import pkgutil
 
@@ -18,5 +19,18 @@ for _module in pkgutil.iter_modules(__path__):  # a new sense file registers its
 
 SENSE_NAMES = ("vision", "touch", "proprio", "scent")
 
-__all__ = ["SENSES", "SENSE_NAMES", "Proprioception", "Scent", "Sense", "SenseSettings", "SimView", "Vision",
-           "WhiskerArray", "build_senses", "register_sense", "sense_names", "unregister_sense"]
+__all__ = [
+    "SENSES",
+    "SENSE_NAMES",
+    "Proprioception",
+    "Scent",
+    "Sense",
+    "SenseSettings",
+    "SimView",
+    "Vision",
+    "WhiskerArray",
+    "build_senses",
+    "register_sense",
+    "sense_names",
+    "unregister_sense",
+]

@@ -12,6 +12,7 @@ Order matters and is fixed by ``Sense.order``: it is the order of the observatio
 the noise draws from the env's generator (vision 0, touch 1, proprio 2, scent 3; a new sense
 sorts after them unless it says otherwise).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,8 +84,9 @@ class Sense:
             reading = self.measure(view)
             if self.noise_std > 0:
                 space = self.space
-                noisy = reading.astype(np.float32) + rng.normal(0.0, self.noise_std, reading.shape).astype(np.float32) * (
-                    255.0 if space.dtype == np.uint8 else 1.0)
+                noisy = reading.astype(np.float32) + rng.normal(0.0, self.noise_std, reading.shape).astype(
+                    np.float32
+                ) * (255.0 if space.dtype == np.uint8 else 1.0)
                 reading = np.clip(noisy, space.low, space.high).astype(space.dtype)
             self._last = reading
         self._count += 1

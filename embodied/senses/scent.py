@@ -5,6 +5,7 @@ marker odours ('O' in layouts). Concentrations come from :class:`embodied.arena.
 which spreads odour along paths around walls. The left/right difference gives the rat a
 bilateral gradient cue (rats do sniff stereo: Rajan, Clement & Bhalla, Science 2006).
 """
+
 from __future__ import annotations
 
 import gymnasium as gym

@@ -6,6 +6,7 @@ base, 0 = nothing within reach). Contacts of the rat's own body are ignored. Bod
 normal forces are summed in four sectors of the torso frame (front, left, back, right) and
 squashed as tanh(F / 1 N).
 """
+
 from __future__ import annotations
 
 import gymnasium as gym
@@ -22,8 +23,14 @@ class WhiskerArray(Sense):
     name = "touch"
     order = 1
 
-    def __init__(self, per_side: int = 8, length: float = 0.16, spread_deg: tuple[float, float] = (10.0, 110.0),
-                 force_scale: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        per_side: int = 8,
+        length: float = 0.16,
+        spread_deg: tuple[float, float] = (10.0, 110.0),
+        force_scale: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         check_int("touch: per_side", per_side, 1, 64)
         check_number("touch: length", length, 0.0, 1.0, low_open=True, unit="metres")
@@ -42,8 +49,11 @@ class WhiskerArray(Sense):
     def rays(self, view: SimView) -> tuple[np.ndarray, np.ndarray]:
         """(from, to) arrays of shape (2·per_side, 3): left whiskers then right."""
         s = view.state
-        pads = np.repeat(np.stack([s.head_point(WHISKER_PAD[0], WHISKER_PAD[1]),
-                                   s.head_point(WHISKER_PAD[0], -WHISKER_PAD[1])]), self.per_side, axis=0)
+        pads = np.repeat(
+            np.stack([s.head_point(WHISKER_PAD[0], WHISKER_PAD[1]), s.head_point(WHISKER_PAD[0], -WHISKER_PAD[1])]),
+            self.per_side,
+            axis=0,
+        )
         angles = s.head_yaw + self._side_angles
         starts = np.empty((2 * self.per_side, 3))
         starts[:, :2], starts[:, 2] = pads, self.height

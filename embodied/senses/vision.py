@@ -4,6 +4,7 @@ Rats have a very wide visual field (~300°); a pinhole camera cannot reach that,
 default is a wide 110° field of view looking along the head. TinyRenderer (CPU) by default;
 ``renderer="egl"`` only where a GPU is present (on a CPU it falls back to slower software GL).
 """
+
 from __future__ import annotations
 
 import gymnasium as gym
@@ -12,9 +13,9 @@ import pybullet as p
 
 from ..body.checks import check_bool, check_int, check_number
 from ..body.rat import EYE_OFFSET, NECK_HEIGHT
+from .base import Sense, SenseSettings, SimView, register_sense
 
 MIN_PIXELS, MAX_PIXELS = 8, 512
-from .base import Sense, SenseSettings, SimView, register_sense
 
 
 @register_sense
@@ -22,8 +23,9 @@ class Vision(Sense):
     name = "vision"
     order = 0
 
-    def __init__(self, width: int = 64, height: int = 64, fov: float = 110.0, depth: bool = False,
-                 far: float = 10.0, **kwargs):
+    def __init__(
+        self, width: int = 64, height: int = 64, fov: float = 110.0, depth: bool = False, far: float = 10.0, **kwargs
+    ):
         super().__init__(**kwargs)
         width = check_int("vision: width (pixels)", width, MIN_PIXELS, MAX_PIXELS)
         height = check_int("vision: height (pixels)", height, MIN_PIXELS, MAX_PIXELS)
@@ -36,8 +38,13 @@ class Vision(Sense):
 
     @classmethod
     def from_settings(cls, settings: SenseSettings) -> "Vision":
-        return cls(settings.width, settings.height, fov=settings.fov, depth=settings.depth,
-                   noise_std=settings.noise.get(cls.name, 0.0))
+        return cls(
+            settings.width,
+            settings.height,
+            fov=settings.fov,
+            depth=settings.depth,
+            noise_std=settings.noise.get(cls.name, 0.0),
+        )
 
     @property
     def space(self) -> gym.spaces.Box:
@@ -54,8 +61,15 @@ class Vision(Sense):
         eye, target = self.camera_pose(view)
         view_matrix = p.computeViewMatrix(eye.tolist(), target.tolist(), [0, 0, 1])
         _, _, rgba, depth, _ = p.getCameraImage(
-            self.width, self.height, view_matrix, self._projection, renderer=p.ER_TINY_RENDERER,
-            flags=p.ER_NO_SEGMENTATION_MASK, shadow=0, physicsClientId=view.client)
+            self.width,
+            self.height,
+            view_matrix,
+            self._projection,
+            renderer=p.ER_TINY_RENDERER,
+            flags=p.ER_NO_SEGMENTATION_MASK,
+            shadow=0,
+            physicsClientId=view.client,
+        )
         rgba = np.asarray(rgba, np.uint8).reshape(self.height, self.width, 4)
         if not self.depth:
             return rgba[..., :3].copy()

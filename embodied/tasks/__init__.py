@@ -1,4 +1,5 @@
 """Tasks: explore, forage (and the conditioning box for the lab)."""
+
 import inspect
 
 from .base import Task, TaskHandle

@@ -10,6 +10,7 @@ body (place, restrain) and its state, path distances and the food odour; the ran
 comes as a separate argument. A task cannot step the env, read the senses or see another
 episode's bookkeeping.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -26,6 +26,7 @@ The light and the pellet are ordinary things in the world: the rat learns about 
 through its senses. Trial bookkeeping in ``info`` (cue on, food present, trial index,
 omission) is privileged and serves figures and tests.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,9 +49,19 @@ MAX_STEPS = 1_000_000  # any step count option (9 hours of simulated time)
 class Conditioning(Task):
     name = "conditioning"
 
-    def __init__(self, cue_steps: int = 15, delay_steps: int = 30, iti_steps: tuple[int, int] = (60, 150),
-                 omission_prob: float = 0.0, food_timeout: int = 150, eat_radius: float = 0.08, reward: float = 1.0,
-                 light: str = "house", after_eat_steps: int = 15, restrained: bool = False):
+    def __init__(
+        self,
+        cue_steps: int = 15,
+        delay_steps: int = 30,
+        iti_steps: tuple[int, int] = (60, 150),
+        omission_prob: float = 0.0,
+        food_timeout: int = 150,
+        eat_radius: float = 0.08,
+        reward: float = 1.0,
+        light: str = "house",
+        after_eat_steps: int = 15,
+        restrained: bool = False,
+    ):
         if not isinstance(light, str) or light not in LIGHTS:
             raise ValueError(f"conditioning: light={light!r}; allowed: {', '.join(LIGHTS)}")
         check_number("conditioning: omission_prob", omission_prob, 0.0, 1.0)
@@ -61,14 +72,23 @@ class Conditioning(Task):
         check_number("conditioning: eat_radius", eat_radius, 0.0, 5.0, low_open=True, unit="metres")
         check_number("conditioning: reward", reward, -1e6, 1e6)
         if isinstance(iti_steps, str) or not hasattr(iti_steps, "__len__") or len(iti_steps) != 2:
-            raise ValueError(f"conditioning: iti_steps={iti_steps!r}: must be two whole numbers (low, high), "
-                             f"1 ≤ low ≤ high ≤ {MAX_STEPS}")
+            raise ValueError(
+                f"conditioning: iti_steps={iti_steps!r}: must be two whole numbers (low, high), "
+                f"1 ≤ low ≤ high ≤ {MAX_STEPS}"
+            )
         iti_steps = tuple(check_int("conditioning: iti_steps", bound, 1, MAX_STEPS) for bound in iti_steps)
         if not (0 < cue_steps and 0 <= delay_steps and 0 < iti_steps[0] <= iti_steps[1]):
-            raise ValueError(f"conditioning: need cue_steps > 0, delay_steps ≥ 0, 0 < iti_steps[0] ≤ iti_steps[1]; "
-                             f"got {cue_steps}, {delay_steps}, {iti_steps}")
+            raise ValueError(
+                f"conditioning: need cue_steps > 0, delay_steps ≥ 0, 0 < iti_steps[0] ≤ iti_steps[1]; "
+                f"got {cue_steps}, {delay_steps}, {iti_steps}"
+            )
         self.cue_steps, self.delay_steps, self.iti_steps = cue_steps, delay_steps, tuple(iti_steps)
-        self.omission_prob, self.food_timeout, self.eat_radius, self.reward = omission_prob, food_timeout, eat_radius, reward
+        self.omission_prob, self.food_timeout, self.eat_radius, self.reward = (
+            omission_prob,
+            food_timeout,
+            eat_radius,
+            reward,
+        )
         self.light, self.after_eat_steps = light, int(after_eat_steps)
         self.restrained = check_bool("conditioning: restrained", restrained)
         self._build = -1
@@ -86,11 +106,11 @@ class Conditioning(Task):
             self._build = arena.builds
         # The light hangs on the wall beyond the feeder, facing into the box, above the rat's eye line.
         col, row = feeders[0]
-        wall_dir = next(((dc, dr) for dc, dr in ((0, -1), (1, 0), (0, 1), (-1, 0))
-                         if not layout.free[row + dr, col + dc]), (0, -1))
+        wall_dir = next(
+            ((dc, dr) for dc, dr in ((0, -1), (1, 0), (0, 1), (-1, 0)) if not layout.free[row + dr, col + dc]), (0, -1)
+        )
         half = layout.cell_size / 2
-        arena.move_marker(self._light, self.feeder[0] + wall_dir[0] * half, self.feeder[1] - wall_dir[1] * half,
-                          z=0.12)
+        arena.move_marker(self._light, self.feeder[0] + wall_dir[0] * half, self.feeder[1] - wall_dir[1] * half, z=0.12)
         handle.body.restrain(self.restrained)
         if self.restrained:  # nose NOSE_GAP short of the feeder, facing the light's wall
             heading = float(np.arctan2(-wall_dir[1], wall_dir[0]))
@@ -98,8 +118,10 @@ class Conditioning(Task):
             x, y = self.feeder[0] - back * np.cos(heading), self.feeder[1] - back * np.sin(heading)
             col, row = layout.cell_of(x, y)
             if not layout.free[row, col]:
-                raise ValueError(f"conditioning: restrained=True needs a free cell in front of the feeder "
-                                 f"(facing away from its wall) in layout {layout.name!r}; cell {(col, row)} is not free")
+                raise ValueError(
+                    f"conditioning: restrained=True needs a free cell in front of the feeder "
+                    f"(facing away from its wall) in layout {layout.name!r}; cell {(col, row)} is not free"
+                )
             handle.body.place(x, y, heading)  # the env reads the body's state again after this hook
         self.trial, self.t = 0, 0
         self.eaten = 0
@@ -122,7 +144,7 @@ class Conditioning(Task):
         arena.set_colour(self._light, LIGHT_ON if on else LIGHT_OFF)
         if self.light == "house":  # the floor is the arena's first body, the walls the next ones (Arena.build)
             arena.set_colour(arena.bodies[0], HOUSE_LIGHT_FLOOR if on else FLOOR_COLOUR)
-            for body, rgb in zip(arena.bodies[1:1 + len(arena.wall_colours)], arena.wall_colours):
+            for body, rgb in zip(arena.bodies[1 : 1 + len(arena.wall_colours)], arena.wall_colours):
                 lit = [0.5 * c + 0.5 * h for c, h in zip(rgb, HOUSE_LIGHT_FLOOR)] if on else list(rgb)
                 arena.set_colour(body, lit[:3] + [1.0])
 
@@ -167,5 +189,11 @@ class Conditioning(Task):
         return [self.feeder] if getattr(self, "food_present", False) else []
 
     def info(self):
-        return {"cue_on": self.cue_on, "food_present": self.food_present, "trial": self.trial,
-                "omitted": self.omitted, "trial_step": self.t - self.iti, "food_eaten": self.eaten}
+        return {
+            "cue_on": self.cue_on,
+            "food_present": self.food_present,
+            "trial": self.trial,
+            "omitted": self.omitted,
+            "trial_step": self.t - self.iti,
+            "food_eaten": self.eaten,
+        }

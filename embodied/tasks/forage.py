@@ -4,13 +4,14 @@ A pellet is eaten when the nose comes within ``eat_radius`` of it (reward +1). I
 random free cell at least ``min_respawn_cells`` cells (path distance) from the rat, so food
 must be searched for, guided by its odour (kind 0) which spreads around walls.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
+from ..arena.layout import FOOD
 from ..body.checks import check_int, check_number
 from ..body.rat import NOSE_OFFSET
-from ..arena.layout import FOOD
 from .base import Task
 
 PELLET_RGBA = (0.85, 0.55, 0.1, 1.0)
@@ -24,7 +25,12 @@ class Forage(Task):
         check_number("forage: eat_radius", eat_radius, 0.0, 5.0, low_open=True, unit="metres")
         check_number("forage: reward", reward, -1e6, 1e6)
         min_respawn_cells = check_int("forage: min_respawn_cells", min_respawn_cells, 0, 10_000)
-        self.n_food, self.eat_radius, self.reward, self.min_respawn_cells = n_food, eat_radius, reward, min_respawn_cells
+        self.n_food, self.eat_radius, self.reward, self.min_respawn_cells = (
+            n_food,
+            eat_radius,
+            reward,
+            min_respawn_cells,
+        )
         self.food_cells: list[tuple[int, int]] = []
         self._markers: list[int] = []
         self._arena_build = -1
@@ -35,8 +41,11 @@ class Forage(Task):
         layout, state = handle.layout, handle.body_state
         rat_cell = layout.cell_of(state.x, state.y)
         dist = handle.cell_distances(rat_cell)
-        candidates = [(c, r) for c, r in layout.cells(".SFO^>v<")
-                      if dist[r, c] >= self.min_respawn_cells and (c, r) not in exclude]
+        candidates = [
+            (c, r)
+            for c, r in layout.cells(".SFO^>v<")
+            if dist[r, c] >= self.min_respawn_cells and (c, r) not in exclude
+        ]
         if not candidates:  # tiny layouts: anywhere free but the rat's cell
             candidates = [cell for cell in layout.cells(".SFO^>v<") if cell != rat_cell and cell not in exclude]
         picks = rng.choice(len(candidates), size=min(count, len(candidates)), replace=False)
@@ -69,7 +78,7 @@ class Forage(Task):
             if np.hypot(*(nose - handle.layout.cell_centre(*cell))) < self.eat_radius:
                 reward += self.reward
                 self.eaten += 1
-                others = self.food_cells[:i] + self.food_cells[i + 1:]
+                others = self.food_cells[:i] + self.food_cells[i + 1 :]
                 self.food_cells[i] = self._free_cells_far_from(handle, rng, 1, others)[0]
         if reward:
             self._place_markers(handle)

@@ -25,6 +25,7 @@ writer leaves behind.
 A corrupted or truncated file raises :class:`CheckpointError` naming the file and what is
 wrong; loading never writes, so the run folder stays as it was.
 """
+
 from __future__ import annotations
 
 import errno
@@ -80,8 +81,11 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _no_space(path: Path, err: OSError) -> NoSpaceError:
-    return NoSpaceError(err.errno, f"no space left on device while writing {path}; the files written before it "
-                                   f"are intact (free some space, then continue with --resume)")
+    return NoSpaceError(
+        err.errno,
+        f"no space left on device while writing {path}; the files written before it "
+        f"are intact (free some space, then continue with --resume)",
+    )
 
 
 def write_atomic(path: str | Path, data: bytes | memoryview) -> Path:
@@ -93,7 +97,7 @@ def write_atomic(path: str | Path, data: bytes | memoryview) -> Path:
         with open(tmp, "wb") as f:
             view = memoryview(data)
             while view:  # a short write is possible on a nearly full disk; a full one raises ENOSPC
-                view = view[f.write(view):]
+                view = view[f.write(view) :]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -116,8 +120,10 @@ def recorded_digests(path: str | Path) -> list[str]:
     except OSError as err:
         raise CheckpointError(f"digest file {side} cannot be read: {err.strerror or err}") from None
     if not stat.S_ISREG(info.st_mode) or info.st_size > 4096:
-        raise CheckpointError(f"digest file {side} is not a small regular file; remove it to load {Path(path).name} "
-                              f"with the zip CRC check only")
+        raise CheckpointError(
+            f"digest file {side} is not a small regular file; remove it to load {Path(path).name} "
+            f"with the zip CRC check only"
+        )
     digests = re.findall(r"^([0-9a-f]{64})\s", side.read_text(errors="replace"), flags=re.M)
     if not digests:
         raise CheckpointError(f"digest file {side} holds no SHA-256 line ('<64 hex digits>  {Path(path).name}')")
@@ -174,6 +180,7 @@ def link_checkpoint(src: str | Path, dst: str | Path) -> Path:
                 raise
         os.replace(tmp, dst)
         _fsync_dir(dst.parent)
+
     _publish(dst, digest, put)
     return dst
 
@@ -229,19 +236,24 @@ def _read_checked(path: Path) -> bytes:
     if digests:
         actual = hashlib.sha256(data).hexdigest()
         if actual not in digests:
-            raise CheckpointError(f"checkpoint {path} is corrupted: its SHA-256 {actual[:16]}... matches no digest "
-                                  f"recorded in {digest_path(path).name} when it was written; use another step_*.pt")
+            raise CheckpointError(
+                f"checkpoint {path} is corrupted: its SHA-256 {actual[:16]}... matches no digest "
+                f"recorded in {digest_path(path).name} when it was written; use another step_*.pt"
+            )
         return data
     if not zipfile.is_zipfile(io.BytesIO(data)):  # torch.save writes a zip archive; its directory sits at the end
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): "
-                              f"not a complete torch archive")
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or corrupted ({size} bytes): not a complete torch archive"
+        )
     try:
         bad = zipfile.ZipFile(io.BytesIO(data)).testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as err:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): {err}") from None
     if bad is not None:
-        raise CheckpointError(f"checkpoint {path} is corrupted: record {bad} fails its zip CRC-32 check "
-                              f"(no {digest_path(path).name} beside it)")
+        raise CheckpointError(
+            f"checkpoint {path} is corrupted: record {bad} fails its zip CRC-32 check "
+            f"(no {digest_path(path).name} beside it)"
+        )
     return data
 
 
@@ -249,6 +261,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     """Load and check a checkpoint (integrity, then ``weights_only=True``); CheckpointError names
     file and fault. ``device`` may be ``"auto"`` (CUDA when available)."""
     from embodied.brain.device import resolve_device
+
     device = resolve_device(device)
     path = Path(path)
     data = _read_checked(path)
@@ -257,8 +270,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
         payload = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} holds objects that need code to load, refused by "
-                              f"torch.load(weights_only=True): {first}") from err
+        raise CheckpointError(
+            f"checkpoint {path} holds objects that need code to load, refused by torch.load(weights_only=True): {first}"
+        ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as err:
         first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({size} bytes): {first}") from err
@@ -266,10 +280,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
         raise CheckpointError(f"checkpoint {path} holds a {type(payload).__name__}, not an embodied checkpoint dict")
     missing = [k for k in REQUIRED if k not in payload]
     if missing or payload.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not an embodied training checkpoint "
-                              f"(format={payload.get('format')!r}, missing keys: {missing or 'none'})")
+        raise CheckpointError(
+            f"checkpoint {path} is not an embodied training checkpoint "
+            f"(format={payload.get('format')!r}, missing keys: {missing or 'none'})"
+        )
     if payload["version"] != VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {payload['version']}; this code reads version {VERSION}")
+        raise CheckpointError(
+            f"checkpoint {path} has format version {payload['version']}; this code reads version {VERSION}"
+        )
     return payload
 
 
@@ -278,10 +296,17 @@ def rng_states() -> dict:
     """Python, numpy-global and torch RNG states as weights_only-safe data."""
     version, internal, gauss = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"python": {"version": version, "internal": list(internal), "gauss": gauss},
-             "numpy": {"name": name, "keys": torch.as_tensor(keys.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "cached": float(cached)},
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+        "numpy": {
+            "name": name,
+            "keys": torch.as_tensor(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -301,8 +326,12 @@ def set_rng_states(state: dict) -> None:
 def replay_state(replay) -> dict:
     """Replay contents as tensors (only the filled rows). Uses the buffer's ring counters."""
     rows = replay._rows
-    return {"rows": int(rows), "next": int(replay._next), "total_added": int(replay.total_added),
-            "data": {k: torch.from_numpy(np.ascontiguousarray(v[:rows])) for k, v in replay.data.items()}}
+    return {
+        "rows": int(rows),
+        "next": int(replay._next),
+        "total_added": int(replay.total_added),
+        "data": {k: torch.from_numpy(np.ascontiguousarray(v[:rows])) for k, v in replay.data.items()},
+    }
 
 
 def load_replay_state(replay, state: dict) -> None:
@@ -322,9 +351,9 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
     without it the checkpoint's config builds one env briefly to read the spaces.
     """
     from embodied.brain.agent import Agent, AgentPolicy
+    from embodied.brain.device import resolve_device
     from embodied.train.config import ConfigError, config_from_dict
 
-    from embodied.brain.device import resolve_device
     device = str(resolve_device(device))
     payload = load_checkpoint(path, device=device)
     try:
@@ -337,6 +366,7 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
         act_space = getattr(env, "single_action_space", None) or base.action_space
     else:
         from embodied.train.collector import make_single_env
+
         probe = make_single_env(cfg)
         obs_space, act_space = probe.observation_space, probe.action_space
         probe.close()
@@ -347,8 +377,9 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
     except (KeyError, RuntimeError, ValueError) as err:
         lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
         more = f" (and {len(lines) - 2} more mismatches)" if len(lines) > 2 else ""
-        raise CheckpointError(f"checkpoint {path} does not fit the agent it describes: "
-                              f"{' '.join(lines[:2])[:400]}{more}") from err
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the agent it describes: {' '.join(lines[:2])[:400]}{more}"
+        ) from err
     finally:
         torch.set_rng_state(rng)
     return AgentPolicy(agent)

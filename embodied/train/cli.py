@@ -8,6 +8,7 @@ Exit status: 0 done; 2 a user error (one line on stderr: the key, file or argume
 1 the disk filled (the last checkpoint and the CSVs are intact); 130 stopped by Ctrl-C after
 writing a checkpoint at the next episode boundary (``--resume`` continues it exactly).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,20 +21,30 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.json
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None,
-                        help=f"JSON or TOML config file (default: {DEFAULT_CONFIG.name} when it exists, else built-in defaults)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys, e.g. --set task=forage")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"JSON or TOML config file (default: {DEFAULT_CONFIG.name} when it exists, else built-in defaults)",
+    )
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys, e.g. --set task=forage"
+    )
     parser.add_argument("--steps", type=int, default=None, help="total env steps (same as --set total_steps=N)")
     parser.add_argument("--run-dir", default=None, help="run folder (default: runs/<time>)")
     parser.add_argument("--seed", type=int, default=None, help="seed (same as --set seed=N)")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda (same as --set device=...)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--list-keys", action="store_true", help="print every config key with its default and help, then exit")
+    parser.add_argument(
+        "--list-keys", action="store_true", help="print every config key with its default and help, then exit"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from embodied.errors import UserError
+
     try:
         return _run(args)
     except UserError as err:  # also when called directly (tests, scripts), not only through embodied.cli
@@ -51,14 +62,18 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{name} = {getattr(defaults, name)!r}\n    {f.metadata['help']}")
         return 0
     overrides, sources = list(args.set), {}
-    for flag, key, name in ((args.steps, "total_steps", "--steps"), (args.seed, "seed", "--seed"),
-                            (args.device, "device", "--device")):
+    for flag, key, name in (
+        (args.steps, "total_steps", "--steps"),
+        (args.seed, "seed", "--seed"),
+        (args.device, "device", "--device"),
+    ):
         if flag is not None:  # after --set: the flag wins, and an error names the flag
             overrides.append(f"{key}={json.dumps(flag)}")
             sources[key] = name
     config = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     cfg = load_config(config, overrides, sources=sources)
     from embodied.brain.device import resolve_device
+
     try:
         resolve_device(cfg.device)
     except ValueError as err:
@@ -67,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CheckpointError("--resume needs --run-dir (the run to continue)")
     run_dir = Path(args.run_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     from embodied.train.loop import train
+
     start = time.perf_counter()
     summary = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress)
     minutes = (time.perf_counter() - start) / 60

@@ -19,6 +19,7 @@ Nothing is silently ignored or silently wrong:
 - a config file must be a regular file of at most ``MAX_CONFIG_BYTES`` in UTF-8 JSON or TOML;
   a syntax error names ``file:line:col``; YAML is refused by name (PyYAML is not a dependency).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -76,20 +77,31 @@ class TrainConfig:
     # -- world and run ---------------------------------------------------------------------
     world: str = _f("procedural:9x9", "maze: a shipped name, a layout file or procedural:WxH (new maze every episode)")
     task: str = _f("explore", "explore (no extrinsic reward) | forage (food pellets) | conditioning (the lab's box)")
-    task_options: dict = _f({}, "keyword options of the task (e.g. conditioning: iti_steps, omission_prob, eat_radius); "
-                                "names are checked against the task's constructor; {} = the task's defaults")
+    task_options: dict = _f(
+        {},
+        "keyword options of the task (e.g. conditioning: iti_steps, omission_prob, eat_radius); "
+        "names are checked against the task's constructor; {} = the task's defaults",
+    )
     num_envs: int = _f(2, "parallel environments stepped in lockstep")
-    vector_env: str = _f("sync", "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env)")
+    vector_env: str = _f(
+        "sync", "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env)"
+    )
     vision_size: int = _f(32, "rendered camera size in pixels (square); small images keep the CPU run fast")
     total_steps: int = _f(8192, "env steps in total, counting every env")
-    episode_steps: int = _f(512, "steps per episode per env; every env resets together with a seed from (seed, episode)")
+    episode_steps: int = _f(
+        512, "steps per episode per env; every env resets together with a seed from (seed, episode)"
+    )
     rollout_steps: int = _f(32, "steps per env collected between learning phases (divides episode_steps)")
     seed: int = _f(0, "seed for envs, networks and every random generator: a whole number in [0, 2^32 - 1]")
     device: str = _f("auto", "auto | cpu | cuda | cuda:N")
-    torch_threads: int = _f(1, "torch.set_num_threads (0 = leave torch's default; 1 avoids oversubscribing small shared CPUs)")
+    torch_threads: int = _f(
+        1, "torch.set_num_threads (0 = leave torch's default; 1 avoids oversubscribing small shared CPUs)"
+    )
     # -- world model -----------------------------------------------------------------------
     world_model: str = _f("cpu", "world-model preset: cpu | gpu (embodied.brain.world_model.WorldModelConfig.preset)")
-    world_model_overrides: dict = _f({"batch_size": 8, "seq_len": 16}, "WorldModelConfig fields that override the preset")
+    world_model_overrides: dict = _f(
+        {"batch_size": 8, "seq_len": 16}, "WorldModelConfig fields that override the preset"
+    )
     intrinsic_overrides: dict = _f({"episodic_capacity": 512}, "IntrinsicConfig fields that override its defaults")
     train_ratio: float = _f(8.0, "replayed steps per env step for the world model (DreamerV3's train ratio)")
     learning_starts: int = _f(256, "env steps collected before the first world-model update")
@@ -100,31 +112,57 @@ class TrainConfig:
     scalar_dopamine: bool = _f(False, "one scalar critic on the weighted reward sum instead of one per channel")
     fixed_tonic: bool = _f(False, "freeze the tonic dopamine level at its reference")
     # -- dopamine --------------------------------------------------------------------------
-    channel_weights: dict = _f(DEFAULT_CHANNEL_WEIGHTS, "weight of each reward channel in phasic dopamine and the tonic level")
+    channel_weights: dict = _f(
+        DEFAULT_CHANNEL_WEIGHTS, "weight of each reward channel in phasic dopamine and the tonic level"
+    )
     routing: dict = _f(DEFAULT_ROUTING, "module kind -> channel weights of the RPE that reaches that module")
     gamma: float = _f(0.97, "discount of every critic")
     lam: float = _f(0.9, "λ of the λ-returns (eligibility traces, forward view)")
-    critic_taus: list = _f([0.1, 0.3, 0.5, 0.7, 0.9], "expectile asymmetries of the distributional heads (0.5 is the mean critic)")
+    critic_taus: list = _f(
+        [0.1, 0.3, 0.5, 0.7, 0.9], "expectile asymmetries of the distributional heads (0.5 is the mean critic)"
+    )
     critic_units: int = _f(128, "hidden width of the critic heads")
     critic_lr: float = _f(3e-4, "Adam learning rate of the critics")
     critic_epochs: int = _f(1, "critic gradient steps per collected rollout (each recomputes the λ-return targets)")
-    critic_replay_updates: int = _f(0, "extra critic gradient steps per rollout on λ-returns over sequences replayed from "
-                                       "a memory of latent features and reward vectors (0 = off; DreamerV3-style)")
-    critic_replay_capacity: int = _f(4096, "steps per env kept in the critic's replay memory (bounds how stale features get)")
+    critic_replay_updates: int = _f(
+        0,
+        "extra critic gradient steps per rollout on λ-returns over sequences replayed from "
+        "a memory of latent features and reward vectors (0 = off; DreamerV3-style)",
+    )
+    critic_replay_capacity: int = _f(
+        4096, "steps per env kept in the critic's replay memory (bounds how stale features get)"
+    )
     critic_replay_batch: int = _f(16, "sequences per replayed critic update")
     critic_replay_seq: int = _f(64, "steps per replayed sequence (λ-returns bootstrap from the slow critic at its end)")
-    critic_return_norm: bool = _f(False, "divide each channel's critic loss by max(σ_c, 0.01)², σ_c² a running variance of its "
-                                         "λ-returns (Pop-Art-style), so a rare small reward is not drowned by large dense ones")
-    critic_senses: bool = _f(False, "the critics also read the rat's own current senses (vision pooled to 4x4x3, scent), "
-                                    "not only the world-model latent")
-    critic_sense_traces: list = _f([], "time constants τ (steps) of leaky memory traces of those senses, m ← m + (s − m)/τ, "
-                                       "that the critics also read (needs critic_senses; Ludvig, Sutton & Kehoe 2008)")
-    critic_sense_delays: list = _f([], "delays d (steps) of copies of those senses s_{t-d} that the critics also read: a "
-                                       "delay line, so 'the light came on d steps ago' is a feature (complete serial "
-                                       "compound from the rat's own senses; needs critic_senses)")
-    critic_latent: bool = _f(True, "the critics read the world-model latent; false: only the rat's own senses, their "
-                                   "traces and delay line (inputs that do not drift as the world model trains; needs critic_senses)")
-    critic_slow_rate: float = _f(0.02, "rate of the slow target critic: θ_slow ← θ_slow + rate (θ − θ_slow) per critic update")
+    critic_return_norm: bool = _f(
+        False,
+        "divide each channel's critic loss by max(σ_c, 0.01)², σ_c² a running variance of its "
+        "λ-returns (Pop-Art-style), so a rare small reward is not drowned by large dense ones",
+    )
+    critic_senses: bool = _f(
+        False,
+        "the critics also read the rat's own current senses (vision pooled to 4x4x3, scent), "
+        "not only the world-model latent",
+    )
+    critic_sense_traces: list = _f(
+        [],
+        "time constants τ (steps) of leaky memory traces of those senses, m ← m + (s − m)/τ, "
+        "that the critics also read (needs critic_senses; Ludvig, Sutton & Kehoe 2008)",
+    )
+    critic_sense_delays: list = _f(
+        [],
+        "delays d (steps) of copies of those senses s_{t-d} that the critics also read: a "
+        "delay line, so 'the light came on d steps ago' is a feature (complete serial "
+        "compound from the rat's own senses; needs critic_senses)",
+    )
+    critic_latent: bool = _f(
+        True,
+        "the critics read the world-model latent; false: only the rat's own senses, their "
+        "traces and delay line (inputs that do not drift as the world model trains; needs critic_senses)",
+    )
+    critic_slow_rate: float = _f(
+        0.02, "rate of the slow target critic: θ_slow ← θ_slow + rate (θ − θ_slow) per critic update"
+    )
     precision_eps: float = _f(0.1, "ε of precision weighting δ / sqrt(spread + ε)")
     effort_scale: float = _f(1.0, "effort reward = −effort_scale · |a_t − a_{t−1}|²")
     tonic_rate: float = _f(0.01, "tonic update rate κ (ρ ← ρ + κ (r − ρ))")
@@ -132,14 +170,28 @@ class TrainConfig:
     vigour_range: list = _f([0.4, 1.0], "top-speed multiplier at lowest and highest tonic level")
     temperature_gain: float = _f(1.0, "how strongly tonic dopamine lowers the exploration temperature")
     # -- pathways (policy modules) -----------------------------------------------------------
-    initial_modules: list = _f(["forward", "turn_left", "turn_right", "wall_follow_left", "wall_follow_right",
-                                   "chemotaxis", "explorer", "explorer", "forager", "motor"],
-                               "the starting population: reflexes (forward, turn_left/right, wall_follow_left/right, chemotaxis) and learned explorer/forager/motor actors")
+    initial_modules: list = _f(
+        [
+            "forward",
+            "turn_left",
+            "turn_right",
+            "wall_follow_left",
+            "wall_follow_right",
+            "chemotaxis",
+            "explorer",
+            "explorer",
+            "forager",
+            "motor",
+        ],
+        "the starting population: reflexes (forward, turn_left/right, wall_follow_left/right, chemotaxis) and learned explorer/forager/motor actors",
+    )
     option_steps: int = _f(8, "steps a selected module keeps control (a motor program)")
     context_bits: int = _f(2, "bits of the latent's locality-sensitive hash: 2^bits striatal contexts")
     selector_beta: float = _f(2.0, "softmax inverse temperature of Go/NoGo selection at tonic temperature 1")
     selector_alpha: float = _f(0.1, "Go/NoGo learning rate (OpAL)")
-    selector_baseline_rate: float = _f(0.1, "rate of the per-context critic whose value is subtracted from an option's global RPE")
+    selector_baseline_rate: float = _f(
+        0.1, "rate of the per-context critic whose value is subtracted from an option's global RPE"
+    )
     actor_units: int = _f(64, "hidden width of each learned actor module")
     actor_lr: float = _f(3e-4, "Adam learning rate of the actor modules")
     entropy_coef: float = _f(1e-3, "entropy bonus of the actors")
@@ -155,7 +207,9 @@ class TrainConfig:
     # -- logging and checkpoints -------------------------------------------------------------
     log_every: int = _f(512, "env steps between metric rows")
     checkpoint_every: int = _f(4096, "env steps between checkpoints (rounded up to an episode boundary)")
-    keep_checkpoints: int = _f(2, "step_<N>.pt files kept besides latest.pt (a hard link to the newest: no second copy)")
+    keep_checkpoints: int = _f(
+        2, "step_<N>.pt files kept besides latest.pt (a hard link to the newest: no second copy)"
+    )
     video_every: int = _f(8192, "env steps between rollout videos (0 = off); also one at the end when on")
     video_steps: int = _f(300, "steps per rollout video")
     tensorboard: bool = _f(True, "write TensorBoard event files to run_dir/tb")
@@ -166,36 +220,62 @@ class TrainConfig:
     def validated(self) -> "TrainConfig":
         """Types, then finiteness and ranges of every numeric leaf, then the combinations; raises
         ConfigError naming the key (``.key``), its value and what is allowed."""
+
         def need(cond: bool, msg: str, key: str | None = None):
             if not cond:
                 raise ConfigError(msg, key or msg.partition("=")[0].strip())
+
         for name in FIELDS:
             _check_type(name, getattr(self, name))
         for name in FIELDS:
             _check_finite(name, getattr(self, name), name)
         need(self.num_envs >= 1, f"num_envs={self.num_envs} must be >= 1")
         need(self.critic_epochs >= 1, f"critic_epochs={self.critic_epochs} must be >= 1")
-        need(self.critic_replay_updates >= 0, f"critic_replay_updates={self.critic_replay_updates} must be >= 0 (0 = off)")
-        need(self.critic_replay_batch >= 1 and self.critic_replay_seq >= 1,
-             f"critic_replay_batch={self.critic_replay_batch} and critic_replay_seq={self.critic_replay_seq} must be >= 1")
-        need(self.critic_replay_capacity > self.critic_replay_seq,
-             f"critic_replay_capacity={self.critic_replay_capacity} must exceed critic_replay_seq={self.critic_replay_seq}")
-        need(all(_is_number(t) and t >= 1 for t in self.critic_sense_traces),
-             f"critic_sense_traces={self.critic_sense_traces} must be time constants >= 1 step")
-        need(self.critic_senses or not self.critic_sense_traces, "critic_sense_traces needs critic_senses=true",
-             "critic_sense_traces")
-        need(all(_is_int(d) and 1 <= d <= 1000 for d in self.critic_sense_delays),
-             f"critic_sense_delays={self.critic_sense_delays} must be whole steps in [1, 1000]")
-        need(self.critic_senses or not self.critic_sense_delays, "critic_sense_delays needs critic_senses=true",
-             "critic_sense_delays")
-        need(self.critic_latent or self.critic_senses, "critic_latent=false needs critic_senses=true (the critics need an input)")
+        need(
+            self.critic_replay_updates >= 0,
+            f"critic_replay_updates={self.critic_replay_updates} must be >= 0 (0 = off)",
+        )
+        need(
+            self.critic_replay_batch >= 1 and self.critic_replay_seq >= 1,
+            f"critic_replay_batch={self.critic_replay_batch} and critic_replay_seq={self.critic_replay_seq} must be >= 1",
+        )
+        need(
+            self.critic_replay_capacity > self.critic_replay_seq,
+            f"critic_replay_capacity={self.critic_replay_capacity} must exceed critic_replay_seq={self.critic_replay_seq}",
+        )
+        need(
+            all(_is_number(t) and t >= 1 for t in self.critic_sense_traces),
+            f"critic_sense_traces={self.critic_sense_traces} must be time constants >= 1 step",
+        )
+        need(
+            self.critic_senses or not self.critic_sense_traces,
+            "critic_sense_traces needs critic_senses=true",
+            "critic_sense_traces",
+        )
+        need(
+            all(_is_int(d) and 1 <= d <= 1000 for d in self.critic_sense_delays),
+            f"critic_sense_delays={self.critic_sense_delays} must be whole steps in [1, 1000]",
+        )
+        need(
+            self.critic_senses or not self.critic_sense_delays,
+            "critic_sense_delays needs critic_senses=true",
+            "critic_sense_delays",
+        )
+        need(
+            self.critic_latent or self.critic_senses,
+            "critic_latent=false needs critic_senses=true (the critics need an input)",
+        )
         need(0 < self.critic_slow_rate <= 1, f"critic_slow_rate={self.critic_slow_rate} must lie in (0, 1]")
         for name, allowed in CHOICES.items():
             need(getattr(self, name) in allowed, f"{name}={getattr(self, name)!r}; allowed: {', '.join(allowed)}")
-        need(bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device.strip().lower())),
-             f"device={self.device!r}; allowed: auto, cpu, cuda, cuda:N")
-        need(0 < len(self.world) <= 4096, f"world={self.world[:80]!r} must be a name, a file or procedural:WxH "
-                                          f"(1 to 4096 characters)")
+        need(
+            bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device.strip().lower())),
+            f"device={self.device!r}; allowed: auto, cpu, cuda, cuda:N",
+        )
+        need(
+            0 < len(self.world) <= 4096,
+            f"world={self.world[:80]!r} must be a name, a file or procedural:WxH (1 to 4096 characters)",
+        )
         for name, rng in RANGES.items():
             _check_range(name, getattr(self, name), rng, name)
         for name, (rng, max_len) in LIST_RANGES.items():
@@ -205,19 +285,32 @@ class TrainConfig:
                 _check_number(f"{name}[{i}]", item, rng, name, integer=False)
         self._validate_task_options(need)
         need(self.rollout_steps >= 2, f"rollout_steps={self.rollout_steps} must be >= 2")
-        need(self.episode_steps % self.rollout_steps == 0,
-             f"episode_steps={self.episode_steps} must be a multiple of rollout_steps={self.rollout_steps}")
-        need(self.total_steps >= self.num_envs * self.rollout_steps,
-             f"total_steps={self.total_steps} is less than one rollout ({self.num_envs} envs x {self.rollout_steps} steps)")
+        need(
+            self.episode_steps % self.rollout_steps == 0,
+            f"episode_steps={self.episode_steps} must be a multiple of rollout_steps={self.rollout_steps}",
+        )
+        need(
+            self.total_steps >= self.num_envs * self.rollout_steps,
+            f"total_steps={self.total_steps} is less than one rollout ({self.num_envs} envs x {self.rollout_steps} steps)",
+        )
         self._validate_dopamine(need)
-        need(len(self.critic_taus) >= 1 and all(0 < t < 1 for t in self.critic_taus), "critic_taus must lie in (0, 1)",
-             "critic_taus")
-        need(len(self.vigour_range) == 2 and 0 <= self.vigour_range[0] <= self.vigour_range[1],
-             f"vigour_range={self.vigour_range} must be [lo, hi] with 0 <= lo <= hi")
-        need(self.max_modules >= self.min_modules,
-             f"max_modules={self.max_modules} must be >= min_modules={self.min_modules}")
-        need(self.spawn_threshold > self.prune_threshold,
-             f"spawn_threshold={self.spawn_threshold} must exceed prune_threshold={self.prune_threshold}")
+        need(
+            len(self.critic_taus) >= 1 and all(0 < t < 1 for t in self.critic_taus),
+            "critic_taus must lie in (0, 1)",
+            "critic_taus",
+        )
+        need(
+            len(self.vigour_range) == 2 and 0 <= self.vigour_range[0] <= self.vigour_range[1],
+            f"vigour_range={self.vigour_range} must be [lo, hi] with 0 <= lo <= hi",
+        )
+        need(
+            self.max_modules >= self.min_modules,
+            f"max_modules={self.max_modules} must be >= min_modules={self.min_modules}",
+        )
+        need(
+            self.spawn_threshold > self.prune_threshold,
+            f"spawn_threshold={self.spawn_threshold} must exceed prune_threshold={self.prune_threshold}",
+        )
         self._validate_world_model(need)
         return self
 
@@ -225,12 +318,21 @@ class TrainConfig:
         if not self.task_options:
             return
         import inspect
+
         from embodied.tasks import TASKS
-        params = {n: p for n, p in inspect.signature(TASKS[self.task].__init__).parameters.items()
-                  if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+        params = {
+            n: p
+            for n, p in inspect.signature(TASKS[self.task].__init__).parameters.items()
+            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
         bad = sorted(set(self.task_options) - set(params))
-        need(not bad, f"task_options names unknown option(s) {bad} of task {self.task!r}; allowed: "
-                      f"{', '.join(params) or 'none (the task takes no options)'}", "task_options")
+        need(
+            not bad,
+            f"task_options names unknown option(s) {bad} of task {self.task!r}; allowed: "
+            f"{', '.join(params) or 'none (the task takes no options)'}",
+            "task_options",
+        )
         for name, value in self.task_options.items():
             _check_like_default(f"task_options.{name}", value, params[name].default, "task_options")
             if name in TASK_OPTION_RANGES:
@@ -246,41 +348,68 @@ class TrainConfig:
 
     def _validate_dopamine(self, need) -> None:
         from embodied.brain.pathways import MODULE_KINDS, kind_of
+
         unknown = set(self.channel_weights) - set(REWARD_CHANNELS)
-        need(not unknown, f"channel_weights names unknown channel(s) {sorted(unknown)}; "
-                          f"allowed: {', '.join(REWARD_CHANNELS)}", "channel_weights")
+        need(
+            not unknown,
+            f"channel_weights names unknown channel(s) {sorted(unknown)}; allowed: {', '.join(REWARD_CHANNELS)}",
+            "channel_weights",
+        )
         for channel, weight in self.channel_weights.items():
             _check_number(f"channel_weights.{channel}", weight, WEIGHT_RANGE, "channel_weights", integer=False)
         for kind, weights in self.routing.items():
-            need(kind in MODULE_KINDS,
-                 f"routing names unknown module kind {kind!r}; allowed: {', '.join(MODULE_KINDS)}", "routing")
+            need(
+                kind in MODULE_KINDS,
+                f"routing names unknown module kind {kind!r}; allowed: {', '.join(MODULE_KINDS)}",
+                "routing",
+            )
             need(isinstance(weights, dict), f"routing[{kind!r}] must be a dict channel -> weight", "routing")
             bad = set(weights) - set(REWARD_CHANNELS)
-            need(not bad, f"routing[{kind!r}] names unknown channel(s) {sorted(bad)}; "
-                          f"allowed: {', '.join(REWARD_CHANNELS)}", "routing")
+            need(
+                not bad,
+                f"routing[{kind!r}] names unknown channel(s) {sorted(bad)}; allowed: {', '.join(REWARD_CHANNELS)}",
+                "routing",
+            )
             for channel, weight in weights.items():
                 _check_number(f"routing.{kind}.{channel}", weight, WEIGHT_RANGE, "routing", integer=False)
         need(len(self.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
         for name in self.initial_modules:
-            need(isinstance(name, str) and kind_of(name) in MODULE_KINDS,
-                 f"initial_modules has {name!r}; allowed: {', '.join(MODULE_KINDS)}", "initial_modules")
+            need(
+                isinstance(name, str) and kind_of(name) in MODULE_KINDS,
+                f"initial_modules has {name!r}; allowed: {', '.join(MODULE_KINDS)}",
+                "initial_modules",
+            )
             need(kind_of(name) in self.routing, f"routing has no row for module kind {kind_of(name)!r}", "routing")
-        need(len(self.initial_modules) <= self.max_modules,
-             f"initial_modules has {len(self.initial_modules)} modules; max_modules={self.max_modules}",
-             "initial_modules")
+        need(
+            len(self.initial_modules) <= self.max_modules,
+            f"initial_modules has {len(self.initial_modules)} modules; max_modules={self.max_modules}",
+            "initial_modules",
+        )
 
     def _validate_world_model(self, need) -> None:
         from embodied.brain.intrinsic import IntrinsicConfig
         from embodied.brain.world_model import WorldModelConfig
-        for key, cls, ranges in (("world_model_overrides", WorldModelConfig, WORLD_MODEL_RANGES),
-                                 ("intrinsic_overrides", IntrinsicConfig, INTRINSIC_RANGES)):
-            defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-                        for f in dataclasses.fields(cls)}
+
+        for key, cls, ranges in (
+            ("world_model_overrides", WorldModelConfig, WORLD_MODEL_RANGES),
+            ("intrinsic_overrides", IntrinsicConfig, INTRINSIC_RANGES),
+        ):
+            defaults = {
+                f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+                for f in dataclasses.fields(cls)
+            }
             for name, value in getattr(self, key).items():
-                need(name not in ("device", "seed"),
-                     f"{key}.{name} is set from the top-level key {name!r}; set that instead", key)
-                need(name in defaults, f"{key} names unknown {cls.__name__} field {name!r}; allowed: "
-                                       f"{', '.join(n for n in defaults if n not in ('device', 'seed'))}", key)
+                need(
+                    name not in ("device", "seed"),
+                    f"{key}.{name} is set from the top-level key {name!r}; set that instead",
+                    key,
+                )
+                need(
+                    name in defaults,
+                    f"{key} names unknown {cls.__name__} field {name!r}; allowed: "
+                    f"{', '.join(n for n in defaults if n not in ('device', 'seed'))}",
+                    key,
+                )
                 _check_like_default(f"{key}.{name}", value, defaults[name], key)
                 if name in ranges and not isinstance(value, (dict, list)):
                     _check_number(f"{key}.{name}", value, ranges[name], key, integer=isinstance(defaults[name], int))
@@ -291,22 +420,34 @@ class TrainConfig:
             wm = WorldModelConfig.preset(self.world_model, **{**self.world_model_overrides, "device": "cpu"})
             IntrinsicConfig(**self.intrinsic_overrides).validated()
         except (TypeError, ValueError) as err:
-            need(False, f"world_model={self.world_model!r}, world_model_overrides / intrinsic_overrides: {err}",
-                 "world_model_overrides")
+            need(
+                False,
+                f"world_model={self.world_model!r}, world_model_overrides / intrinsic_overrides: {err}",
+                "world_model_overrides",
+            )
         rows_per_env = self.replay_capacity // self.num_envs
-        need(rows_per_env >= wm.seq_len,
-             f"replay_capacity={self.replay_capacity} holds {rows_per_env} steps per env, fewer than one world-model "
-             f"sequence (seq_len={wm.seq_len}): the world model could never train")
-        replay_bytes = self.replay_capacity * (self.vision_size ** 2 * 3 + 1024)
-        need(replay_bytes <= MAX_REPLAY_BYTES,
-             f"replay_capacity={self.replay_capacity} at vision_size={self.vision_size} needs about "
-             f"{replay_bytes / 2**30:.0f} GiB of memory; at most {MAX_REPLAY_BYTES / 2**30:.0f} GiB")
-        need(self.learning_starts < self.total_steps,
-             f"learning_starts={self.learning_starts} is not below total_steps={self.total_steps}: "
-             f"the world model would never train")
+        need(
+            rows_per_env >= wm.seq_len,
+            f"replay_capacity={self.replay_capacity} holds {rows_per_env} steps per env, fewer than one world-model "
+            f"sequence (seq_len={wm.seq_len}): the world model could never train",
+        )
+        replay_bytes = self.replay_capacity * (self.vision_size**2 * 3 + 1024)
+        need(
+            replay_bytes <= MAX_REPLAY_BYTES,
+            f"replay_capacity={self.replay_capacity} at vision_size={self.vision_size} needs about "
+            f"{replay_bytes / 2**30:.0f} GiB of memory; at most {MAX_REPLAY_BYTES / 2**30:.0f} GiB",
+        )
+        need(
+            self.learning_starts < self.total_steps,
+            f"learning_starts={self.learning_starts} is not below total_steps={self.total_steps}: "
+            f"the world model would never train",
+        )
         updates = self.train_ratio * (self.total_steps - self.learning_starts) / (wm.batch_size * wm.seq_len)
-        need(updates >= 1, f"train_ratio={self.train_ratio} gives {updates:.2g} world-model updates over the run "
-                           f"(train_ratio x (total_steps - learning_starts) / (batch_size x seq_len)); need >= 1")
+        need(
+            updates >= 1,
+            f"train_ratio={self.train_ratio} gives {updates:.2g} world-model updates over the run "
+            f"(train_ratio x (total_steps - learning_starts) / (batch_size x seq_len)); need >= 1",
+        )
 
 
 @dataclass(frozen=True)
@@ -326,6 +467,7 @@ class Range:
     def __str__(self) -> str:
         def num(v):
             return f"{int(v)}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
         return f"{'(' if self.lo_open else '['}{num(self.lo)}, {num(self.hi)}{')' if self.hi_open else ']'}"
 
 
@@ -339,55 +481,124 @@ WIDTH = _r(1, 8192)
 WEIGHT_RANGE = _r(0, 1000)
 #: memory a replay buffer may ask for (vision frames dominate: replay_capacity x vision_size^2 x 3 bytes)
 MAX_REPLAY_BYTES = 64 * 2**30
-CHOICES = {"vector_env": ("sync", "async"), "task": ("explore", "forage", "conditioning"),
-           "world_model": ("cpu", "gpu")}
+CHOICES = {
+    "vector_env": ("sync", "async"),
+    "task": ("explore", "forage", "conditioning"),
+    "world_model": ("cpu", "gpu"),
+}
 
 #: allowed values of every numeric TrainConfig field (ints must also be whole numbers)
 RANGES: dict[str, Range] = {
-    "num_envs": _r(1, 64), "vision_size": _r(8, 512), "total_steps": STEPS, "episode_steps": _r(2, 10**7),
-    "rollout_steps": _r(2, 10**5), "seed": _r(0, 2**32 - 1), "torch_threads": _r(0, 1024),
-    "train_ratio": _r(0, 4096, lo_open=True), "learning_starts": _r(0, 10**9), "replay_capacity": _r(2, 10**9),
-    "gamma": _r(0, 1, lo_open=True), "lam": UNIT, "critic_units": WIDTH, "critic_lr": _r(0, 1, lo_open=True),
-    "critic_epochs": _r(1, 1000), "critic_replay_updates": _r(0, 1000), "critic_replay_capacity": _r(2, 10**7),
-    "critic_replay_batch": _r(1, 4096), "critic_replay_seq": _r(1, 4096), "critic_slow_rate": POSITIVE_RATE,
-    "precision_eps": _r(0, 1e6, lo_open=True), "effort_scale": _r(0, 1e6), "tonic_rate": RATE,
-    "tonic_scale": _r(0, 1e6, lo_open=True), "temperature_gain": _r(0, 1000), "option_steps": _r(1, 10**6),
-    "context_bits": _r(0, 16), "selector_beta": _r(0, 1000), "selector_alpha": RATE, "selector_baseline_rate": RATE,
-    "actor_units": WIDTH, "actor_lr": _r(0, 1, lo_open=True), "entropy_coef": _r(0, 1000), "strength_rate": RATE,
-    "strength_gain": _r(0, 1000), "strength_decay": POSITIVE_RATE, "prune_threshold": _r(0, 1000),
-    "spawn_threshold": _r(0, 1000), "mutation_std": _r(0, 100), "min_modules": _r(1, 256), "max_modules": _r(1, 256),
-    "min_age": _r(0, 10**9), "log_every": STEPS, "checkpoint_every": STEPS, "keep_checkpoints": _r(0, 10**4),
-    "video_every": _r(0, 10**9), "video_steps": _r(1, 10**6),
+    "num_envs": _r(1, 64),
+    "vision_size": _r(8, 512),
+    "total_steps": STEPS,
+    "episode_steps": _r(2, 10**7),
+    "rollout_steps": _r(2, 10**5),
+    "seed": _r(0, 2**32 - 1),
+    "torch_threads": _r(0, 1024),
+    "train_ratio": _r(0, 4096, lo_open=True),
+    "learning_starts": _r(0, 10**9),
+    "replay_capacity": _r(2, 10**9),
+    "gamma": _r(0, 1, lo_open=True),
+    "lam": UNIT,
+    "critic_units": WIDTH,
+    "critic_lr": _r(0, 1, lo_open=True),
+    "critic_epochs": _r(1, 1000),
+    "critic_replay_updates": _r(0, 1000),
+    "critic_replay_capacity": _r(2, 10**7),
+    "critic_replay_batch": _r(1, 4096),
+    "critic_replay_seq": _r(1, 4096),
+    "critic_slow_rate": POSITIVE_RATE,
+    "precision_eps": _r(0, 1e6, lo_open=True),
+    "effort_scale": _r(0, 1e6),
+    "tonic_rate": RATE,
+    "tonic_scale": _r(0, 1e6, lo_open=True),
+    "temperature_gain": _r(0, 1000),
+    "option_steps": _r(1, 10**6),
+    "context_bits": _r(0, 16),
+    "selector_beta": _r(0, 1000),
+    "selector_alpha": RATE,
+    "selector_baseline_rate": RATE,
+    "actor_units": WIDTH,
+    "actor_lr": _r(0, 1, lo_open=True),
+    "entropy_coef": _r(0, 1000),
+    "strength_rate": RATE,
+    "strength_gain": _r(0, 1000),
+    "strength_decay": POSITIVE_RATE,
+    "prune_threshold": _r(0, 1000),
+    "spawn_threshold": _r(0, 1000),
+    "mutation_std": _r(0, 100),
+    "min_modules": _r(1, 256),
+    "max_modules": _r(1, 256),
+    "min_age": _r(0, 10**9),
+    "log_every": STEPS,
+    "checkpoint_every": STEPS,
+    "keep_checkpoints": _r(0, 10**4),
+    "video_every": _r(0, 10**9),
+    "video_steps": _r(1, 10**6),
 }
 #: list fields: (range of each item, most items)
 LIST_RANGES: dict[str, tuple[Range, int]] = {
-    "critic_taus": (_r(0, 1, True, True), 64), "critic_sense_traces": (_r(1, 10**6), 64),
-    "critic_sense_delays": (_r(1, 1000), 64), "vigour_range": (_r(0, 100), 2),
+    "critic_taus": (_r(0, 1, True, True), 64),
+    "critic_sense_traces": (_r(1, 10**6), 64),
+    "critic_sense_delays": (_r(1, 1000), 64),
+    "vigour_range": (_r(0, 100), 2),
 }
 #: world_model_overrides: ranges of WorldModelConfig's numeric fields (its own validated() adds powers of two)
 WORLD_MODEL_RANGES: dict[str, Range] = {
-    "image_size": _r(8, 512), "cnn_depth": _r(1, 512), "vision_embed": WIDTH, "vector_embed": WIDTH, "mlp_units": WIDTH,
-    "mlp_layers": _r(1, 16), "deter": WIDTH, "stoch_groups": _r(1, 256), "stoch_classes": _r(2, 256), "hidden": WIDTH,
-    "warp_transforms": _r(1, 16), "log_floor": _r(0, 1, lo_open=True), "next_huber_delta": _r(0, 1000),
-    "unimix": _r(0, 1, hi_open=True), "free_bits": _r(0, 1000), "kl_dyn_scale": _r(0, 1000),
-    "kl_rep_scale": _r(0, 1000), "next_obs_scale": _r(0, 1e4), "copy_error_decay": _r(0, 1, hi_open=True),
+    "image_size": _r(8, 512),
+    "cnn_depth": _r(1, 512),
+    "vision_embed": WIDTH,
+    "vector_embed": WIDTH,
+    "mlp_units": WIDTH,
+    "mlp_layers": _r(1, 16),
+    "deter": WIDTH,
+    "stoch_groups": _r(1, 256),
+    "stoch_classes": _r(2, 256),
+    "hidden": WIDTH,
+    "warp_transforms": _r(1, 16),
+    "log_floor": _r(0, 1, lo_open=True),
+    "next_huber_delta": _r(0, 1000),
+    "unimix": _r(0, 1, hi_open=True),
+    "free_bits": _r(0, 1000),
+    "kl_dyn_scale": _r(0, 1000),
+    "kl_rep_scale": _r(0, 1000),
+    "next_obs_scale": _r(0, 1e4),
+    "copy_error_decay": _r(0, 1, hi_open=True),
     "copy_error_floor": _r(0, 1, lo_open=True),
-    "default_loss_scale": _r(0, 1e4), "recon_scale": _r(0, 1e5), "lr": _r(0, 1, lo_open=True),
-    "adam_eps": _r(0, 1, lo_open=True), "grad_clip": _r(0, 1e6, lo_open=True), "batch_size": _r(1, 4096),
+    "default_loss_scale": _r(0, 1e4),
+    "recon_scale": _r(0, 1e5),
+    "lr": _r(0, 1, lo_open=True),
+    "adam_eps": _r(0, 1, lo_open=True),
+    "grad_clip": _r(0, 1e6, lo_open=True),
+    "batch_size": _r(1, 4096),
     "seq_len": _r(2, 4096),
 }
 #: intrinsic_overrides: ranges of IntrinsicConfig's fields
 INTRINSIC_RANGES: dict[str, Range] = {
-    "lag_updates": _r(1, 10**6), "ensemble_size": _r(2, 64), "ensemble_units": WIDTH, "episodic_k": _r(1, 1000),
-    "episodic_capacity": _r(1, 10**6), "embedding_smoothing": _r(0, 1, hi_open=True),
-    "novelty_max_modulator": _r(1, 1000), "coherence_units": WIDTH, "scale_decay": _r(0, 1, hi_open=True),
+    "lag_updates": _r(1, 10**6),
+    "ensemble_size": _r(2, 64),
+    "ensemble_units": WIDTH,
+    "episodic_k": _r(1, 1000),
+    "episodic_capacity": _r(1, 10**6),
+    "embedding_smoothing": _r(0, 1, hi_open=True),
+    "novelty_max_modulator": _r(1, 1000),
+    "coherence_units": WIDTH,
+    "scale_decay": _r(0, 1, hi_open=True),
     "lr": _r(0, 1, lo_open=True),
 }
 #: task_options: ranges of the tasks' numeric options (steps, probabilities, metres, reward sizes)
 TASK_OPTION_RANGES: dict[str, Range] = {
-    "cue_steps": _r(1, 10**6), "delay_steps": _r(0, 10**6), "iti_steps": _r(1, 10**6), "omission_prob": UNIT,
-    "food_timeout": _r(1, 10**6), "eat_radius": _r(0, 1, lo_open=True), "reward": _r(-1000, 1000),
-    "after_eat_steps": _r(0, 10**6), "n_food": _r(1, 64), "min_respawn_cells": _r(0, 10**4),
+    "cue_steps": _r(1, 10**6),
+    "delay_steps": _r(0, 10**6),
+    "iti_steps": _r(1, 10**6),
+    "omission_prob": UNIT,
+    "food_timeout": _r(1, 10**6),
+    "eat_radius": _r(0, 1, lo_open=True),
+    "reward": _r(-1000, 1000),
+    "after_eat_steps": _r(0, 10**6),
+    "n_food": _r(1, 64),
+    "min_respawn_cells": _r(0, 10**4),
 }
 
 
@@ -412,8 +623,11 @@ def _check_type(key: str, value) -> None:
     tp = _field_type(key)
     ok = _is_int(value) if tp is int else _is_number(value) if tp is float else isinstance(value, tp)
     if not ok:
-        raise ConfigError(f"{key}={value!r} must be of type {tp.__name__} (got {type(value).__name__}); "
-                          f"help: {FIELDS[key].metadata['help']}", key)
+        raise ConfigError(
+            f"{key}={value!r} must be of type {tp.__name__} (got {type(value).__name__}); "
+            f"help: {FIELDS[key].metadata['help']}",
+            key,
+        )
 
 
 def _check_finite(where: str, value, key: str) -> None:
@@ -436,8 +650,11 @@ def _range_of(where: str) -> Range | None:
         return RANGES.get(top) or LIST_RANGES.get(top, (None,))[0]
     if top in ("channel_weights", "routing"):
         return WEIGHT_RANGE
-    table = {"world_model_overrides": WORLD_MODEL_RANGES, "intrinsic_overrides": INTRINSIC_RANGES,
-             "task_options": TASK_OPTION_RANGES}.get(top, {})
+    table = {
+        "world_model_overrides": WORLD_MODEL_RANGES,
+        "intrinsic_overrides": INTRINSIC_RANGES,
+        "task_options": TASK_OPTION_RANGES,
+    }.get(top, {})
     return table.get(rest)
 
 
@@ -476,6 +693,7 @@ def _check_like_default(where: str, value, default, key: str) -> None:
 
 def inspect_empty():
     import inspect
+
     return inspect.Parameter.empty
 
 
@@ -493,16 +711,21 @@ def _coerce(key: str, value, source: str):
         return value.lower() == "true"
     ok = _is_int(value) if tp is int else _is_number(value) if tp is float else isinstance(value, tp)
     if not ok:
-        raise ConfigError(f"{source}: {key}={value!r} must be of type {tp.__name__} "
-                          f"(got {type(value).__name__}); help: {FIELDS[key].metadata['help']}", key)
+        raise ConfigError(
+            f"{source}: {key}={value!r} must be of type {tp.__name__} "
+            f"(got {type(value).__name__}); help: {FIELDS[key].metadata['help']}",
+            key,
+        )
     return value
 
 
 def _check_keys(keys, source: str) -> None:
     unknown = [k for k in keys if k not in FIELDS]
     if unknown:
-        raise ConfigError(f"{source}: unknown config key(s) {', '.join(repr(str(k)[:80]) for k in unknown)}; "
-                          f"allowed keys: {', '.join(FIELDS)}")
+        raise ConfigError(
+            f"{source}: unknown config key(s) {', '.join(repr(str(k)[:80]) for k in unknown)}; "
+            f"allowed keys: {', '.join(FIELDS)}"
+        )
 
 
 def _no_duplicates(pairs):
@@ -528,11 +751,13 @@ def _read_file(path: Path) -> dict:
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"config file {path} is a directory, not a JSON or TOML file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block open(), /dev/zero would never end
-        raise ConfigError(f"config file {path} is not a regular file (a FIFO, socket or device); "
-                          f"give a JSON or TOML file")
+        raise ConfigError(
+            f"config file {path} is not a regular file (a FIFO, socket or device); give a JSON or TOML file"
+        )
     if info.st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"config file {path} is {info.st_size} bytes; "
-                          f"a config file is at most {MAX_CONFIG_BYTES} bytes")
+        raise ConfigError(
+            f"config file {path} is {info.st_size} bytes; a config file is at most {MAX_CONFIG_BYTES} bytes"
+        )
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
@@ -544,6 +769,7 @@ def _read_file(path: Path) -> dict:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.start}); JSON and TOML are UTF-8") from None
     if path.suffix.lower() == ".toml":
         import tomllib
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
@@ -589,8 +815,9 @@ def field_overrides(cls, texts: typing.Iterable[str]) -> dict[str, typing.Any]:
     return overrides
 
 
-def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] | dict = (),
-                sources: dict[str, str] | None = None) -> TrainConfig:
+def load_config(
+    path: str | Path | None = None, overrides: typing.Iterable[str] | dict = (), sources: dict[str, str] | None = None
+) -> TrainConfig:
     """A validated TrainConfig from defaults, then ``path`` (JSON/TOML), then ``overrides``.
 
     An error names where the faulty key was set: ``config file PATH``, ``--set`` (a list of

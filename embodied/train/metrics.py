@@ -8,6 +8,7 @@ so the CSV always parses with a single header. TensorBoard (``tb/``) is written 
 A failed write (a full disk) never leaves half a row: appends are cut back to the file's
 previous length (``append_text``) and rewrites go through a temporary file and os.replace.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,7 @@ def append_text(path: str | Path, text: str) -> None:
         data = memoryview(text.encode())
         try:
             while data:  # unbuffered: nothing is left in a buffer to fail later
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
         except BaseException:
             os.ftruncate(fd, size)
             raise
@@ -56,6 +57,7 @@ class MetricsWriter:
         self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
+
             self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
 
     def log(self, step: int, values: dict[str, float]) -> None:
@@ -74,6 +76,7 @@ class MetricsWriter:
 
     def _rewrite(self) -> None:
         from embodied.train.checkpoint import write_atomic  # .metrics.csv.tmp + os.replace, removed on failure
+
         write_atomic(self.path, _csv_text(self.columns, self.rows, header=True).encode())
 
     def truncate_after(self, step: int) -> None:

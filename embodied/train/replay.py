@@ -23,6 +23,7 @@ positions: a window of ``seq_len`` consecutive rows of one env that does not cro
 head (where the newest row meets the oldest). Windows may cross episode boundaries; the
 ``is_first`` flags inside tell the model where to reset, as in DreamerV3's replay.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,9 @@ def step_fields(observation_space: gymnasium.spaces.Dict, action_space: gymnasiu
     """The fields one stored step holds, with shapes and dtypes taken from the spaces."""
     if not isinstance(observation_space, gymnasium.spaces.Dict):
         raise TypeError(f"observation_space must be a gymnasium Dict space, got {type(observation_space).__name__}")
-    fields = {key: FieldSpec(tuple(space.shape), np.dtype(space.dtype)) for key, space in observation_space.spaces.items()}
+    fields = {
+        key: FieldSpec(tuple(space.shape), np.dtype(space.dtype)) for key, space in observation_space.spaces.items()
+    }
     for reserved in ("action_prev", "is_first", "reward", "is_terminal"):
         if reserved in fields:
             raise ValueError(f"observation key {reserved!r} clashes with a replay field; rename it")
@@ -90,7 +93,9 @@ class SequenceReplay:
                 f"replay bound too small: {self.capacity} rows of {self.num_envs} env(s) x {self.bytes_per_step} bytes; "
                 "raise capacity_steps or capacity_bytes"
             )
-        self.data = {key: np.zeros((self.capacity, self.num_envs, *spec.shape), spec.dtype) for key, spec in self.fields.items()}
+        self.data = {
+            key: np.zeros((self.capacity, self.num_envs, *spec.shape), spec.dtype) for key, spec in self.fields.items()
+        }
         self._next = 0  # row written next
         self._rows = 0  # rows filled so far (<= capacity)
         self.total_added = 0  # steps ever added, all envs
@@ -106,7 +111,9 @@ class SequenceReplay:
         return self._rows * self.num_envs
 
     # --- writing ------------------------------------------------------------------------------
-    def add(self, obs: dict[str, np.ndarray], action_prev: np.ndarray, is_first: np.ndarray, reward=None, is_terminal=None) -> None:
+    def add(
+        self, obs: dict[str, np.ndarray], action_prev: np.ndarray, is_first: np.ndarray, reward=None, is_terminal=None
+    ) -> None:
         """Store one step for every env: ``obs[key]`` has shape ``(num_envs, *space.shape)``."""
         row = self._next
         for key, spec in self.fields.items():
@@ -120,7 +127,9 @@ class SequenceReplay:
                 value = False if is_terminal is None else is_terminal
             else:
                 if key not in obs:
-                    raise KeyError(f"observation is missing key {key!r}; the observation space has {sorted(obs_keys(self.fields))}")
+                    raise KeyError(
+                        f"observation is missing key {key!r}; the observation space has {sorted(obs_keys(self.fields))}"
+                    )
                 value = obs[key]
             value = np.asarray(value)
             expected = (self.num_envs, *spec.shape)

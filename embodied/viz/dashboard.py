@@ -14,6 +14,7 @@ Keys pressed while the dashboard has the focus are reported like PyBullet's
 ``getKeyboardEvents()`` (key code -> ``KEY_IS_DOWN`` / ``KEY_WAS_TRIGGERED`` flags), so the viewer
 merges both windows' keys and handles them in one place.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -56,13 +57,19 @@ def tk_key_code(keysym: str, char: str) -> int | None:
 class Dashboard:
     """A Tk window showing RGB frames, collecting key events; ``show(frame)`` also runs Tk's event loop once."""
 
-    def __init__(self, title: str = "embodied view: dashboard", position: tuple[int, int] | None = None,
-                 on_close: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        title: str = "embodied view: dashboard",
+        position: tuple[int, int] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ):
         try:
             import tkinter
         except ImportError as err:
-            raise DashboardUnavailable(f"the dashboard needs tkinter ({err}); on Debian: apt-get install libtk8.6 "
-                                       "(python3-tk for Debian's own Python)") from err
+            raise DashboardUnavailable(
+                f"the dashboard needs tkinter ({err}); on Debian: apt-get install libtk8.6 "
+                "(python3-tk for Debian's own Python)"
+            ) from err
         try:
             self.root = tkinter.Tk(className="embodied")
         except tkinter.TclError as err:
@@ -143,12 +150,17 @@ class Dashboard:
     def geometry(self) -> tuple[int, int, int, int]:
         """(x, y, width, height) of the picture on the screen, for screenshots."""
         self.root.update()
-        return (self._label.winfo_rootx(), self._label.winfo_rooty(), self._label.winfo_width(),
-                self._label.winfo_height())
+        return (
+            self._label.winfo_rootx(),
+            self._label.winfo_rooty(),
+            self._label.winfo_width(),
+            self._label.winfo_height(),
+        )
 
     def grab(self):
         """The picture as the X server shows it (a PIL image, via Pillow's ImageGrab), not the array given to Tk."""
         from PIL import ImageGrab
+
         x, y, width, height = self.geometry()
         return ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=self.root.winfo_screen()).convert("RGB")
 

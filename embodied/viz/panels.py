@@ -9,6 +9,7 @@ panel in a frame is fixed (``panel_rect``): tests crop a decoded video frame the
 Nothing here touches PyBullet or the env: inputs are observations, extras and a picture of
 the map, so the panels are testable on made-up arrays and reusable by the GUI and trainer.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -16,8 +17,8 @@ from typing import Mapping, Sequence
 import cv2
 import numpy as np
 
-TITLE_H = 16          # title strip above every panel
-AREA = 192            # image area side; 64×64 vision upscales by exactly 3
+TITLE_H = 16  # title strip above every panel
+AREA = 192  # image area side; 64×64 vision upscales by exactly 3
 TILE_W, TILE_H = AREA, AREA + TITLE_H
 BACKGROUND = (24, 24, 28)
 TEXT = (230, 230, 230)
@@ -25,14 +26,25 @@ DIM = (120, 120, 130)
 
 #: frame layout: panel name -> (row, column, span in columns)
 LAYOUT: dict[str, tuple[int, int, int]] = {
-    "map": (0, 0, 1), "ego": (0, 1, 1), "predicted": (0, 2, 1), "touch": (0, 3, 1),
-    "senses": (1, 0, 1), "dopamine": (1, 1, 2), "status": (1, 3, 1),
+    "map": (0, 0, 1),
+    "ego": (0, 1, 1),
+    "predicted": (0, 2, 1),
+    "touch": (0, 3, 1),
+    "senses": (1, 0, 1),
+    "dopamine": (1, 1, 2),
+    "status": (1, 3, 1),
 }
 FRAME_W, FRAME_H = 4 * TILE_W, 2 * TILE_H
 
 #: colours for dopamine channels (RGB), in the order of docs/architecture.md; others cycle
-CHANNEL_COLOURS = {"prediction_success": (90, 170, 250), "novelty": (250, 190, 60), "coherence": (120, 220, 120),
-                   "food": (250, 110, 90), "effort": (190, 130, 240), "tonic": (235, 235, 235)}
+CHANNEL_COLOURS = {
+    "prediction_success": (90, 170, 250),
+    "novelty": (250, 190, 60),
+    "coherence": (120, 220, 120),
+    "food": (250, 110, 90),
+    "effort": (190, 130, 240),
+    "tonic": (235, 235, 235),
+}
 _CYCLE = [(90, 200, 200), (220, 120, 180), (160, 160, 90), (140, 140, 250)]
 
 
@@ -91,7 +103,7 @@ def fit(image: np.ndarray, width: int = AREA, height: int = AREA, nearest: bool 
     resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
     out = _canvas(width, height)
     y0, x0 = (height - new_h) // 2, (width - new_w) // 2
-    out[y0:y0 + new_h, x0:x0 + new_w] = resized
+    out[y0 : y0 + new_h, x0 : x0 + new_w] = resized
     return out
 
 
@@ -133,8 +145,9 @@ def touch_panel(touch: np.ndarray) -> np.ndarray:
     for k, start in enumerate((-135, 135, 45, -45)):  # front, left, back, right in image angles
         force = float(touch[2 * n + k])
         colour = _proximity_colour(force) if force > 0 else (70, 70, 80)
-        cv2.ellipse(img, tuple(int(c) for c in centre), (body_r + 6, body_r + 6), 0, start, start + 90, colour, 4,
-                    cv2.LINE_AA)
+        cv2.ellipse(
+            img, tuple(int(c) for c in centre), (body_r + 6, body_r + 6), 0, start, start + 90, colour, 4, cv2.LINE_AA
+        )
     cv2.circle(img, tuple(int(c) for c in centre), body_r, (140, 115, 95), -1, cv2.LINE_AA)
     pad = centre + np.array([0, -body_r])
     angles = np.linspace(np.deg2rad(10), np.deg2rad(110), n)  # as WhiskerArray's default spread
@@ -144,14 +157,21 @@ def touch_panel(touch: np.ndarray) -> np.ndarray:
             value = float(touch[offset + i])
             a = angles[i]
             tip = pad + length * np.array([side * np.sin(a), -np.cos(a)])
-            cv2.line(img, tuple(int(c) for c in pad), tuple(int(c) for c in tip), _proximity_colour(value),
-                     1 + int(2 * (value > 0)), cv2.LINE_AA)
-    _text(img, f"max {touch[:2 * n].max():.2f}", (4, AREA - 6), 0.35, DIM)
+            cv2.line(
+                img,
+                tuple(int(c) for c in pad),
+                tuple(int(c) for c in tip),
+                _proximity_colour(value),
+                1 + int(2 * (value > 0)),
+                cv2.LINE_AA,
+            )
+    _text(img, f"max {touch[: 2 * n].max():.2f}", (4, AREA - 6), 0.35, DIM)
     return img
 
 
-def _hbar(img: np.ndarray, y: int, label: str, value: float, low: float, high: float, colour,
-          x0: int = 62, width: int = 120) -> None:
+def _hbar(
+    img: np.ndarray, y: int, label: str, value: float, low: float, high: float, colour, x0: int = 62, width: int = 120
+) -> None:
     """A horizontal bar for ``value`` on [low, high]; signed ranges grow from the middle."""
     _text(img, label, (4, y + 9), 0.33)
     cv2.rectangle(img, (x0, y), (x0 + width, y + 10), (50, 50, 58), -1)
@@ -166,12 +186,23 @@ def _hbar(img: np.ndarray, y: int, label: str, value: float, low: float, high: f
         cv2.rectangle(img, (x0, y), (end, y + 10), colour, -1)
 
 
-PROPRIO_LABELS = ("v fwd", "v lat", "yaw rate", "head", "head rate", "acc fwd", "acc lat", "act fwd", "act turn",
-                  "act head")
+PROPRIO_LABELS = (
+    "v fwd",
+    "v lat",
+    "yaw rate",
+    "head",
+    "head rate",
+    "acc fwd",
+    "acc lat",
+    "act fwd",
+    "act turn",
+    "act head",
+)
 
 
-def senses_panel(scent: np.ndarray | None, proprio: np.ndarray | None,
-                 proprio_bounds: np.ndarray | None = None) -> np.ndarray:
+def senses_panel(
+    scent: np.ndarray | None, proprio: np.ndarray | None, proprio_bounds: np.ndarray | None = None
+) -> np.ndarray:
     """Left/right scent bars per odour kind, then proprioception as signed bars.
 
     ``proprio_bounds`` (per entry, positive) scales each bar; without it values are squashed
@@ -191,7 +222,7 @@ def senses_panel(scent: np.ndarray | None, proprio: np.ndarray | None,
     if proprio is not None:
         proprio = np.asarray(proprio, np.float32).ravel()
         if proprio_bounds is not None:
-            scaled = proprio / np.maximum(np.asarray(proprio_bounds, np.float32).ravel()[:proprio.size], 1e-6)
+            scaled = proprio / np.maximum(np.asarray(proprio_bounds, np.float32).ravel()[: proprio.size], 1e-6)
         else:
             scaled = np.tanh(proprio)
         for i, v in enumerate(scaled):
@@ -216,7 +247,7 @@ def trace_panel(history: Mapping[str, Sequence[float]], span: int = 2, window: i
     """
     width = span * TILE_W
     img = _canvas(width)
-    series = {k: np.asarray(v, np.float32)[-(window or width):] for k, v in history.items() if len(v) > 0}
+    series = {k: np.asarray(v, np.float32)[-(window or width) :] for k, v in history.items() if len(v) > 0}
     if not series:
         return blank_panel("no dopamine signals", span)
     top, bottom, left, right = 8, AREA - 22, 36, width - 6

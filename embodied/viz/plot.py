@@ -13,6 +13,7 @@ run all plot what they have:
 | ``dopamine.png`` | ``dopamine/rpe_<channel>`` and ``dopamine/tonic`` |
 | ``population.png`` | module population size, births and prunes, and each module's strength |
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ class RunFolderError(UserError, ValueError):
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")  # files only: no display needed, never opens a window
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -77,15 +80,24 @@ def read_population(path: str | pathlib.Path) -> list[dict]:
         reader = csv.DictReader(f)
         missing = {"step", "event", "module"} - set(reader.fieldnames or ())
         if missing:
-            raise RunFolderError(f"{path}: missing columns {sorted(missing)}; expected step,event,module,parent,strength")
+            raise RunFolderError(
+                f"{path}: missing columns {sorted(missing)}; expected step,event,module,parent,strength"
+            )
         for line, row in enumerate(reader, start=2):
             try:
                 step = int(float(row["step"]))
                 strength = float(row.get("strength") or "nan")
             except ValueError:
                 raise RunFolderError(f"{path}:{line}: step or strength is not a number: {row}") from None
-            rows.append({"step": step, "event": row["event"], "module": row["module"],
-                         "parent": row.get("parent") or "", "strength": strength})
+            rows.append(
+                {
+                    "step": step,
+                    "event": row["event"],
+                    "module": row["module"],
+                    "parent": row.get("parent") or "",
+                    "strength": strength,
+                }
+            )
     return rows
 
 

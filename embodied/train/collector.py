@@ -11,6 +11,7 @@ states cannot be saved) reproduce an uninterrupted run from a checkpoint taken a
 An env that terminates inside an episode is reset at once (gymnasium's same-step autoreset)
 from its own generator, itself seeded at the episode start: deterministic too.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -20,6 +21,7 @@ import numpy as np
 
 import embodied  # noqa: F401  (registers the env id)
 from embodied import ENV_ID
+from embodied.driver import Driver
 
 
 class Collector(Protocol):
@@ -43,6 +45,7 @@ def _workers_ignoring_ctrl_c(make):
     trainer, which stops at an episode boundary and closes them itself."""
     import signal
     import threading
+
     if threading.current_thread() is not threading.main_thread():
         return make()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -56,8 +59,15 @@ def make_env_fn(cfg):
     options = {"task_options": dict(cfg.task_options)} if cfg.task_options else {}
 
     def thunk():
-        return gym.make(ENV_ID, world=cfg.world, task=cfg.task, vision_size=cfg.vision_size,
-                        max_episode_steps=cfg.episode_steps + 1, **options)  # our segments end episodes, never TimeLimit
+        return gym.make(
+            ENV_ID,
+            world=cfg.world,
+            task=cfg.task,
+            vision_size=cfg.vision_size,
+            max_episode_steps=cfg.episode_steps + 1,
+            **options,
+        )  # our segments end episodes, never TimeLimit
+
     return thunk
 
 
@@ -65,12 +75,41 @@ def make_single_env(cfg):
     return make_env_fn(cfg)()
 
 
+class BatchedAgentPolicy:
+    """A batched agent (``Agent.step(obs, reward, is_first)``) as the driver's policy over a vector env.
+
+    It holds what the agent is given with each observation: the extrinsic reward of the previous
+    action (``observe_reward``, told by the driver) and the episode-start flags (all set by
+    ``reset()``, the envs that finished by ``reset_envs``). The agent sees the observation, that
+    reward and those flags, never ``info``. Its reward is kept at an episode start, where the
+    agent zeroes it.
+    """
+
+    def __init__(self, num_envs: int):
+        self.agent, self.num_envs = None, num_envs
+        self.reset()
+
+    def reset(self) -> None:
+        self.reward = np.zeros(self.num_envs, np.float32)
+        self.is_first = np.ones(self.num_envs, bool)
+
+    def act(self, obs: dict):
+        return self.agent.step(obs, self.reward, self.is_first)
+
+    def observe_reward(self, reward) -> None:
+        self.reward = np.asarray(reward, np.float32)
+
+    def reset_envs(self, done: np.ndarray) -> None:
+        self.is_first = done
+
+
 class LocalCollector:
-    """Vectorised envs in this process (``sync``) or in worker processes (``async``).
+    """Vectorised envs in this process (``sync``) or in worker processes (``async``), stepped by the
+    driver (``embodied/driver.py``).
 
     The policy it drives is a batched agent: ``policy.step(obs, reward, is_first) ->
-    (actions, info)`` (``embodied.brain.agent.Agent``) — it sees the observation, the
-    extrinsic reward and the episode-start flag, never ``info``.
+    (actions, info)`` (``embodied.brain.agent.Agent``, through :class:`BatchedAgentPolicy`) — it
+    sees the observation, the extrinsic reward and the episode-start flag, never ``info``.
     """
 
     def __init__(self, cfg):
@@ -83,10 +122,9 @@ class LocalCollector:
             self.envs = gym.vector.SyncVectorEnv(fns, **kwargs)
         self.observation_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
-        self.steps = 0            # steps per env since the start of the run
-        self.obs = None
-        self.reward = np.zeros(self.num_envs, np.float32)
-        self.is_first = np.ones(self.num_envs, bool)
+        self.steps = 0  # steps per env since the start of the run
+        self.policy = BatchedAgentPolicy(self.num_envs)
+        self.driver = Driver(self.envs, self.policy)
 
     @property
     def episode(self) -> int:
@@ -95,30 +133,33 @@ class LocalCollector:
     def at_episode_start(self) -> bool:
         return self.steps % self.cfg.episode_steps == 0
 
-    def _reset_all(self) -> None:
-        self.obs, _ = self.envs.reset(seed=episode_seeds(self.cfg.seed, self.episode, self.num_envs))
-        self.reward = np.zeros(self.num_envs, np.float32)
-        self.is_first = np.ones(self.num_envs, bool)
-
     def collect(self, policy, n_steps: int) -> dict:
         """Step every env ``n_steps`` times. Returns ``[T, B]``-leading arrays: ``obs`` (dict,
         what the policy acted on), ``action``, ``reward`` (after the action), ``is_first``,
         ``terminated``, the policy's per-step ``info`` list, and privileged ``coverage`` and
         ``food_eaten`` (metrics only)."""
-        rows = {"obs": [], "action": [], "reward": [], "is_first": [], "terminated": [], "coverage": [], "food_eaten": [],
-                "info": []}
+        rows = {
+            "obs": [],
+            "action": [],
+            "reward": [],
+            "is_first": [],
+            "terminated": [],
+            "coverage": [],
+            "food_eaten": [],
+            "info": [],
+        }
+        self.policy.agent = policy
         for _ in range(n_steps):
-            if self.at_episode_start():
-                self._reset_all()
-            actions, info = policy.step(self.obs, self.reward, self.is_first)
-            next_obs, reward, terminated, truncated, env_info = self.envs.step(actions)
-            rows["obs"].append(self.obs), rows["action"].append(actions), rows["is_first"].append(self.is_first)
-            rows["reward"].append(np.asarray(reward, np.float32)), rows["terminated"].append(np.asarray(terminated))
-            rows["info"].append(info)
-            rows["coverage"].append(np.asarray(env_info.get("coverage", np.zeros(self.num_envs)), np.float32))
-            rows["food_eaten"].append(np.asarray(env_info.get("food_eaten", np.zeros(self.num_envs)), np.float32))
-            done = np.asarray(terminated) | np.asarray(truncated)
-            self.obs, self.reward, self.is_first = next_obs, np.asarray(reward, np.float32), done
+            if self.at_episode_start():  # every env starts a segment together, seeded by (seed, episode, env)
+                self.driver.reset(seed=episode_seeds(self.cfg.seed, self.episode, self.num_envs))
+            step = self.driver.step()
+            rows["obs"].append(step.obs), rows["action"].append(step.action), rows["is_first"].append(step.first)
+            rows["reward"].append(np.asarray(step.reward, np.float32))
+            rows["terminated"].append(np.asarray(step.terminated))
+            rows["info"].append(step.extras)
+            info = step.next_info
+            rows["coverage"].append(np.asarray(info.get("coverage", np.zeros(self.num_envs)), np.float32))
+            rows["food_eaten"].append(np.asarray(info.get("food_eaten", np.zeros(self.num_envs)), np.float32))
             self.steps += 1
             if self.at_episode_start() and hasattr(policy, "end_episode"):
                 policy.end_episode()  # before any checkpoint: a resumed run starts with no open options
@@ -133,8 +174,7 @@ class LocalCollector:
         return {"steps": self.steps}
 
     def load_state(self, state: dict) -> None:
-        self.steps = int(state["steps"])
-        self.obs = None
+        self.steps = int(state["steps"])  # a boundary: the next collect resets every env with its seeds
 
     def close(self) -> None:
         self.envs.close()

@@ -18,6 +18,7 @@ Library use (the scripts under ``scripts/`` call this)::
 
 ``make_policy(env, seed)`` returns an object with ``reset()`` and ``act(obs) -> (action, extras)``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from .. import ENV_ID
-from ..brain.policies import tell_reward
+from ..driver import Driver
 from ..stats import bootstrap_ci
 
 HELD_OUT_START = 10_000
@@ -52,15 +53,18 @@ def check_seeds(seeds, allow_training_seeds: bool = False) -> list[int]:
         raise ValueError("no evaluation seeds")
     bad = [s for s in seeds if s < HELD_OUT_START]
     if bad and not allow_training_seeds:
-        raise ValueError(f"evaluation seeds {bad[:5]} are below {HELD_OUT_START}: those mazes may have been "
-                         f"used in training. Use held-out seeds ≥ {HELD_OUT_START}, or pass "
-                         f"allow_training_seeds=True (--allow-training-seeds) to evaluate on training mazes on purpose")
+        raise ValueError(
+            f"evaluation seeds {bad[:5]} are below {HELD_OUT_START}: those mazes may have been "
+            f"used in training. Use held-out seeds ≥ {HELD_OUT_START}, or pass "
+            f"allow_training_seeds=True (--allow-training-seeds) to evaluate on training mazes on purpose"
+        )
     return seeds
 
 
 def env_kwargs_from_config(config: dict) -> dict:
     """The env constructor arguments found in a run's ``config.json`` (top level or under ``env``)."""
     from ..env import RodentMazeEnv
+
     names = set(inspect.signature(RodentMazeEnv.__init__).parameters) - {"self", "world", "task", "render_mode"}
     found = {k: v for k, v in config.items() if k in names}
     for key in ("env", "env_kwargs"):
@@ -76,26 +80,31 @@ def make_eval_env(world: str, task: str, episode_steps: int, env_kwargs: dict | 
 def run_episode(env, policy, seed: int, episode_steps: int, bar=None) -> dict:
     """One episode of exactly ``episode_steps`` steps (or until the env ends it) on maze ``seed``;
     ``bar`` (a tqdm bar) advances by one per step and by the rest when the env ends it early."""
-    obs, info = env.reset(seed=seed)
-    policy.reset()
-    steps, steps_to = 0, {50: None, 90: None}
-    for steps in range(1, episode_steps + 1):
-        action, _ = policy.act(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
-        tell_reward(policy, reward)
+    steps_to = {50: None, 90: None}
+
+    def measure(step) -> None:
         if bar is not None:
             bar.update(1)
         for level in steps_to:
-            if steps_to[level] is None and info["coverage"] >= level / 100:
-                steps_to[level] = steps
-        if terminated or truncated:
-            break
+            if steps_to[level] is None and step.next_info["coverage"] >= level / 100:
+                steps_to[level] = step.episode_step
+
+    driver = Driver(env, policy, on_step=[measure])
+    driver.reset(seed=seed)
+    steps = driver.run(steps=episode_steps, episodes=1)
     if bar is not None:
         bar.update(episode_steps - steps)
+    info = driver.info  # the last step's (a run never resets after its last step)
     eaten = int(info.get("food_eaten", 0))
-    return {"seed": int(seed), "steps": steps, "coverage": float(info["coverage"]), "food_eaten": eaten,
-            "food_per_1000": 1000.0 * eaten / max(steps, 1),
-            "steps_to_50": steps_to[50] or steps, "steps_to_90": steps_to[90] or steps}
+    return {
+        "seed": int(seed),
+        "steps": steps,
+        "coverage": float(info["coverage"]),
+        "food_eaten": eaten,
+        "food_per_1000": 1000.0 * eaten / max(steps, 1),
+        "steps_to_50": steps_to[50] or steps,
+        "steps_to_90": steps_to[90] or steps,
+    }
 
 
 def _bar(enabled: bool, total: int, desc: str, unit: str):
@@ -104,12 +113,23 @@ def _bar(enabled: bool, total: int, desc: str, unit: str):
     import sys
 
     from tqdm import tqdm
+
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
 
-def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode_steps: int, *,
-                    allow_training_seeds: bool = False, env_kwargs: dict | None = None,
-                    progress: bool = False, label: str = "", progress_bar: bool = False) -> dict:
+def evaluate_policy(
+    make_policy: Callable,
+    world: str,
+    task: str,
+    seeds,
+    episode_steps: int,
+    *,
+    allow_training_seeds: bool = False,
+    env_kwargs: dict | None = None,
+    progress: bool = False,
+    label: str = "",
+    progress_bar: bool = False,
+) -> dict:
     """Run ``make_policy(env, seed)`` for one episode on each held-out maze seed.
 
     ``progress`` prints one line per seed; ``progress_bar`` shows a tqdm bar over every step
@@ -129,14 +149,23 @@ def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode
                 bar.set_postfix(seed=str(seed), coverage=f"{episodes[-1]['coverage']:.2f}")
             if progress:
                 e = episodes[-1]
-                print(f"  {label or 'policy'} seed {seed}: coverage {e['coverage']:.3f}, "
-                      f"food/1000 {e['food_per_1000']:.2f}", flush=True)
+                print(
+                    f"  {label or 'policy'} seed {seed}: coverage {e['coverage']:.3f}, "
+                    f"food/1000 {e['food_per_1000']:.2f}",
+                    flush=True,
+                )
     finally:
         if bar is not None:
             bar.close()
         env.close()
-    result = {"world": world, "task": task, "seeds": seeds, "episode_steps": int(episode_steps),
-              "wall_s": time.time() - start, "episodes": episodes}
+    result = {
+        "world": world,
+        "task": task,
+        "seeds": seeds,
+        "episode_steps": int(episode_steps),
+        "wall_s": time.time() - start,
+        "episodes": episodes,
+    }
     for key in ("coverage", "food_per_1000", "steps_to_50", "steps_to_90"):
         values = [e[key] for e in episodes]
         result[key] = values
@@ -144,11 +173,18 @@ def evaluate_policy(make_policy: Callable, world: str, task: str, seeds, episode
     return result
 
 
-def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor: float = 3.0,
-                      allow_training_seeds: bool = False, progress_bar: bool = False) -> dict:
+def dfs_episode_steps(
+    world: str,
+    seeds,
+    env_kwargs: dict | None = None,
+    factor: float = 3.0,
+    allow_training_seeds: bool = False,
+    progress_bar: bool = False,
+) -> dict:
     """``factor`` × the mean env steps the depth-first oracle needs on these mazes, measured by
     driving :class:`embodied.evaluation.oracles.DFSOracle` through each (evaluation only)."""
     from ..evaluation.oracles import measure_dfs_steps
+
     seeds = check_seeds(seeds, allow_training_seeds)
     env = make_eval_env(world, "explore", 50_000, env_kwargs)
     bar = _bar(progress_bar, len(seeds), "DFS oracle (episode length)", "maze")
@@ -163,9 +199,14 @@ def dfs_episode_steps(world: str, seeds, env_kwargs: dict | None = None, factor:
             bar.close()
         env.close()
     steps = [r["steps"] for r in runs]
-    return {"episode_steps": int(round(factor * float(np.mean(steps)))), "oracle_steps": steps,
-            "oracle_steps_to_full": [r["steps_to_full"] for r in runs], "cell_moves": [r["cell_moves"] for r in runs],
-            "formula_steps": [r["formula_steps"] for r in runs], "factor": factor}
+    return {
+        "episode_steps": int(round(factor * float(np.mean(steps)))),
+        "oracle_steps": steps,
+        "oracle_steps_to_full": [r["steps_to_full"] for r in runs],
+        "cell_moves": [r["cell_moves"] for r in runs],
+        "formula_steps": [r["formula_steps"] for r in runs],
+        "factor": factor,
+    }
 
 
 # ---- helpers the comparison scripts share ---------------------------------------------------
@@ -174,6 +215,7 @@ def limit_threads(n: int = 1) -> None:
     policy's small per-step forward passes fight other processes; 1 thread was much faster."""
     if n and n > 0:
         import torch
+
         torch.set_num_threads(int(n))
 
 
@@ -193,19 +235,24 @@ def trainer_missing_reason() -> str | None:
     return None
 
 
-def train_agent(run_dir, overrides: list[str], config_path: str = "configs/default.json",
-                resume: bool = False) -> dict:
+def train_agent(run_dir, overrides: list[str], config_path: str = "configs/default.json", resume: bool = False) -> dict:
     """Train with ``embodied.train.loop.train``; returns the checkpoint path, wall-clock and summary."""
     from .config import load_config
     from .loop import train
+
     cfg = load_config(config_path, overrides=list(overrides))
     run_dir = Path(run_dir)
     start = time.time()
     summary = train(cfg, run_dir, resume=resume, progress=False, overwrite=True)  # the script's own folder
     wall = time.time() - start
     checkpoint = run_dir / "checkpoints" / "latest.pt"
-    info = {"checkpoint": str(checkpoint), "wall_s": wall, "total_steps": int(cfg.total_steps),
-            "overrides": list(overrides), "config": config_path}
+    info = {
+        "checkpoint": str(checkpoint),
+        "wall_s": wall,
+        "total_steps": int(cfg.total_steps),
+        "overrides": list(overrides),
+        "config": config_path,
+    }
     try:
         json.dumps(summary)
         info["summary"] = summary
@@ -222,9 +269,11 @@ def training_overlap(config: dict, eval_seeds, world: str | None = None) -> dict
     shared seeds and the held-out seeds whose maze geometry also occurred in training.
     """
     import math
+
     from ..arena.catalogue import resolve_world
     from ..arena.procedural import generate_maze
     from .collector import episode_seeds
+
     world = world or config["world"]
     num_envs, episode_steps = int(config["num_envs"]), int(config["episode_steps"])
     episodes = math.ceil(int(config["total_steps"]) / (episode_steps * num_envs))
@@ -233,21 +282,32 @@ def training_overlap(config: dict, eval_seeds, world: str | None = None) -> dict
     same_maze: list[int] = []
     spec = resolve_world(config["world"])
     if isinstance(spec, dict) and config["world"] == world:
+
         def mask(seed):
-            return generate_maze(np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed)))),
-                                 **spec).free.tobytes()
+            return generate_maze(
+                np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed)))), **spec
+            ).free.tobytes()
+
         train_masks = {mask(s) for s in train_seeds}
         same_maze = [int(s) for s in eval_seeds if mask(s) in train_masks]
-    return {"training_episodes": episodes * num_envs, "shared_seeds": shared, "same_maze_geometry": same_maze,
-            "train_seed_min": min(train_seeds), "train_seed_max": max(train_seeds)}
+    return {
+        "training_episodes": episodes * num_envs,
+        "shared_seeds": shared,
+        "same_maze_geometry": same_maze,
+        "train_seed_min": min(train_seeds),
+        "train_seed_max": max(train_seeds),
+    }
 
 
-def save_bar_figure(path, results: dict, key: str, ylabel: str, title: str, target: float | None = None,
-                    target_label: str = "target") -> None:
+def save_bar_figure(
+    path, results: dict, key: str, ylabel: str, title: str, target: float | None = None, target_label: str = "target"
+) -> None:
     """Bars of mean ``key`` with bootstrap 95% CI whiskers, one per condition, and the per-maze points."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     names = list(results)
     means = [results[n][f"{key}_ci"]["mean"] for n in names]
     lows = [results[n][f"{key}_ci"]["mean"] - results[n][f"{key}_ci"]["low"] for n in names]
@@ -280,10 +340,12 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
 
     Returns (make_policy(env, seed), env kwargs read from the checkpoint's run folder)."""
     from ..brain.policies import REFERENCE_POLICIES, make_reference_policy
+
     if spec in REFERENCE_POLICIES:
         return (lambda env, seed: make_reference_policy(spec, env.action_space, seed)), {}
     if spec in ("forage-oracle", "dfs-oracle"):
         from ..evaluation.oracles import DFSOracle, ForageOracle
+
         cls = ForageOracle if spec == "forage-oracle" else DFSOracle
         return (lambda env, seed: cls(env)), {}
     path = Path(spec)
@@ -292,6 +354,7 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
     if path.is_dir():  # a run folder
         path = path / "checkpoints" / "latest.pt"
     from .checkpoint import CheckpointError, load_checkpoint, load_policy
+
     load_checkpoint(path)  # a corrupt or foreign file fails now, not after the DFS oracle's minutes
     env_kwargs = {}
     for config_path in (path.parent.parent / "config.json", path.parent / "config.json"):
@@ -313,22 +376,34 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
 
 def summary_line(name: str, result: dict) -> str:
     cov, food = result["coverage_ci"], result["food_per_1000_ci"]
-    return (f"{name:<22} coverage {cov['mean']:.3f} [{cov['low']:.3f}, {cov['high']:.3f}]   "
-            f"food/1000 steps {food['mean']:.2f} [{food['low']:.2f}, {food['high']:.2f}]   (n={cov['n']})")
+    return (
+        f"{name:<22} coverage {cov['mean']:.3f} [{cov['low']:.3f}, {cov['high']:.3f}]   "
+        f"food/1000 steps {food['mean']:.2f} [{food['low']:.2f}, {food['high']:.2f}]   (n={cov['n']})"
+    )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", help="checkpoint .pt or run folder (or use --policy)")
-    parser.add_argument("--policy", choices=["random", "wander", "forage-oracle", "dfs-oracle"],
-                        help="a reference policy instead of a checkpoint (oracles are privileged baselines)")
+    parser.add_argument(
+        "--policy",
+        choices=["random", "wander", "forage-oracle", "dfs-oracle"],
+        help="a reference policy instead of a checkpoint (oracles are privileged baselines)",
+    )
     parser.add_argument("--world", default=DEFAULT_WORLD, help="layout name, file, or procedural:WxH")
     parser.add_argument("--task", default="explore", choices=["explore", "forage"])
     parser.add_argument("--seeds", type=int, default=5, help=f"number of held-out mazes, 1..{MAX_SEEDS}")
-    parser.add_argument("--seed-start", type=int, default=HELD_OUT_START,
-                        help=f"first maze seed (≥ 10000; at most {MAX_SEED} counting every seed)")
-    parser.add_argument("--episode-steps", default="auto",
-                        help=f"steps per episode, 1..{MAX_EPISODE_STEPS}; 'auto' = 3x the DFS oracle's steps "
-                             f"(explore) or 2000 (forage)")
+    parser.add_argument(
+        "--seed-start",
+        type=int,
+        default=HELD_OUT_START,
+        help=f"first maze seed (≥ 10000; at most {MAX_SEED} counting every seed)",
+    )
+    parser.add_argument(
+        "--episode-steps",
+        default="auto",
+        help=f"steps per episode, 1..{MAX_EPISODE_STEPS}; 'auto' = 3x the DFS oracle's steps "
+        f"(explore) or 2000 (forage)",
+    )
     parser.add_argument("--allow-training-seeds", action="store_true", help="permit seeds < 10000 (training mazes)")
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the policy (0 = torch's default)")
@@ -343,16 +418,20 @@ MAX_SEEDS, MAX_SEED, MAX_EPISODE_STEPS = 10_000, 2**32 - 1, 10_000_000
 def _checked_args(args: argparse.Namespace) -> int:
     """The episode length (0 for auto) after every argument is checked; UsageError names the bad one."""
     from ..errors import UsageError
+
     if bool(args.checkpoint) == bool(args.policy):
         raise UsageError("give a checkpoint or --policy (one of them)")
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise UsageError(f"--seeds {args.seeds}: allowed 1..{MAX_SEEDS}")
     if not 0 <= args.seed_start <= MAX_SEED - args.seeds + 1:
-        raise UsageError(f"--seed-start {args.seed_start}: allowed 0..{MAX_SEED - args.seeds + 1} "
-                         f"(seeds are whole numbers in [0, 2^32 - 1])")
+        raise UsageError(
+            f"--seed-start {args.seed_start}: allowed 0..{MAX_SEED - args.seeds + 1} "
+            f"(seeds are whole numbers in [0, 2^32 - 1])"
+        )
     if not 0 <= args.threads <= 1024:
         raise UsageError(f"--threads {args.threads}: allowed 0..1024")
     from ..brain.device import resolve_device
+
     try:
         resolve_device(args.device)
     except (TypeError, ValueError) as err:
@@ -364,8 +443,9 @@ def _checked_args(args: argparse.Namespace) -> int:
     try:
         steps = int(args.episode_steps)
     except ValueError:
-        raise UsageError(f"--episode-steps {args.episode_steps!r}: a whole number 1..{MAX_EPISODE_STEPS} or 'auto'") \
-            from None
+        raise UsageError(
+            f"--episode-steps {args.episode_steps!r}: a whole number 1..{MAX_EPISODE_STEPS} or 'auto'"
+        ) from None
     if not 1 <= steps <= MAX_EPISODE_STEPS:
         raise UsageError(f"--episode-steps {steps}: allowed 1..{MAX_EPISODE_STEPS} or 'auto'")
     return steps
@@ -373,6 +453,7 @@ def _checked_args(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
+
     episode_steps = _checked_args(args)
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     if args.checkpoint:
@@ -385,19 +466,33 @@ def run(args: argparse.Namespace) -> int:
     bars = not args.no_progress
     if not episode_steps:
         if args.task == "explore":
-            dfs = dfs_episode_steps(args.world, seeds, env_kwargs, allow_training_seeds=args.allow_training_seeds,
-                                    progress_bar=bars)
+            dfs = dfs_episode_steps(
+                args.world, seeds, env_kwargs, allow_training_seeds=args.allow_training_seeds, progress_bar=bars
+            )
             episode_steps = dfs["episode_steps"]
-            print(f"episode length {episode_steps} steps = 3 x mean DFS-oracle traversal "
-                  f"({np.mean(dfs['oracle_steps']):.0f} steps, {dfs['cell_moves'][0]} cell moves)")
+            print(
+                f"episode length {episode_steps} steps = 3 x mean DFS-oracle traversal "
+                f"({np.mean(dfs['oracle_steps']):.0f} steps, {dfs['cell_moves'][0]} cell moves)"
+            )
         else:
             episode_steps = 2000
     name = args.policy or args.checkpoint
-    print(f"evaluating {name} on {args.world} task {args.task}: seeds {seeds[0]}..{seeds[-1]}, "
-          f"{episode_steps} steps each", flush=True)
-    result = evaluate_policy(make, args.world, args.task, seeds, episode_steps,
-                             allow_training_seeds=args.allow_training_seeds, env_kwargs=env_kwargs,
-                             label=Path(name).name, progress_bar=bars)
+    print(
+        f"evaluating {name} on {args.world} task {args.task}: seeds {seeds[0]}..{seeds[-1]}, "
+        f"{episode_steps} steps each",
+        flush=True,
+    )
+    result = evaluate_policy(
+        make,
+        args.world,
+        args.task,
+        seeds,
+        episode_steps,
+        allow_training_seeds=args.allow_training_seeds,
+        env_kwargs=env_kwargs,
+        label=Path(name).name,
+        progress_bar=bars,
+    )
     cov, food = result["coverage_ci"], result["food_per_1000_ci"]
     print(f"coverage        mean {cov['mean']:.3f}  95% CI [{cov['low']:.3f}, {cov['high']:.3f}]  (n={cov['n']})")
     print(f"food per 1000   mean {food['mean']:.2f}  95% CI [{food['low']:.2f}, {food['high']:.2f}]  (n={food['n']})")

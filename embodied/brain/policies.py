@@ -1,21 +1,15 @@
 """Reference policies that need no learning: baselines, data collection and demos.
 
-Both read only the observation (the one hard rule), never privileged state.
+Both read only the observation (the one hard rule), never privileged state. The env loops step
+them through ``embodied.driver.Driver``, which also passes the reward to a policy that listens
+(``observe_reward``).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram
-
-
-def tell_reward(policy, reward: float) -> None:
-    """Pass the env's reward for the step just taken to a policy that listens (``observe_reward``;
-    the agent's food channel reads it, a reference policy has none). Every loop that steps an env
-    for a policy calls it after ``env.step``, so the rat knows when it ate."""
-    listen = getattr(policy, "observe_reward", None)
-    if listen is not None:
-        listen(float(reward))
 
 
 class RandomPolicy:

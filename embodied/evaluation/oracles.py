@@ -21,6 +21,7 @@ Both use turn-then-go control on cell centres: turn in place (forward 0) until t
 error is small, then drive at full speed; collinear waypoints are merged so corridors are
 run straight through.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -28,6 +29,7 @@ from collections import deque
 import numpy as np
 
 from ..body.rat import CONTROL_DT
+from ..driver import Driver
 
 Cell = tuple[int, int]
 _MOVES = ((1, 0), (0, -1), (-1, 0), (0, 1))  # east, north (row − 1), west, south
@@ -92,6 +94,7 @@ def dfs_tour(layout, start: Cell, heading: float | None = None) -> list[Cell]:
             facing = direction_of(nxt, cell)
 
     import sys
+
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * layout.rows * layout.cols + 100))
     try:
@@ -123,8 +126,14 @@ def steps_per_cell_move(cell_size: float, top_speed: float = 0.6, dt: float = CO
     return cell_size / (top_speed * dt)
 
 
-def dfs_steps_formula(layout, start: Cell, heading: float = 0.0, top_speed: float = 0.6,
-                      max_turn_rate: float = np.pi, dt: float = CONTROL_DT) -> float:
+def dfs_steps_formula(
+    layout,
+    start: Cell,
+    heading: float = 0.0,
+    top_speed: float = 0.6,
+    max_turn_rate: float = np.pi,
+    dt: float = CONTROL_DT,
+) -> float:
     """Kinematic lower estimate of the tour in env steps: straight runs at top speed plus
     turns in place at the top turn rate (no acceleration, no corner cutting)."""
     tour = dfs_tour(layout, start, heading)
@@ -181,7 +190,7 @@ class _Oracle:
         points = [layout.cell_centre(*c) for c in cells]
         if len(points) >= 2:
             x, y, _ = self._state()
-            (ax, ay), (bx, by) = points[0], points[1]
+            (ax, ay), (_, by) = points[0], points[1]
             off_axis = abs(y - ay) if ay == by else abs(x - ax)
             if off_axis < self.controller.reach:
                 points = points[1:]
@@ -207,13 +216,26 @@ class DFSOracle(_Oracle):
     def done(self) -> bool:
         return self._planned and not self.waypoints
 
-    def act(self, obs=None) -> tuple[np.ndarray, dict]:
+    def _plan(self) -> None:
+        """The tour from the rat's cell and heading, once per episode (at the first act)."""
         if not self._planned:
             x, y, yaw = self._state()
             start = self.env.layout.cell_of(x, y)
             self.tour = dfs_tour(self.env.layout, start, yaw)
             self._set_path(self.tour)
             self._planned = True
+
+    def finished(self) -> bool:
+        """Whether the tour is over where the rat stands now: planned, and every waypoint reached.
+        Asked before acting, it plans and drops the reached waypoints exactly as ``act`` would."""
+        self._plan()
+        x, y, _ = self._state()
+        while self.waypoints and self.controller.reached(x, y, self.waypoints[0]):
+            self.waypoints.pop(0)
+        return self.done
+
+    def act(self, obs=None) -> tuple[np.ndarray, dict]:
+        self._plan()
         return self._drive(), {"module": "dfs_oracle"}
 
 
@@ -252,30 +274,45 @@ def measure_dfs_steps(env, seed: int | None = None, max_steps: int = 20_000, opt
     (first step with coverage 1.0), ``cell_moves`` (2·(cells − 1)), ``formula_steps``
     (:func:`dfs_steps_formula`), ``coverage`` at the end and ``cells`` (reachable free cells).
     """
-    obs, info = env.reset(seed=seed, options=options)
     oracle = DFSOracle(env)
-    oracle.reset()
+    steps_to_full = None
+
+    def watch_coverage(step) -> None:
+        nonlocal steps_to_full
+        if steps_to_full is None and step.next_info["coverage"] >= 1.0:
+            steps_to_full = step.episode_step
+
+    driver = Driver(env, oracle, on_step=[watch_coverage])
+    driver.reset(seed=seed, options=options)
+    info = driver.info
     layout = env.unwrapped.layout
     start = layout.cell_of(*info["position"])
     start_heading = float(info["heading"])
-    steps, steps_to_full = 0, None
     if info["coverage"] >= 1.0:
         steps_to_full = 0
-    while steps < max_steps:
-        action, _ = oracle.act(obs)
-        if oracle.done:
-            break
-        obs, _, terminated, truncated, info = env.step(action)
-        steps += 1
-        if steps_to_full is None and info["coverage"] >= 1.0:
-            steps_to_full = steps
-        if terminated or truncated:
-            break
-    return {"steps": steps, "steps_to_full": steps_to_full, "cell_moves": dfs_cell_moves(layout, start),
-            "tour_moves": len(oracle.tour) - 1, "formula_steps": dfs_steps_formula(layout, start, start_heading),
-            "coverage": float(info["coverage"]), "cells": int(layout.reachable_from(start).sum()),
-            "finished": oracle.done}
+    steps = driver.run(steps=max_steps, episodes=1, until=oracle.finished)
+    info = driver.info
+    return {
+        "steps": steps,
+        "steps_to_full": steps_to_full,
+        "cell_moves": dfs_cell_moves(layout, start),
+        "tour_moves": len(oracle.tour) - 1,
+        "formula_steps": dfs_steps_formula(layout, start, start_heading),
+        "coverage": float(info["coverage"]),
+        "cells": int(layout.reachable_from(start).sum()),
+        "finished": oracle.done,
+    }
 
 
-__all__ = ["DFSOracle", "ForageOracle", "WaypointController", "dfs_cell_moves", "dfs_steps_formula", "dfs_tour",
-           "measure_dfs_steps", "merge_collinear", "shortest_path", "steps_per_cell_move"]
+__all__ = [
+    "DFSOracle",
+    "ForageOracle",
+    "WaypointController",
+    "dfs_cell_moves",
+    "dfs_steps_formula",
+    "dfs_tour",
+    "measure_dfs_steps",
+    "merge_collinear",
+    "shortest_path",
+    "steps_per_cell_move",
+]

@@ -1,11 +1,12 @@
 """Scripted trajectories for the intrinsic rewards: the issue's four scenarios, measured.
 
-A ``Brain`` (world model + intrinsic rewards + replay, learning online, small model) rides a
-``Driver`` through the real env; each scenario function returns the figures its floor is
-about, so the tests (``tests/test_intrinsic.py``, one seed) and the benchmark
-(``scripts/eval_intrinsic.py``, several seeds, every floor) measure the same thing.
+A ``Brain`` (world model + intrinsic rewards + replay, learning online, small model) is taken
+through the real env by a ``ScriptedRide`` (scripted actions, stepped by ``embodied.driver.Driver``);
+each scenario function returns the figures its floor is about, so the tests
+(``tests/test_intrinsic.py``, one seed) and the benchmark (``scripts/eval_intrinsic.py``, several
+seeds, every floor) measure the same thing.
 
-The driver steers with the privileged ``info['position']``/``info['heading']``: it is
+The ride steers with the privileged ``info['position']``/``info['heading']``: it is
 scaffolding that decides where the rat goes, never an input to the rewards, which see only
 the observation stream, the actions and the model's own state.
 
@@ -24,6 +25,7 @@ Floors (the world-model issue), each a ratio that must come out at most ``FLOORS
 - coherence: one sense replaced by noise, or vision several steps late, drops coherence >= 50 %
   (scored after the cross-sense heads settle on the lived stream, ``coherence_scenario``).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -35,12 +37,26 @@ import torch
 import embodied  # noqa: F401  (registers the env)
 from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
 from embodied.brain.world_model import WorldModel, WorldModelConfig
+from embodied.driver import Driver
 from embodied.paths import WORLDS
 from embodied.train.replay import SequenceReplay
 
 #: a world model small enough to learn online in these scenarios within seconds on one core
-SMALL = dict(image_size=16, cnn_depth=8, vision_embed=64, vector_embed=16, mlp_units=64, deter=64, stoch_groups=8,
-             stoch_classes=8, hidden=64, batch_size=8, seq_len=16, lr=1e-3, device="cpu")
+SMALL = dict(
+    image_size=16,
+    cnn_depth=8,
+    vision_embed=64,
+    vector_embed=16,
+    mlp_units=64,
+    deter=64,
+    stoch_groups=8,
+    stoch_classes=8,
+    hidden=64,
+    batch_size=8,
+    seq_len=16,
+    lr=1e-3,
+    device="cpu",
+)
 
 #: the issue's floors: measured ratio <= floor (">=" for new_over_familiar)
 FLOORS = {
@@ -57,8 +73,15 @@ FLOORS = {
 AT_LEAST = {"novelty.new_over_familiar"}
 
 
+#: one long life per scenario: no time limit (``None`` would mean the registered 1,000 steps, and the driver
+#: resets an env whose episode was cut; the scenarios always stepped on past it, as if there were no limit)
+NO_TIME_LIMIT = 10**9
+
+
 def make_env(world) -> gymnasium.Env:
-    return gymnasium.make("embodied/RodentMaze-v0", world=str(world), task="explore", vision_size=32, max_episode_steps=None)
+    return gymnasium.make(
+        "embodied/RodentMaze-v0", world=str(world), task="explore", vision_size=32, max_episode_steps=NO_TIME_LIMIT
+    )
 
 
 def cell_xy(env, col, row) -> np.ndarray:
@@ -94,22 +117,38 @@ class Brain:
         return {k: float(v[0]) for k, v in r.items()}
 
 
-class Driver:
-    """Scripted movement: go to a point, face a direction, stay still. Records every step."""
+class ScriptedRide:
+    """Scripted movement: go to a point, face a direction, stay still. Records every step.
+
+    The actions are the script's (steered by privileged position and heading), given to
+    :class:`embodied.driver.Driver` step by step; the brain senses each step in the driver's
+    callback, from the observation and the action only."""
 
     def __init__(self, env, brain: Brain, start, heading: float, record_obs: bool = False):
         self.env, self.brain, self.record_obs = env, brain, record_obs
-        self.obs, self.info = env.reset(seed=0, options={"start": start, "heading": heading})
+        self.driver = Driver(env, on_step=[self._sense])
+        self.driver.reset(seed=0, options={"start": start, "heading": heading})
         self.observations, self.actions = [self.obs], [np.zeros(3, np.float32)]
+        self._rec: dict[str, list] = defaultdict(list)
         brain.sense(self.obs, np.zeros(3, np.float32), True)
 
+    @property
+    def obs(self) -> dict:
+        return self.driver.obs
+
+    @property
+    def info(self) -> dict:
+        return self.driver.info
+
     def act(self, action, rec) -> None:
-        action = np.asarray(action, np.float32)
-        self.obs, _, _, _, self.info = self.env.step(action)
+        self._rec = rec
+        self.driver.step(np.asarray(action, np.float32))
+
+    def _sense(self, step) -> None:
         if self.record_obs:
-            self.observations.append(self.obs), self.actions.append(action)
-        for k, v in self.brain.sense(self.obs, action, False).items():
-            rec[k].append(v)
+            self.observations.append(step.next_obs), self.actions.append(step.action)
+        for k, v in self.brain.sense(step.next_obs, step.action, False).items():
+            self._rec[k].append(v)
 
     def go_to(self, x, y, tol: float = 0.04, max_steps: int = 400) -> dict[str, list]:
         rec = defaultdict(list)
@@ -163,15 +202,20 @@ def novelty_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str, 
     episodic novelty needs none, and the ensemble term stays >= 1x)."""
     env = make_env(WORLDS / "two_corridors.maze")
     brain = Brain(env, train_every=0, seed=seed, intrinsic=intrinsic)
-    drv = Driver(env, brain, start=(1, 1), heading=0.0)
+    drv = ScriptedRide(env, brain, start=(1, 1), heading=0.0)
     west, east = cell_xy(env, 1, 1), cell_xy(env, 6, 1)
     passes = [drv.go_to(*(east if i % 2 == 0 else west)) for i in range(20)]
     first, familiar = mean(passes[0], "novelty"), mean(merge(passes[18], passes[19]), "novelty")
     drv.go_to(*cell_xy(env, 7, 1))
     new = mean(drv.go_to(*cell_xy(env, 7, 5)), "novelty")
     env.close()
-    return {"first": first, "familiar": familiar, "new": new,
-            "familiar_over_first": ratio(familiar, first), "new_over_familiar": ratio(new, familiar)}
+    return {
+        "first": first,
+        "familiar": familiar,
+        "new": new,
+        "familiar_over_first": ratio(familiar, first),
+        "new_over_familiar": ratio(new, familiar),
+    }
 
 
 def noisy_tv_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str, float]:
@@ -180,7 +224,7 @@ def noisy_tv_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str,
     500 steps while learning every step; the TV's level is the last 100 steps."""
     env = make_env(WORLDS / "noisy_tv.maze")
     brain = Brain(env, train_every=4, seed=seed, intrinsic={"lag_updates": 25, **(intrinsic or {})})
-    drv = Driver(env, brain, start=(1, 1), heading=-np.pi / 2)
+    drv = ScriptedRide(env, brain, start=(1, 1), heading=-np.pi / 2)
     drv.go_to(*cell_xy(env, 1, 4)), drv.go_to(*cell_xy(env, 1, 1))
     drv.stay(150)
     corridor = drv.go_to(*cell_xy(env, 9, 1))
@@ -201,7 +245,7 @@ def dark_room_scenario(seed: int = 0, intrinsic: dict | None = None) -> dict[str
     level is the last 100 steps. Prediction success is signed: its ratio uses magnitudes."""
     env = make_env(WORLDS / "two_corridors.maze")
     brain = Brain(env, train_every=4, seed=seed, intrinsic={"lag_updates": 25, **(intrinsic or {})})
-    drv = Driver(env, brain, start=(1, 1), heading=0.0)
+    drv = ScriptedRide(env, brain, start=(1, 1), heading=0.0)
     drv.go_to(*cell_xy(env, 6, 1)), drv.go_to(*cell_xy(env, 1, 1)), drv.go_to(*cell_xy(env, 7, 1))
     explore = merge(drv.go_to(*cell_xy(env, 7, 6)), drv.go_to(*cell_xy(env, 7, 2)))
     drv.go_to(*cell_xy(env, 7, 6))
@@ -230,8 +274,13 @@ def coherence_scenario(seed: int = 0, intrinsic: dict | None = None, head_update
     train for thousands of updates). With 300 more: see ``tests/test_intrinsic.py``."""
     env = make_env(WORLDS / "two_corridors.maze")
     brain = Brain(env, train_every=2, seed=seed, intrinsic=intrinsic)
-    drv = Driver(env, brain, start=(1, 1), heading=0.0, record_obs=True)
-    drv.go_to(*cell_xy(env, 7, 1)), drv.go_to(*cell_xy(env, 7, 6)), drv.go_to(*cell_xy(env, 7, 1)), drv.go_to(*cell_xy(env, 1, 1))
+    drv = ScriptedRide(env, brain, start=(1, 1), heading=0.0, record_obs=True)
+    (
+        drv.go_to(*cell_xy(env, 7, 1)),
+        drv.go_to(*cell_xy(env, 7, 6)),
+        drv.go_to(*cell_xy(env, 7, 1)),
+        drv.go_to(*cell_xy(env, 1, 1)),
+    )
     env.close()
     for _ in range(head_updates):  # the cross-sense heads settle on what was lived (the world model held fixed)
         batch = brain.replay.sample(SMALL["batch_size"], SMALL["seq_len"], brain.rng)
@@ -243,16 +292,32 @@ def coherence_scenario(seed: int = 0, intrinsic: dict | None = None, head_update
     seq["action_prev"] = np.stack(drv.actions)[None]
     seq["is_first"] = np.zeros(seq["action_prev"].shape[:2], bool)
     window = {k: v[:, -200:] for k, v in seq.items()}
-    score = lambda w: float(brain.ir.sequence(w)["coherence"][:, 20:].mean())
+
+    def score(w) -> float:
+        return float(brain.ir.sequence(w)["coherence"][:, 20:].mean())
+
     clean = score(window)
-    noisy = score(dict(window, touch=np.random.default_rng(seed).uniform(0, 1, window["touch"].shape).astype(np.float32)))
-    late = score(dict(window, vision=np.concatenate([window["vision"][:, :1].repeat(6, 1), window["vision"][:, :-6]], 1)))
-    return {"clean": clean, "touch_noise_value": noisy, "vision_late_value": late,
-            "touch_noise": ratio(noisy, clean), "vision_late": ratio(late, clean)}
+    noisy = score(
+        dict(window, touch=np.random.default_rng(seed).uniform(0, 1, window["touch"].shape).astype(np.float32))
+    )
+    late = score(
+        dict(window, vision=np.concatenate([window["vision"][:, :1].repeat(6, 1), window["vision"][:, :-6]], 1))
+    )
+    return {
+        "clean": clean,
+        "touch_noise_value": noisy,
+        "vision_late_value": late,
+        "touch_noise": ratio(noisy, clean),
+        "vision_late": ratio(late, clean),
+    }
 
 
-SCENARIOS = {"novelty": novelty_scenario, "noisy_tv": noisy_tv_scenario, "dark_room": dark_room_scenario,
-             "coherence": coherence_scenario}
+SCENARIOS = {
+    "novelty": novelty_scenario,
+    "noisy_tv": noisy_tv_scenario,
+    "dark_room": dark_room_scenario,
+    "coherence": coherence_scenario,
+}
 
 
 def meets(name: str, value: float) -> bool:

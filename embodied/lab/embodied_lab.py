@@ -14,6 +14,7 @@ with margins so that noise around zero cannot pass (``MARGIN`` of the first eati
 * on omission trials of the trained rat, dopamine at the expected food time dips below −margin.
 These are measured, not assumed: the summary says PASS or FAIL with the numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import ENV_ID
-from ..brain.policies import tell_reward
+from ..driver import Driver
 from .traces import write_trace_csv
 
 #: the lab's own training settings (``embodied train``'s defaults stay as they are); ``--set`` overrides them
@@ -37,12 +38,15 @@ LAB_CONFIG = (
     "critic_senses=true",
     # the tabular lab's time scale: γ = 0.98 and λ = 0.9 per 100 ms are 0.9933 and 0.965 per 1/30 s step
     # (the maze default γ = 0.97 per step discounts a 1 s cue-food delay by 0.4, the tabular one by 0.82)
-    "gamma=0.9933", "lam=0.965",
+    "gamma=0.9933",
+    "lam=0.965",
     # replayed λ-return updates and per-channel return normalisation (rare food vs dense novelty)
-    "critic_replay_updates=16", "critic_return_norm=true",
+    "critic_replay_updates=16",
+    "critic_return_norm=true",
     # the critics time the light: a delay line of the senses (s_{t-5} ... s_{t-45}, 1.5 s), the serial
     # compound of TD models of dopamine, from the rat's own view; one slow trace (2 s) for context
-    "critic_sense_delays=[5, 10, 15, 20, 25, 30, 35, 40, 45]", "critic_sense_traces=[64]",
+    "critic_sense_delays=[5, 10, 15, 20, 25, 30, 35, 40, 45]",
+    "critic_sense_traces=[64]",
     # longer episodes (34 s): each episode start is a reset, and its first interval is not a real one
     "episode_steps=1024",
 )
@@ -55,8 +59,15 @@ WINDOW = 6  # steps (0.2 s) after an event over which the phasic response is ave
 MARGIN = 0.2  # changes must exceed this fraction of the untrained rat's response to food
 
 
-def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channel: str,
-          task_options: dict | None = None, progress: bool = False) -> dict:
+def probe(
+    checkpoint: Path,
+    trials: int,
+    seed: int,
+    omission_prob: float,
+    channel: str,
+    task_options: dict | None = None,
+    progress: bool = False,
+) -> dict:
     """Run a checkpoint (learning off) for ``trials`` trials; RPE traces aligned to events.
 
     The task and box are the ones the checkpoint was trained in (its config's ``world`` and
@@ -65,22 +76,31 @@ def probe(checkpoint: Path, trials: int, seed: int, omission_prob: float, channe
     env, policy, options = _trained_rat(checkpoint, omission_prob, task_options)
     bar = tqdm(total=trials, unit="trial", desc=f"probe {checkpoint.name}", disable=not progress, leave=False)
     policy.predict = False  # the probe reads dopamine, not the predicted frame (3x faster)
-    obs, info = env.reset(seed=seed)
-    policy.reset()
-    rows, step = [], 0
+    rows = []
     longest = int(options.get("iti_steps", (60, 150))[1]) + 400  # steps a trial can take (interval + trial)
-    while info["trial"] < trials and step < trials * longest:
-        action, extras = policy.act(obs)
-        rpe = extras.get("rpe", {})
-        rows.append({"step": step, "trial": info["trial"], "trial_step": info["trial_step"], "cue_on": info["cue_on"],
-                     "food_present": info["food_present"], "omitted": info["omitted"],
-                     "rpe": rpe.get(channel, np.nan), "rpe_total": extras.get("phasic", sum(rpe.values())),
-                     "value": _value(policy, channel), "tonic": extras.get("tonic", np.nan)})
-        obs, reward, _, _, info = env.step(action)
-        tell_reward(policy, reward)
-        rows[-1]["reward"] = reward
-        step += 1
-        bar.update(min(info["trial"], trials) - bar.n)
+
+    def row(step) -> None:
+        info, rpe = step.info, step.extras.get("rpe", {})
+        rows.append(
+            {
+                "step": len(rows),
+                "trial": info["trial"],
+                "trial_step": info["trial_step"],
+                "cue_on": info["cue_on"],
+                "food_present": info["food_present"],
+                "omitted": info["omitted"],
+                "rpe": rpe.get(channel, np.nan),
+                "rpe_total": step.extras.get("phasic", sum(rpe.values())),
+                "value": _value(policy, channel),
+                "tonic": step.extras.get("tonic", np.nan),
+                "reward": step.reward,
+            }
+        )
+        bar.update(min(step.next_info["trial"], trials) - bar.n)
+
+    driver = Driver(env, policy, on_step=[row])
+    driver.reset(seed=seed)
+    driver.run(steps=trials * longest, until=lambda: driver.info["trial"] >= trials)
     bar.close()
     env.close()
     return {"rows": rows, **_responses(rows)}
@@ -95,14 +115,26 @@ def _trained_rat(checkpoint: Path, omission_prob: float, task_options: dict | No
     config = _config(checkpoint)
     options = dict(config.get("task_options") or {}) if task_options is None else dict(task_options)
     options["omission_prob"] = omission_prob
-    env = gym.make(ENV_ID, world=config.get("world", "conditioning_box"), task="conditioning",
-                   vision_size=int(config.get("vision_size", 64)),
-                   max_episode_steps=10 ** 7, task_options=options)
+    env = gym.make(
+        ENV_ID,
+        world=config.get("world", "conditioning_box"),
+        task="conditioning",
+        vision_size=int(config.get("vision_size", 64)),
+        max_episode_steps=10**7,
+        task_options=options,
+    )
     return env, load_policy(checkpoint, env=env), options
 
 
-def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_prob: float = 0.25,
-                 channels: tuple[str, ...] = ("food",), progress: bool = False) -> dict:
+def record_video(
+    checkpoint: Path,
+    path: Path,
+    steps: int,
+    seed: int,
+    omission_prob: float = 0.25,
+    channels: tuple[str, ...] = ("food",),
+    progress: bool = False,
+) -> dict:
     """A rollout video of the checkpoint's rat in its box (``embodied record``'s panels: the map, its
     view, the predicted view, whiskers, scent, the dopamine trace of ``channels`` (all when empty) and
     tonic; the status names the light and the pellet), learning off, omission trials at ``omission_prob``."""
@@ -110,8 +142,9 @@ def record_video(checkpoint: Path, path: Path, steps: int, seed: int, omission_p
 
     env, policy, _ = _trained_rat(checkpoint, omission_prob)
     try:
-        return record_rollout(env, _ChannelFilter(policy, channels) if channels else policy, steps, path, seed=seed,
-                              progress=progress)
+        return record_rollout(
+            env, _ChannelFilter(policy, channels) if channels else policy, steps, path, seed=seed, progress=progress
+        )
     finally:
         env.close()
 
@@ -132,7 +165,9 @@ class _ChannelFilter:
         return action, {**extras, "rpe": {c: rpe[c] for c in self.channels if c in rpe}}
 
     def observe_reward(self, reward: float) -> None:
-        tell_reward(self.policy, reward)
+        listen = getattr(self.policy, "observe_reward", None)
+        if listen is not None:
+            listen(reward)
 
 
 def _value(policy, channel: str) -> float:
@@ -166,13 +201,19 @@ def _responses(rows: list[dict]) -> dict:
     omit_idx = np.flatnonzero((trial_step == delay) & omitted)
 
     def mean_after(indices):
-        values = [rpe[i:i + WINDOW].mean() for i in indices if i + WINDOW <= len(rpe)]
+        values = [rpe[i : i + WINDOW].mean() for i in indices if i + WINDOW <= len(rpe)]
         return float(np.mean(values)) if values else float("nan")
 
     eaten_at = trial_step[eat_idx - 1]  # trial step of each eating (the row whose action earned the pellet)
-    return {"cue": mean_after(cue_idx), "eat": mean_after(eat_idx), "omission": mean_after(omit_idx),
-            "n_cues": int(len(cue_idx)), "n_eaten": int(len(eat_idx)), "n_omissions": int(len(omit_idx)),
-            "eat_latency_s": float(np.median(eaten_at)) / 30.0 if len(eaten_at) else float("nan")}
+    return {
+        "cue": mean_after(cue_idx),
+        "eat": mean_after(eat_idx),
+        "omission": mean_after(omit_idx),
+        "n_cues": int(len(cue_idx)),
+        "n_eaten": int(len(eat_idx)),
+        "n_omissions": int(len(omit_idx)),
+        "eat_latency_s": float(np.median(eaten_at)) / 30.0 if len(eaten_at) else float("nan"),
+    }
 
 
 def oracle_bounds(rows: list[dict], gamma: float) -> dict:
@@ -204,8 +245,10 @@ def oracle_bounds(rows: list[dict], gamma: float) -> dict:
     def mean(mask):
         return float(returns[mask & ok].mean()) if (mask & ok).any() else float("nan")
 
-    return {"cue": mean(trial_step == 0) - gamma * mean(trial_step < 0),
-            "omission": gamma * mean((trial_step == delay) & omitted) - mean((trial_step == delay - 1) & ~omitted)}
+    return {
+        "cue": mean(trial_step == 0) - gamma * mean(trial_step < 0),
+        "omission": gamma * mean((trial_step == delay) & omitted) - mean((trial_step == delay - 1) & ~omitted),
+    }
 
 
 def _delay(rows):
@@ -213,9 +256,17 @@ def _delay(rows):
     return int(min(food_steps)) if food_steps else 30
 
 
-def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 2, trials: int = 32,
-                     channel: str = "food", overrides: list[str] | None = None, video_steps: int = 900,
-                     restrained: bool = True) -> dict:
+def run_embodied_lab(
+    out: Path,
+    steps: int,
+    seed: int,
+    checkpoints: int = 2,
+    trials: int = 32,
+    channel: str = "food",
+    overrides: list[str] | None = None,
+    video_steps: int = 900,
+    restrained: bool = True,
+) -> dict:
     """Train in the conditioning box, probe each checkpoint, write figure, CSV, summary and (with
     ``video_steps`` > 0) a video of the last checkpoint's rat, ``embodied.mp4``.
 
@@ -233,8 +284,9 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 2, tri
     ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     probes = {}
     for ckpt in ckpts:
-        probes[int(ckpt.stem.split("_")[1])] = probe(ckpt, trials, seed + 1, omission_prob=0.25, channel=channel,
-                                                    progress=True)
+        probes[int(ckpt.stem.split("_")[1])] = probe(
+            ckpt, trials, seed + 1, omission_prob=0.25, channel=channel, progress=True
+        )
     for pr in probes.values():
         pr["oracle"] = oracle_bounds(pr["rows"], config.gamma)
     first, last = probes[min(probes)], probes[max(probes)]
@@ -244,10 +296,18 @@ def run_embodied_lab(out: Path, steps: int, seed: int, checkpoints: int = 2, tri
         "eating response shrinks with training": last["eat"] < first["eat"] - margin,
         "dip at the expected time of omitted food": last["omission"] < -margin,
     }
-    summary = {"steps": steps, "seed": seed, "channel": channel, "margin": margin, "checks": checks, "passed": all(checks.values()),
-               "responses": {step: {k: v for k, v in pr.items() if k != "rows"} for step, pr in probes.items()}}
-    write_trace_csv([{"checkpoint_step": step, **row} for step, pr in probes.items() for row in pr["rows"]],
-                    out / "embodied.csv")
+    summary = {
+        "steps": steps,
+        "seed": seed,
+        "channel": channel,
+        "margin": margin,
+        "checks": checks,
+        "passed": all(checks.values()),
+        "responses": {step: {k: v for k, v in pr.items() if k != "rows"} for step, pr in probes.items()},
+    }
+    write_trace_csv(
+        [{"checkpoint_step": step, **row} for step, pr in probes.items() for row in pr["rows"]], out / "embodied.csv"
+    )
     _figure(out / "embodied.png", probes, channel, world=config.world)
     if video_steps > 0:
         summary["video"] = record_video(ckpts[-1], out / "embodied.mp4", video_steps, seed + 2, progress=True)
@@ -260,11 +320,21 @@ def lab_config(steps: int, seed: int, checkpoints: int, restrained: bool = True,
     ``restrained``, checkpoints every ``steps // checkpoints``; ``overrides`` last."""
     from ..train.config import load_config
 
-    return load_config(None, overrides=[
-        "world=conditioning_box", "task=conditioning", f"total_steps={steps}", f"seed={seed}",
-        f"checkpoint_every={max(500, steps // checkpoints)}", f"keep_checkpoints={checkpoints + 1}", "video_every=0",
-        *LAB_CONFIG, f"task_options={json.dumps({**LAB_TASK_OPTIONS, 'restrained': bool(restrained)})}",
-        *(overrides or [])])
+    return load_config(
+        None,
+        overrides=[
+            "world=conditioning_box",
+            "task=conditioning",
+            f"total_steps={steps}",
+            f"seed={seed}",
+            f"checkpoint_every={max(500, steps // checkpoints)}",
+            f"keep_checkpoints={checkpoints + 1}",
+            "video_every=0",
+            *LAB_CONFIG,
+            f"task_options={json.dumps({**LAB_TASK_OPTIONS, 'restrained': bool(restrained)})}",
+            *(overrides or []),
+        ],
+    )
 
 
 def _save_naive(config, path: Path) -> None:

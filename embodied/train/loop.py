@@ -30,6 +30,7 @@ Stopping and failing without losing anything:
   ``resume=True`` (a run is a function of its config, so nothing is lost).
 - stale ``.*.tmp`` files of a killed writer are removed when a run starts or resumes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,19 +50,45 @@ import numpy as np
 import torch
 
 from embodied.brain.agent import Agent
-from embodied.brain.agent import _rng_state as rng_state_of, _set_rng_state as set_rng_state_of
+from embodied.brain.agent import _rng_state as rng_state_of
+from embodied.brain.agent import _set_rng_state as set_rng_state_of
 from embodied.errors import NoSpaceError, TrainingInterrupted
-from embodied.train.checkpoint import (CheckpointError, clean_stale_tmp, link_checkpoint, load_checkpoint,
-                                       load_replay_state, remove_checkpoint, replay_state, rng_states, save_checkpoint,
-                                       set_rng_states, write_atomic)
+from embodied.train.checkpoint import (
+    CheckpointError,
+    clean_stale_tmp,
+    link_checkpoint,
+    load_checkpoint,
+    load_replay_state,
+    remove_checkpoint,
+    replay_state,
+    rng_states,
+    save_checkpoint,
+    set_rng_states,
+    write_atomic,
+)
 from embodied.train.collector import LocalCollector
 from embodied.train.config import TrainConfig
 from embodied.train.metrics import MetricsWriter, append_text
 from embodied.train.replay import SequenceReplay
 
 #: config keys a resumed run must share with its checkpoint (they shape the env stream or the nets)
-RESUME_FIXED = ("world", "task", "task_options", "num_envs", "episode_steps", "rollout_steps", "seed", "vision_size", "world_model",
-                "world_model_overrides", "intrinsic", "scalar_dopamine", "initial_modules", "critic_taus", "context_bits")
+RESUME_FIXED = (
+    "world",
+    "task",
+    "task_options",
+    "num_envs",
+    "episode_steps",
+    "rollout_steps",
+    "seed",
+    "vision_size",
+    "world_model",
+    "world_model_overrides",
+    "intrinsic",
+    "scalar_dopamine",
+    "initial_modules",
+    "critic_taus",
+    "context_bits",
+)
 
 
 class PopulationLog:
@@ -80,6 +107,7 @@ class PopulationLog:
 
     def _write(self, rows, mode) -> None:
         import io
+
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, self.HEADER)
         if mode == "w":
@@ -126,8 +154,16 @@ STEP_FILE = re.compile(r"step_(\d+)\.pt")
 def _save(run_dir: Path, cfg: TrainConfig, step: int, agent, collector, replay, replay_rng, loop_state: dict) -> Path:
     """step_<N>.pt with its digest, then latest.pt as a hard link to it (no second copy)."""
     ckpt_dir = run_dir / "checkpoints"
-    payload = {"step": step, "config": cfg.to_dict(), "agent": agent.state_dict(), "collector": collector.state(),
-               "replay": replay_state(replay), "replay_rng": rng_state_of(replay_rng), "rng": rng_states(), "loop": loop_state}
+    payload = {
+        "step": step,
+        "config": cfg.to_dict(),
+        "agent": agent.state_dict(),
+        "collector": collector.state(),
+        "replay": replay_state(replay),
+        "replay_rng": rng_state_of(replay_rng),
+        "rng": rng_states(),
+        "loop": loop_state,
+    }
     path = save_checkpoint(ckpt_dir / f"step_{step}.pt", payload)
     link_checkpoint(path, ckpt_dir / "latest.pt")
     return path
@@ -142,7 +178,7 @@ def _step_files(run_dir: Path) -> list[Path]:
 
 def _prune_checkpoints(run_dir: Path, keep: int) -> None:
     files = _step_files(run_dir)
-    for old in files[:max(0, len(files) - keep)]:
+    for old in files[: max(0, len(files) - keep)]:
         remove_checkpoint(old)
 
 
@@ -179,8 +215,12 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print(f"\nembodied train: Ctrl-C: finishing this episode ({self.steps_left()} steps) to write an exact "
-              f"checkpoint; Ctrl-C again stops now without it", file=sys.stderr, flush=True)
+        print(
+            f"\nembodied train: Ctrl-C: finishing this episode ({self.steps_left()} steps) to write an exact "
+            f"checkpoint; Ctrl-C again stops now without it",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():
@@ -197,6 +237,7 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = F
     bar when ``progress``."""
     from embodied.train.checkpoint import load_policy
     from embodied.train.collector import make_single_env
+
     path = run_dir / "videos" / f"step_{step}.mp4"
     env = make_single_env(cfg)
     try:
@@ -213,19 +254,21 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = F
 def _fallback_video(env, policy, cfg, path: Path, err) -> dict:
     import cv2
 
-    from ..brain.policies import tell_reward
+    from ..driver import Driver
+
     print(f"embodied train: embodied.viz.record unavailable ({err}); writing plain ego-view frames to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    obs, _ = env.reset(seed=cfg.seed + 99_991)
-    policy.reset()
-    h, w = obs["vision"].shape[:2]
+    driver = Driver(env, policy)
+    driver.reset(seed=cfg.seed + 99_991)
+    h, w = driver.obs["vision"].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w * 4, h * 4))
-    for _ in range(cfg.video_steps):
-        action, _ = policy.act(obs)
-        frame = cv2.resize(obs["vision"][..., :3], (w * 4, h * 4), interpolation=cv2.INTER_NEAREST)
+
+    def write_frame(step) -> None:
+        frame = cv2.resize(step.obs["vision"][..., :3], (w * 4, h * 4), interpolation=cv2.INTER_NEAREST)
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        obs, reward, *_ = env.step(action)
-        tell_reward(policy, reward)
+
+    driver.on_step.append(write_frame)
+    driver.run(steps=cfg.video_steps)
     writer.release()
     return {"path": str(path), "frames": cfg.video_steps}
 
@@ -244,14 +287,21 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
     has_checkpoint = (run_dir / "checkpoints" / "latest.pt").exists() or bool(_step_files(run_dir))
     if not (resume or overwrite) and has_run:
         if not has_checkpoint:
-            raise CheckpointError(f"{run_dir} holds a run stopped before its first checkpoint: start it again from "
-                                  f"step 0 with --resume, or choose another --run-dir; nothing was changed")
-        raise CheckpointError(f"{run_dir} already holds a run (metrics.csv, checkpoints/): continue it with "
-                              f"--resume or choose another --run-dir; nothing was changed")
+            raise CheckpointError(
+                f"{run_dir} holds a run stopped before its first checkpoint: start it again from "
+                f"step 0 with --resume, or choose another --run-dir; nothing was changed"
+            )
+        raise CheckpointError(
+            f"{run_dir} already holds a run (metrics.csv, checkpoints/): continue it with "
+            f"--resume or choose another --run-dir; nothing was changed"
+        )
     if resume and not has_run:
-        raise CheckpointError(f"cannot resume {run_dir}: it holds no run (no config.json, metrics.csv or "
-                              f"checkpoints/); start one without --resume")
+        raise CheckpointError(
+            f"cannot resume {run_dir}: it holds no run (no config.json, metrics.csv or "
+            f"checkpoints/); start one without --resume"
+        )
     from embodied.arena.catalogue import resolve_world
+
     resolve_world(cfg.world)  # a bad world fails here, before the run folder is touched
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -263,8 +313,11 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
         torch.set_num_threads(cfg.torch_threads)
     checkpoint = _resume_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
-        print(f"embodied train: {run_dir} has no checkpoint yet (stopped before its first); starting it again "
-              f"from step 0", file=sys.stderr)
+        print(
+            f"embodied train: {run_dir} has no checkpoint yet (stopped before its first); starting it again "
+            f"from step 0",
+            file=sys.stderr,
+        )
         resume = False
     if checkpoint is not None:
         saved = checkpoint["config"]
@@ -276,9 +329,12 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
         return _train(cfg, run_dir, checkpoint, progress)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(err, NoSpaceError):
-            raise NoSpaceError(err.errno, f"no space left on device while writing in {run_dir} "
-                                          f"({err.filename or err}); the last checkpoint and the CSVs are intact "
-                                          f"(free some space, then continue with --resume)") from None
+            raise NoSpaceError(
+                err.errno,
+                f"no space left on device while writing in {run_dir} "
+                f"({err.filename or err}); the last checkpoint and the CSVs are intact "
+                f"(free some space, then continue with --resume)",
+            ) from None
         raise
 
 
@@ -293,12 +349,21 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
     total_steps = math.ceil(cfg.total_steps / episode_env_steps) * episode_env_steps  # whole episodes
     collector = LocalCollector(cfg)
     agent = Agent(cfg, collector.observation_space, collector.action_space, num_envs=B)
-    replay = SequenceReplay(collector.observation_space, collector.action_space, capacity_steps=cfg.replay_capacity,
-                            num_envs=B)
+    replay = SequenceReplay(
+        collector.observation_space, collector.action_space, capacity_steps=cfg.replay_capacity, num_envs=B
+    )
     replay_rng = np.random.default_rng([cfg.seed, 2])
     wm_cfg = agent.world_model.config
-    loop = {"wm_debt": 0.0, "last_checkpoint": 0, "last_video": 0, "last_log": 0, "window": Window().state(),
-            "episode_returns": [], "episode_coverage": [], "start_time_offset": 0.0}
+    loop = {
+        "wm_debt": 0.0,
+        "last_checkpoint": 0,
+        "last_video": 0,
+        "last_log": 0,
+        "window": Window().state(),
+        "episode_returns": [],
+        "episode_coverage": [],
+        "start_time_offset": 0.0,
+    }
     start_step = 0
     if checkpoint is not None:
         agent.load_state_dict(checkpoint["agent"])
@@ -320,6 +385,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, desc="train")
     step, t0, step0 = start_step, time.perf_counter(), start_step
     last_action = np.zeros((B, 3), np.float32)
@@ -337,8 +403,13 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                 for t in range(T):
                     first = batch["is_first"][t]
                     action_prev = np.where(first[:, None], 0.0, last_action).astype(np.float32)
-                    replay.add({k: v[t] for k, v in batch["obs"].items()}, action_prev, first,
-                               reward=np.where(first, 0.0, last_reward), is_terminal=batch["terminated"][t])
+                    replay.add(
+                        {k: v[t] for k, v in batch["obs"].items()},
+                        action_prev,
+                        first,
+                        reward=np.where(first, 0.0, last_reward),
+                        is_terminal=batch["terminated"][t],
+                    )
                     last_action, last_reward = batch["action"][t], batch["reward"][t]
                     episode_return = np.where(first, 0.0, episode_return) + batch["reward"][t]
                 # 3. world model and intrinsic heads on replay
@@ -346,7 +417,9 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     loop["wm_debt"] += cfg.train_ratio * B * T / (wm_cfg.batch_size * wm_cfg.seq_len)
                     while loop["wm_debt"] >= 1.0:
                         loop["wm_debt"] -= 1.0
-                        for name, value in agent.train_world_model(replay.sample(wm_cfg.batch_size, wm_cfg.seq_len, replay_rng)).items():
+                        for name, value in agent.train_world_model(
+                            replay.sample(wm_cfg.batch_size, wm_cfg.seq_len, replay_rng)
+                        ).items():
                             window.add(f"losses/{name}", value)
                 # 4. dopamine: critics and actor modules on the fresh rollout
                 for name, value in agent.learn([info["record"] for info in batch["info"]]).items():
@@ -391,14 +464,22 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     summary = {"step": step, **row}
                     window = Window()
                     if bar is not None:
-                        bar.set_postfix(cov=f"{row['charts/coverage_now']:.2f}", food=f"{row['charts/food_per_1000_steps']:.1f}",
-                                        tonic=f"{row.get('dopamine/tonic', 0.0):+.2f}", sps=f"{row['time/steps_per_second']:.0f}",
-                                        mods=len(agent.population))
+                        bar.set_postfix(
+                            cov=f"{row['charts/coverage_now']:.2f}",
+                            food=f"{row['charts/food_per_1000_steps']:.1f}",
+                            tonic=f"{row.get('dopamine/tonic', 0.0):+.2f}",
+                            sps=f"{row['time/steps_per_second']:.0f}",
+                            mods=len(agent.population),
+                        )
                 # checkpoints (and videos) only at episode boundaries: that is what makes resume exact
                 saved = None
-                if collector.at_episode_start() and (step - loop["last_checkpoint"] >= cfg.checkpoint_every or step >= total_steps):
+                if collector.at_episode_start() and (
+                    step - loop["last_checkpoint"] >= cfg.checkpoint_every or step >= total_steps
+                ):
                     loop["last_checkpoint"] = step
-                    video_due = cfg.video_every > 0 and (step - loop["last_video"] >= cfg.video_every or step >= total_steps)
+                    video_due = cfg.video_every > 0 and (
+                        step - loop["last_video"] >= cfg.video_every or step >= total_steps
+                    )
                     if video_due:
                         loop["last_video"] = step
                     loop["window"] = window.state()
@@ -413,13 +494,19 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                         loop["window"] = window.state()
                         saved = _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
                         _prune_checkpoints(run_dir, max(cfg.keep_checkpoints, 1))
-                    raise TrainingInterrupted(f"interrupted at step {step} of {total_steps}: checkpoint {saved} "
-                                              f"written; continue exactly with --resume --run-dir {run_dir}")
+                    raise TrainingInterrupted(
+                        f"interrupted at step {step} of {total_steps}: checkpoint {saved} "
+                        f"written; continue exactly with --resume --run-dir {run_dir}"
+                    )
         finally:
             if bar is not None:
                 bar.close()
             metrics.close()
             collector.close()
-    summary.update(population_size=len(agent.population), births=agent.population.births,
-                   prunes=agent.population.prunes, total_steps=step)
+    summary.update(
+        population_size=len(agent.population),
+        births=agent.population.births,
+        prunes=agent.population.prunes,
+        total_steps=step,
+    )
     return summary

@@ -20,6 +20,7 @@ It needs a display (a desktop, or Xvfb on a server: see docs/visualisation.md); 
 ``embodied view`` exits 2 with one line (``embodied.display.require_display``) before PyBullet
 is asked for a window, since PyBullet would end the process from C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,32 +34,46 @@ import numpy as np
 import pybullet as p
 
 from ..body.rat import CONTROL_DT
-from ..brain.policies import tell_reward
 from ..display import DisplayError, require_display
+from ..driver import Driver
 from ..senses.base import SimView
 from ..tasks import TASKS
-from .panels import FRAME_W
 from .dashboard import Dashboard, DashboardUnavailable, key_help_block, with_strip
+from .panels import FRAME_W
 from .record import Recorder, proprio_bounds
 
 KEY_DOWN, KEY_TRIGGERED = p.KEY_IS_DOWN, p.KEY_WAS_TRIGGERED
 #: drive keys -> (action index, value)
 DRIVE_KEYS: dict[int, tuple[int, float]] = {
-    p.B3G_UP_ARROW: (0, 1.0), ord("w"): (0, 1.0), p.B3G_DOWN_ARROW: (0, -1.0), ord("s"): (0, -1.0),
-    p.B3G_LEFT_ARROW: (1, 1.0), ord("a"): (1, 1.0), p.B3G_RIGHT_ARROW: (1, -1.0), ord("d"): (1, -1.0),
-    ord("q"): (2, 1.0), ord("e"): (2, -1.0),
+    p.B3G_UP_ARROW: (0, 1.0),
+    ord("w"): (0, 1.0),
+    p.B3G_DOWN_ARROW: (0, -1.0),
+    ord("s"): (0, -1.0),
+    p.B3G_LEFT_ARROW: (1, 1.0),
+    ord("a"): (1, 1.0),
+    p.B3G_RIGHT_ARROW: (1, -1.0),
+    ord("d"): (1, -1.0),
+    ord("q"): (2, 1.0),
+    ord("e"): (2, -1.0),
 }
 FASTER_KEYS, SLOWER_KEYS = {ord("+"), ord("=")}, {ord("-"), ord("_")}  # '=' and '_': the same keys unshifted
 #: speed steps: multiples of real time (one env step per CONTROL_DT); the GUI cannot go faster than it draws
 SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 KEYS: list[tuple[str, str]] = [
-    ("arrows / WASD", "drive: forward, back, turn left, right"), ("Q / E", "turn the head"),
-    ("Space", "pause / resume"), ("N", "one step while paused"), ("+ / -", "faster / slower"),
-    ("R", "reset"), ("C", "agent <-> keyboard control (a drive key also takes over)"),
-    ("F", "follow camera <-> free camera (mouse)"), ("O", "odour field on/off"), ("Esc / X", "quit"),
+    ("arrows / WASD", "drive: forward, back, turn left, right"),
+    ("Q / E", "turn the head"),
+    ("Space", "pause / resume"),
+    ("N", "one step while paused"),
+    ("+ / -", "faster / slower"),
+    ("R", "reset"),
+    ("C", "agent <-> keyboard control (a drive key also takes over)"),
+    ("F", "follow camera <-> free camera (mouse)"),
+    ("O", "odour field on/off"),
+    ("Esc / X", "quit"),
 ]
-KEY_HELP = ("arrows/WASD drive  Q/E head  Space pause  N step  +/- speed  R reset  C agent/keys  "
-            "F camera  O odour  Esc quit")
+KEY_HELP = (
+    "arrows/WASD drive  Q/E head  Space pause  N step  +/- speed  R reset  C agent/keys  F camera  O odour  Esc quit"
+)
 FREE_RGB, TOUCH_RGB = np.array([0.6, 0.6, 0.65]), np.array([1.0, 0.1, 0.05])
 
 
@@ -73,8 +88,15 @@ class RatViewer:
     when it cannot); ``False`` draws no window, but ``dashboard_frame()`` still returns its picture.
     """
 
-    def __init__(self, env, policy=None, seed: int | None = None, follow: bool = True, show_odour: bool = False,
-                 dashboard: bool = False):
+    def __init__(
+        self,
+        env,
+        policy=None,
+        seed: int | None = None,
+        follow: bool = True,
+        show_odour: bool = False,
+        dashboard: bool = False,
+    ):
         self.env, self.base = env, env.unwrapped
         if getattr(self.base, "render_mode", None) != "human":
             raise ValueError("RatViewer needs an env made with render_mode='human'")
@@ -95,6 +117,8 @@ class RatViewer:
         # the video's panel composition, without a file: one frame per env step
         self.recorder = Recorder(None, proprio_bounds=proprio_bounds(env))
         self.panels_frame: np.ndarray | None = None
+        # every step goes through the driver: it tells the agent its reward (not when the keyboard drives)
+        self.driver = Driver(env, policy, on_step=[self._stepped], on_episode=[lambda episode: self.reset()])
         self.dashboard: Dashboard | None = None
         self._shown_state: tuple | None = None
         if dashboard:
@@ -108,9 +132,8 @@ class RatViewer:
 
     # ---- control ---------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
-        self.obs, self.info = self.env.reset(seed=seed)
-        if self.policy is not None:
-            self.policy.reset()
+        self.driver.reset(seed=seed)
+        self.obs, self.info = self.driver.obs, self.driver.info
         self.extras, self.reward, self.episode_steps = {}, None, 0
         self.recorder.new_episode()
         self.panels_frame = self.recorder.render(self.obs, self.info, {}, self.base.layout, step=0)
@@ -157,20 +180,13 @@ class RatViewer:
                 events[key] = events.get(key, 0) | flags
         return events
 
-    def action(self) -> np.ndarray:
-        """The agent's action (and its extras) or the keyboard's command."""
-        if self.control == "agent" and self.policy is not None:
-            action, self.extras = self.policy.act(self.obs)
-            self.extras = dict(self.extras or {})
-            return np.asarray(action, np.float32)
-        self.extras = {"module": "keyboard"}
-        return self.command.copy()
-
     def step(self, read_keyboard: bool = True) -> bool:
         """Poll keys (optionally), advance one env step unless paused, redraw; True if it stepped.
 
-        Like the video, the dashboard's frame for a step shows the observation the policy acted
-        on and what the policy said about it (its ``extras``), and the reward of the step before.
+        The agent's step or the keyboard's command goes through the driver (``embodied/driver.py``),
+        which tells the agent its reward when the agent chose the action. Like the video, the
+        dashboard's frame for a step shows the observation the policy acted on and what the policy
+        said about it (its ``extras``), and the reward of the step before.
         """
         if read_keyboard:
             self.handle_keys(self.poll_keys())
@@ -179,19 +195,24 @@ class RatViewer:
         stepped = False
         if not self.paused or self._single_steps > 0:
             self._single_steps = max(0, self._single_steps - 1)
-            action = self.action()
-            self.panels_frame = self.recorder.render(self.obs, self.info, self.extras, self.base.layout,
-                                                     step=self.episode_steps, reward=self.reward)
-            self.obs, self.reward, terminated, truncated, self.info = self.env.step(action)
             if self.control == "agent" and self.policy is not None:
-                tell_reward(self.policy, self.reward)
-            self.steps += 1
-            self.episode_steps += 1
+                self.driver.step()
+            else:
+                self.driver.step(self.command.copy())
             stepped = True
-            if terminated or truncated:
-                self.reset()
         self._draw()
         return stepped
+
+    def _stepped(self, step) -> None:
+        """The driver's callback: draw the step's panels, then take the env's reply (an ended episode
+        then resets through the driver's ``on_episode``)."""
+        self.extras = dict(step.extras or {}) if step.acted else {"module": "keyboard"}
+        self.panels_frame = self.recorder.render(
+            step.obs, step.info, self.extras, self.base.layout, step=self.episode_steps, reward=self.reward
+        )
+        self.obs, self.reward, self.info = step.next_obs, step.reward, step.next_info
+        self.steps += 1
+        self.episode_steps += 1
 
     def run(self, max_steps: int | None = None, realtime: bool = True) -> int:
         """Loop until a window closes, Esc/X, or ``max_steps``; returns the steps taken."""
@@ -217,8 +238,10 @@ class RatViewer:
     def state_line(self) -> str:
         """What the viewer is doing, for the dashboard's strip and title: pure, for tests."""
         mode = "PAUSED" if self.paused else "running"
-        return (f"{mode}  speed {speed_label(self.speed)}  control: {self.control}  "
-                f"episode step {self.episode_steps}  total {self.steps}")
+        return (
+            f"{mode}  speed {speed_label(self.speed)}  control: {self.control}  "
+            f"episode step {self.episode_steps}  total {self.steps}"
+        )
 
     def dashboard_frame(self) -> np.ndarray:
         """The dashboard's picture: the video's frame for the last step and the state/key strip."""
@@ -238,8 +261,9 @@ class RatViewer:
     def screenshot(self, width: int = 480, height: int = 360) -> tuple[np.ndarray, np.ndarray]:
         """(RGB uint8, segmentation of body ids) through the GUI's current camera, OpenGL renderer."""
         cam = p.getDebugVisualizerCamera(physicsClientId=self.client)
-        _, _, rgba, _, seg = p.getCameraImage(width, height, cam[2], cam[3], renderer=p.ER_BULLET_HARDWARE_OPENGL,
-                                              physicsClientId=self.client)
+        _, _, rgba, _, seg = p.getCameraImage(
+            width, height, cam[2], cam[3], renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=self.client
+        )
         rgb = np.asarray(rgba, np.uint8).reshape(height, width, 4)[..., :3]
         seg = np.asarray(seg, np.int64).reshape(height, width)
         return rgb.copy(), np.where(seg >= 0, seg & ((1 << 24) - 1), -1)
@@ -252,8 +276,9 @@ class RatViewer:
     def _draw(self) -> None:
         state = self.base.state
         if self.follow:
-            p.resetDebugVisualizerCamera(1.1, np.degrees(state.yaw) - 90, -68, [state.x, state.y, 0.0],
-                                         physicsClientId=self.client)
+            p.resetDebugVisualizerCamera(
+                1.1, np.degrees(state.yaw) - 90, -68, [state.x, state.y, 0.0], physicsClientId=self.client
+            )
         self._draw_whiskers()
         if self.show_odour and (self._odour_id < 0 or self.steps % 30 == 0):
             self._draw_odour()
@@ -272,8 +297,16 @@ class RatViewer:
     def _draw_whiskers(self) -> None:
         if self._touch_sense is None:
             return
-        view = SimView(self.client, self.base.rat, self.base.arena, self.base.odour, self.base.state,
-                       self.base.prev_state, self.base.last_action, CONTROL_DT)
+        view = SimView(
+            self.client,
+            self.base.rat,
+            self.base.arena,
+            self.base.odour,
+            self.base.state,
+            self.base.prev_state,
+            self.base.last_action,
+            CONTROL_DT,
+        )
         starts, ends = self._touch_sense.rays(view)
         contact = np.asarray(self.obs["touch"], np.float32)[: len(starts)]
         if not self._whisker_ids:
@@ -281,9 +314,14 @@ class RatViewer:
         for i, (a, b) in enumerate(zip(starts, ends)):
             colour = FREE_RGB + (TOUCH_RGB - FREE_RGB) * float(np.clip(contact[i] * 2, 0, 1))
             width = 1.5 + 2 * (contact[i] > 0)
-            self._whisker_ids[i] = p.addUserDebugLine(a.tolist(), b.tolist(), colour.tolist(), width,
-                                                      replaceItemUniqueId=self._whisker_ids[i],
-                                                      physicsClientId=self.client)
+            self._whisker_ids[i] = p.addUserDebugLine(
+                a.tolist(),
+                b.tolist(),
+                colour.tolist(),
+                width,
+                replaceItemUniqueId=self._whisker_ids[i],
+                physicsClientId=self.client,
+            )
 
     def _draw_odour(self, threshold: float = 0.03) -> None:
         """Points on the floor coloured by concentration: food odour orange, markers purple."""
@@ -297,19 +335,38 @@ class RatViewer:
             self._odour_id = self._remove(self._odour_id)
             return
         food, marker = maps[0, iy, ix], (maps[1, iy, ix] if maps.shape[0] > 1 else np.zeros(iy.size))
-        colours = np.clip(np.stack([0.35 + 0.65 * np.maximum(food, marker * 0.7), 0.35 + 0.35 * food - 0.2 * marker,
-                                    0.35 - 0.3 * food + 0.55 * marker], 1), 0, 1)
+        colours = np.clip(
+            np.stack(
+                [
+                    0.35 + 0.65 * np.maximum(food, marker * 0.7),
+                    0.35 + 0.35 * food - 0.2 * marker,
+                    0.35 - 0.3 * food + 0.55 * marker,
+                ],
+                1,
+            ),
+            0,
+            1,
+        )
         points = np.stack([(ix + 0.5) * sub, (iy + 0.5) * sub, np.full(iy.size, 0.004)], 1)
-        self._odour_id = p.addUserDebugPoints(points.tolist(), colours.tolist(), pointSize=4,
-                                              replaceItemUniqueId=self._odour_id, physicsClientId=self.client)
+        self._odour_id = p.addUserDebugPoints(
+            points.tolist(),
+            colours.tolist(),
+            pointSize=4,
+            replaceItemUniqueId=self._odour_id,
+            physicsClientId=self.client,
+        )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", default="procedural:9x9", help="maze name, layout file or procedural:WxH")
     parser.add_argument("--task", default="forage", choices=sorted(TASKS), help="the task (reward and termination)")
     parser.add_argument("--checkpoint", help="policy checkpoint (from `embodied train`)")
-    parser.add_argument("--policy", choices=("wander", "random", "keyboard"), default="wander",
-                        help="without a checkpoint: a reference policy, or keyboard only")
+    parser.add_argument(
+        "--policy",
+        choices=("wander", "random", "keyboard"),
+        default="wander",
+        help="without a checkpoint: a reference policy, or keyboard only",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (default: until closed)")
     parser.add_argument("--free-camera", action="store_true", help="start with the free camera")
@@ -362,6 +419,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{err}; or record a video headless: embodied record --out x.mp4", file=sys.stderr)
         return 2
     import gymnasium as gym
+
     from .. import ENV_ID
     from ..train.checkpoint import CheckpointError
     from .record import make_policy
@@ -373,17 +431,25 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         try:
-            policy = None if (args.policy == "keyboard" and not args.checkpoint) else \
-                make_policy(args.policy, args.checkpoint, env, seed=args.seed)
+            policy = (
+                None
+                if (args.policy == "keyboard" and not args.checkpoint)
+                else make_policy(args.policy, args.checkpoint, env, seed=args.seed)
+            )
         except CheckpointError as err:
             print(f"embodied view: {err}", file=sys.stderr)
             return 2
         try:
-            viewer = RatViewer(env, policy, seed=args.seed, follow=not args.free_camera, show_odour=args.odour,
-                               dashboard=not args.no_dashboard)
+            viewer = RatViewer(
+                env,
+                policy,
+                seed=args.seed,
+                follow=not args.free_camera,
+                show_odour=args.odour,
+                dashboard=not args.no_dashboard,
+            )
         except DashboardUnavailable as err:
-            print(f"embodied view: {err}; showing the 3D window only (--no-dashboard hides this line)",
-                  file=sys.stderr)
+            print(f"embodied view: {err}; showing the 3D window only (--no-dashboard hides this line)", file=sys.stderr)
             viewer = RatViewer(env, policy, seed=args.seed, follow=not args.free_camera, show_odour=args.odour)
         print_key_help()
         steps = viewer.run(max_steps=args.steps)

@@ -12,6 +12,7 @@ whisker contacts; scent and proprioception bars; scrolling phasic dopamine per c
 
 The command ``embodied record`` wraps ``record_rollout`` for a checkpoint or a reference policy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,13 +25,13 @@ import cv2
 import numpy as np
 import tqdm
 
-from . import panels
 from ..arena.layout import ODOUR
 from ..brain.policies import REFERENCE_POLICIES as POLICIES
-from ..brain.policies import make_reference_policy, tell_reward
+from ..brain.policies import make_reference_policy
+from ..driver import Driver
 from ..tasks import TASKS
+from . import panels
 from .topdown import draw_topdown
-
 
 MAX_FPS = 1000.0  # beyond any player; cv2 accepts nonsense rates silently or fails with no reason
 
@@ -43,8 +44,9 @@ class Recorder:
     (``viz/dashboard.py``) and tests share.
     """
 
-    def __init__(self, path: str | pathlib.Path | None, fps: float = 30.0, proprio_bounds=None,
-                 trace_window: int = 300):
+    def __init__(
+        self, path: str | pathlib.Path | None, fps: float = 30.0, proprio_bounds=None, trace_window: int = 300
+    ):
         self.path = pathlib.Path(path) if path is not None else None
         self.proprio_bounds = proprio_bounds
         self.trace_window = trace_window
@@ -56,8 +58,9 @@ class Recorder:
             if self.path.is_dir():
                 raise OSError(f"cannot write a video to {self.path}: it is a directory")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
-                                          (panels.FRAME_W, panels.FRAME_H))
+            self.writer = cv2.VideoWriter(
+                str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (panels.FRAME_W, panels.FRAME_H)
+            )
             if not self.writer.isOpened():
                 raise OSError(f"cannot open {self.path} for writing an MP4 video (cv2.VideoWriter, 'mp4v')")
 
@@ -70,28 +73,42 @@ class Recorder:
         if extras.get("tonic") is not None:
             values["tonic"] = float(extras["tonic"])
         for name in set(values) | set(self.traces):
-            trace = self.traces.setdefault(name, collections.deque([np.nan] * len(next(iter(self.traces.values()), [])),
-                                                                   maxlen=self.trace_window))
+            trace = self.traces.setdefault(
+                name, collections.deque([np.nan] * len(next(iter(self.traces.values()), [])), maxlen=self.trace_window)
+            )
             trace.append(values.get(name, np.nan))
 
-    def render(self, obs: dict, info: dict, extras: dict | None, layout, step: int = 0,
-               reward: float | None = None) -> np.ndarray:
+    def render(
+        self, obs: dict, info: dict, extras: dict | None, layout, step: int = 0, reward: float | None = None
+    ) -> np.ndarray:
         """One (FRAME_H, FRAME_W, 3) RGB frame; updates the trajectory and the traces."""
         extras = dict(extras or {})
         position = info.get("position")
         if position is not None:
             self.trajectory.append((float(position[0]), float(position[1])))
         self._push_traces(extras)
-        top = draw_topdown(layout, position=position, heading=info.get("heading"), head_yaw=info.get("head_yaw"),
-                           visited=info.get("visited"), food=info.get("food_cells", ()),
-                           odour=layout.cells(ODOUR), trajectory=self.trajectory)
-        lines = [f"step {step}", f"coverage {info.get('coverage', float('nan')):.2f}",
-                 f"food {info.get('food_eaten', 0)}"]
+        top = draw_topdown(
+            layout,
+            position=position,
+            heading=info.get("heading"),
+            head_yaw=info.get("head_yaw"),
+            visited=info.get("visited"),
+            food=info.get("food_cells", ()),
+            odour=layout.cells(ODOUR),
+            trajectory=self.trajectory,
+        )
+        lines = [
+            f"step {step}",
+            f"coverage {info.get('coverage', float('nan')):.2f}",
+            f"food {info.get('food_eaten', 0)}",
+        ]
         if reward is not None:
             lines.append(f"reward {reward:+.2f}")
         if "cue_on" in info:  # the conditioning box: what the light and the feeder are doing
-            lines.append(("LIGHT ON" if info["cue_on"] else "light off")
-                         + (", pellet in feeder" if info.get("food_present") else ""))
+            lines.append(
+                ("LIGHT ON" if info["cue_on"] else "light off")
+                + (", pellet in feeder" if info.get("food_present") else "")
+            )
         if extras.get("tonic") is not None:
             lines.append(f"tonic {float(extras['tonic']):+.3f}")
         areas = {
@@ -103,12 +120,20 @@ class Recorder:
             "dopamine": panels.trace_panel({k: list(v) for k, v in self.traces.items()}, window=self.trace_window),
             "status": panels.status_panel(lines, extras.get("module")),
         }
-        titles = {"map": "map (privileged)", "ego": "ego view", "predicted": "predicted view", "touch": "whiskers",
-                  "senses": "scent / proprio", "dopamine": "phasic dopamine per channel, tonic", "status": "policy"}
+        titles = {
+            "map": "map (privileged)",
+            "ego": "ego view",
+            "predicted": "predicted view",
+            "touch": "whiskers",
+            "senses": "scent / proprio",
+            "dopamine": "phasic dopamine per channel, tonic",
+            "status": "policy",
+        }
         return panels.compose_frame(areas, titles)
 
-    def add(self, obs: dict, info: dict, extras: dict | None, layout, step: int = 0,
-            reward: float | None = None) -> np.ndarray:
+    def add(
+        self, obs: dict, info: dict, extras: dict | None, layout, step: int = 0, reward: float | None = None
+    ) -> np.ndarray:
         """Render a frame and append it to the video; returns the RGB frame."""
         frame = self.render(obs, info, extras, layout, step, reward)
         if self.writer is not None:
@@ -134,8 +159,16 @@ def proprio_bounds(env) -> np.ndarray | None:
     return space.high if space is not None else None
 
 
-def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: int | None = None,
-                   fps: float | None = None, progress: bool = False) -> dict:
+def record_rollout(
+    env,
+    policy,
+    steps: int,
+    path: str | pathlib.Path,
+    *,
+    seed: int | None = None,
+    fps: float | None = None,
+    progress: bool = False,
+) -> dict:
     """Run ``policy`` in ``env`` for ``steps`` steps and write one frame per step to ``path``.
 
     ``env`` is a gymnasium env of this project (wrapped or not); ``policy`` follows the
@@ -153,33 +186,46 @@ def record_rollout(env, policy, steps: int, path: str | pathlib.Path, *, seed: i
     base = env.unwrapped
     fps = fps or base.metadata.get("render_fps", 30)
     bounds = proprio_bounds(env)
-    stats = {"path": str(path), "frames": 0, "steps": 0, "episodes": 1, "coverage": 0.0, "max_coverage": 0.0,
-             "food_eaten": 0, "return": 0.0}
-    obs, info = env.reset(seed=seed)
-    policy.reset()
-    reward, food_before = None, 0
-    bar = tqdm.tqdm(total=steps, desc=f"recording {pathlib.Path(path).name}", unit="step", disable=not progress,
-                    file=sys.stderr, dynamic_ncols=True)
+    stats = {
+        "path": str(path),
+        "frames": 0,
+        "steps": 0,
+        "episodes": 1,
+        "coverage": 0.0,
+        "max_coverage": 0.0,
+        "food_eaten": 0,
+        "return": 0.0,
+    }
+    bar = tqdm.tqdm(
+        total=steps,
+        desc=f"recording {pathlib.Path(path).name}",
+        unit="step",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    previous = {"reward": None, "food": 0}  # the reward shown with a frame is the step before's (none at a start)
+
+    def draw_and_count(step) -> None:
+        recorder.add(step.obs, step.info, step.extras, base.layout, step=stats["steps"], reward=previous["reward"])
+        stats["steps"] += 1
+        stats["return"] += float(step.reward)
+        stats["coverage"] = float(step.next_info.get("coverage", 0.0))
+        stats["max_coverage"] = max(stats["max_coverage"], stats["coverage"])
+        food_now = int(step.next_info.get("food_eaten", 0))
+        stats["food_eaten"] += max(0, food_now - previous["food"])
+        previous.update(reward=step.reward, food=food_now)
+        bar.update(1)
+
+    def new_episode(episode) -> None:
+        recorder.new_episode()
+        previous.update(reward=None, food=0)
+
     with bar, Recorder(path, fps=fps, proprio_bounds=bounds) as recorder:
-        for t in range(steps):
-            action, extras = policy.act(obs)
-            recorder.add(obs, info, extras, base.layout, step=t, reward=reward)
-            obs, reward, terminated, truncated, info = env.step(action)
-            tell_reward(policy, reward)
-            stats["steps"] += 1
-            stats["return"] += float(reward)
-            stats["coverage"] = float(info.get("coverage", 0.0))
-            stats["max_coverage"] = max(stats["max_coverage"], stats["coverage"])
-            food_now = int(info.get("food_eaten", 0))
-            stats["food_eaten"] += max(0, food_now - food_before)
-            food_before = food_now
-            if (terminated or truncated) and t + 1 < steps:
-                obs, info = env.reset()
-                policy.reset()
-                recorder.new_episode()
-                stats["episodes"] += 1
-                reward, food_before = None, 0
-            bar.update(1)
+        driver = Driver(env, policy, on_step=[draw_and_count], on_episode=[new_episode])
+        driver.reset(seed=seed)
+        driver.run(steps=steps)
+        stats["episodes"] = driver.episodes
         stats["frames"] = recorder.frames
     return stats
 
@@ -194,6 +240,7 @@ def make_policy(name: str | None, checkpoint: str | None, env, seed: int | None 
 def load_checkpoint_policy(path: str, env):
     """``embodied.train.checkpoint.load_policy(path, env)``: a missing or bad file raises CheckpointError naming it."""
     from ..train.checkpoint import load_policy
+
     return load_policy(path, env)
 
 
@@ -229,6 +276,7 @@ def check_args(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     import gymnasium as gym
+
     from .. import ENV_ID
 
     problem = check_args(args)
@@ -248,6 +296,8 @@ def run(args: argparse.Namespace) -> int:
             return 130
     finally:
         env.close()
-    print(f"wrote {stats['path']}: {stats['frames']} frames, {stats['episodes']} episode(s), "
-          f"coverage {stats['coverage']:.2f}, food {stats['food_eaten']}")
+    print(
+        f"wrote {stats['path']}: {stats['frames']} frames, {stats['episodes']} episode(s), "
+        f"coverage {stats['coverage']:.2f}, food {stats['food_eaten']}"
+    )
     return 0

@@ -72,7 +72,8 @@ class Recorder:
         values = {f"{k}": float(v) for k, v in dict(extras.get("rpe") or {}).items()}
         if extras.get("tonic") is not None:
             values["tonic"] = float(extras["tonic"])
-        for name in set(values) | set(self.traces):
+        # the channels' own order, then traces no longer reported (a set's order changes with PYTHONHASHSEED)
+        for name in [*values, *(n for n in self.traces if n not in values)]:
             trace = self.traces.setdefault(
                 name, collections.deque([np.nan] * len(next(iter(self.traces.values()), [])), maxlen=self.trace_window)
             )

@@ -107,6 +107,11 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print markdown tables (for docs/robustness.md)")
     parser.add_argument("--all", action="store_true", help="list every case with its outcome, not only the defects")
     parser.add_argument("--quiet", action="store_true", help="no progress counter")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="replace the tally between the markers in docs/robustness.md, stamped with the commit and date",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1 or not args.timeout > 0:
         parser.error("--jobs must be >= 1 and --timeout > 0")
@@ -143,7 +148,34 @@ def main(argv=None) -> int:
         f"\n{len(cases)} tried in {minutes:.1f} min ({args.jobs} workers): {total[corpus.CLEAR]} clear error, "
         f"{total[corpus.ACCEPTED]} accepted, " + ", ".join(f"{total[o]} {o}" for o in DEFECTS)
     )
+    if args.write_docs:
+        write_docs(
+            tally_table(cases, results, True) + "\n" + defects_by_owner(cases, results, True), len(cases), minutes
+        )
     return 1 if defects else 0
+
+
+DOCS = ROOT / "docs" / "robustness.md"
+START, END = "<!-- tally:start (scripts/bad_input_tally.py --write-docs) -->", "<!-- tally:end -->"
+
+
+def write_docs(tables: str, tried: int, minutes: float) -> None:
+    """Put the tally between the markers of docs/robustness.md, with the commit and date it was measured on."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    stamp = f"{commit.stdout.strip() or 'unknown'}{' + uncommitted changes' if dirty else ''}"
+    text = DOCS.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{DOCS}: the markers {START!r} and {END!r} are missing")
+    body = (
+        f"Measured at commit {stamp} on {time.strftime('%Y-%m-%d')} ({tried} cases, {minutes:.1f} min), "
+        f"written by `python3 scripts/bad_input_tally.py --write-docs`:\n\n{tables.strip()}\n"
+    )
+    head, rest = text.split(START, 1)
+    DOCS.write_text(f"{head}{START}\n{body}{END}{rest.split(END, 1)[1]}")
+    print(f"wrote the tally into {DOCS}")
 
 
 if __name__ == "__main__":

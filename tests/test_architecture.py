@@ -66,9 +66,6 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("train/loop.py", "embodied.viz.record"): (
         "training videos: train() should receive the recorder from the command that composes train and viz"
     ),
-    ("evaluation/scenarios.py", "embodied.train.replay"): (
-        "the scenarios' world-model replay: SequenceReplay should live below both train and evaluation"
-    ),
 }
 
 

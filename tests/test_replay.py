@@ -4,7 +4,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-from embodied.train.replay import SequenceReplay
+from embodied.brain.replay import SequenceReplay
 
 
 def spaces(vision=(64, 64, 3)):

@@ -36,10 +36,10 @@ import torch
 
 import embodied  # noqa: F401  (registers the env)
 from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
+from embodied.brain.replay import SequenceReplay
 from embodied.brain.world_model import WorldModel, WorldModelConfig
 from embodied.driver import Driver
 from embodied.paths import WORLDS
-from embodied.train.replay import SequenceReplay
 
 #: a world model small enough to learn online in these scenarios within seconds on one core
 SMALL = dict(

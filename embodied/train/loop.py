@@ -52,6 +52,7 @@ import torch
 from embodied.brain.agent import Agent
 from embodied.brain.agent import _rng_state as rng_state_of
 from embodied.brain.agent import _set_rng_state as set_rng_state_of
+from embodied.brain.replay import SequenceReplay
 from embodied.errors import NoSpaceError, TrainingInterrupted
 from embodied.train.checkpoint import (
     CheckpointError,
@@ -69,7 +70,6 @@ from embodied.train.checkpoint import (
 from embodied.train.collector import LocalCollector
 from embodied.train.config import TrainConfig
 from embodied.train.metrics import MetricsWriter, append_text
-from embodied.train.replay import SequenceReplay
 
 #: config keys a resumed run must share with its checkpoint (they shape the env stream or the nets)
 RESUME_FIXED = (

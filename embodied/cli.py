@@ -25,7 +25,7 @@ from .errors import UserError
 
 #: subcommand -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("embodied.train.cli", "train the rat headless (the main job)"),
+    "train": ("embodied.train_command", "train the rat headless (the main job)"),
     "eval": ("embodied.train.evaluate", "evaluate a checkpoint on held-out mazes"),
     "rollout": ("embodied.rollout", "run a random-policy rollout into a run folder"),
     "bench": ("embodied.bench", "measure env steps per second"),

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from embodied.train import cli
+from embodied import train_command as cli
 from embodied.train.checkpoint import CheckpointError, load_checkpoint
 from embodied.train.config import ConfigError, TrainConfig, load_config
 from embodied.train.loop import train
@@ -374,7 +374,7 @@ def test_cli_user_errors_are_one_line_on_stderr_and_exit_2(capsys, argv, message
 
 def test_cli_catches_project_errors_but_not_bugs(capsys, monkeypatch):
     from embodied import cli as top
-    from embodied.train import cli as train_cli
+    from embodied import train_command as train_cli
 
     def bug(args):
         raise ZeroDivisionError("a genuine bug")
@@ -397,3 +397,21 @@ def test_bench_measures_env_steps_per_second(capsys):
     assert main(["bench", "--steps", "20", "--blocks", "1", "--vision-size", "16", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "env steps/s" in out and float(out.split(" env steps/s")[0].split()[-1]) > 0
+
+
+def test_the_train_command_writes_the_panel_video(tmp_path, capsys):
+    """`embodied train` hands the panel recorder to train() (training itself never imports viz):
+    its video has the recorder's frame size, not the plain ego-view fallback's (4x the camera)."""
+    import cv2
+
+    from embodied.cli import main
+    from embodied.viz.panels import FRAME_H, FRAME_W
+
+    overrides = [f"{k}={json.dumps(v)}" for k, v in dict(TINY, total_steps=64, video_every=64, video_steps=5).items()]
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), "--no-progress", "--set", *overrides]) == 0
+    (video,) = (run / "videos").glob("step_*.mp4")
+    capture = cv2.VideoCapture(str(video))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape[:2] == (FRAME_H, FRAME_W)

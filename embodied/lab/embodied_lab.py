@@ -275,11 +275,14 @@ def run_embodied_lab(
     ``restrained=False``: the rat walks to the feeder (measured in docs/lab.md: the cue criterion is
     not met there). ``overrides`` (``--set``) come last and win, ``task_options`` included."""
     from ..train.loop import train
+    from ..viz.record import record_rollout
 
     out = Path(out)
     run_dir = out / "embodied_run"
     config = lab_config(steps, seed, checkpoints, restrained, overrides)
-    train(config, run_dir, progress=True, overwrite=True)  # the lab's own folder: a rerun replaces it
+    train(
+        config, run_dir, progress=True, overwrite=True, recorder=record_rollout
+    )  # the lab's own folder: a rerun replaces it
     _save_naive(config, run_dir / "checkpoints" / "step_0.pt")
     ckpts = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     probes = {}

@@ -232,9 +232,11 @@ class StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = False) -> dict | None:
-    """A rollout video from the checkpoint just written (its own env and agent copy); a progress
-    bar when ``progress``."""
+def _record_video(run_dir: Path, cfg: TrainConfig, step: int, recorder=None, progress: bool = False) -> dict | None:
+    """A rollout video from the checkpoint just written (its own env and agent copy), drawn by
+    ``recorder`` (``embodied.viz.record.record_rollout``, handed in by the command that composes
+    training and pictures: training never imports viz) or, without one, plain ego-view frames; a
+    progress bar when ``progress``."""
     from embodied.train.checkpoint import load_policy
     from embodied.train.collector import make_single_env
 
@@ -242,21 +244,18 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int, progress: bool = F
     env = make_single_env(cfg)
     try:
         policy = load_policy(run_dir / "checkpoints" / "latest.pt", env=env, device=cfg.device)
-        try:
-            from embodied.viz.record import record_rollout
-        except ImportError as err:  # fallback: raw ego frames, no panels
-            return _fallback_video(env, policy, cfg, path, err)
-        return record_rollout(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991, progress=progress)
+        if recorder is None:
+            return _fallback_video(env, policy, cfg, path)
+        return recorder(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991, progress=progress)
     finally:
         env.close()
 
 
-def _fallback_video(env, policy, cfg, path: Path, err) -> dict:
+def _fallback_video(env, policy, cfg, path: Path) -> dict:
     import cv2
 
     from ..driver import Driver
 
-    print(f"embodied train: embodied.viz.record unavailable ({err}); writing plain ego-view frames to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     driver = Driver(env, policy)
     driver.reset(seed=cfg.seed + 99_991)
@@ -273,8 +272,13 @@ def _fallback_video(env, policy, cfg, path: Path, err) -> dict:
     return {"path": str(path), "frames": cfg.video_steps}
 
 
-def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+def train(
+    cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True, overwrite: bool = False, recorder=None
+) -> dict:
     """Train the agent; returns the final figures (also the last metrics row).
+
+    ``recorder`` draws the rollout videos (``embodied.viz.record.record_rollout``: the ``embodied
+    train`` command and the lab pass it); without it a video is the rat's plain ego view.
 
     A folder that already holds a run is never written over unless ``overwrite`` (comparison
     scripts re-running their own conditions) or ``resume`` (continue it).
@@ -326,7 +330,7 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
         if changed:
             raise CheckpointError(f"cannot resume {run_dir}: config keys {changed} differ from the checkpoint's")
     try:
-        return _train(cfg, run_dir, checkpoint, progress)
+        return _train(cfg, run_dir, checkpoint, progress, recorder)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(err, NoSpaceError):
             raise NoSpaceError(
@@ -338,7 +342,7 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, progress: bool = True
         raise
 
 
-def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: bool) -> dict:
+def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: bool, recorder=None) -> dict:
     resume = checkpoint is not None
     write_atomic(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
     seed_everything(cfg.seed)
@@ -487,7 +491,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     _prune_checkpoints(run_dir, cfg.keep_checkpoints)
                     if video_due:
                         torch_state = torch.get_rng_state()  # the video must not perturb training's streams
-                        _record_video(run_dir, cfg, step, progress=bar is not None)
+                        _record_video(run_dir, cfg, step, recorder, progress=bar is not None)
                         torch.set_rng_state(torch_state)
                 if stop.requested and collector.at_episode_start() and step < total_steps:
                     if saved is None:  # off schedule: last_checkpoint stays, so a resumed run keeps the schedule

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.json"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -82,9 +82,10 @@ def _run(args: argparse.Namespace) -> int:
         raise CheckpointError("--resume needs --run-dir (the run to continue)")
     run_dir = Path(args.run_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     from embodied.train.loop import train
+    from embodied.viz.record import record_rollout
 
     start = time.perf_counter()
-    summary = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress)
+    summary = train(cfg, run_dir, resume=args.resume, progress=not args.no_progress, recorder=record_rollout)
     minutes = (time.perf_counter() - start) / 60
     keys = ("charts/coverage", "charts/food_per_1000_steps", "dopamine/tonic", "population/size", "losses/nan_skips")
     figures = ", ".join(f"{k.split('/')[-1]} {summary[k]:.3g}" for k in keys if k in summary)

@@ -20,8 +20,8 @@ import gymnasium
 import numpy as np
 import torch
 
-from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
-from embodied.brain.world_model import WorldModel, WorldModelConfig
+from embodied.brain.perception.intrinsic import IntrinsicConfig, IntrinsicRewards
+from embodied.brain.perception.world_model import WorldModel, WorldModelConfig
 
 
 def spaces():

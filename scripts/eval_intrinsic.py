@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
-from embodied.brain.intrinsic import IntrinsicConfig
+from embodied.brain.perception.intrinsic import IntrinsicConfig
 from embodied.evaluation.scenarios import AT_LEAST, FLOORS, SCENARIOS, meets
 from embodied.train.config import field_overrides
 

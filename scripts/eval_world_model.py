@@ -41,8 +41,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
 import embodied  # noqa: F401  (registers the env)
+from embodied.brain.perception.world_model import WorldModel, WorldModelConfig
 from embodied.brain.replay import SequenceReplay
-from embodied.brain.world_model import WorldModel, WorldModelConfig
 from embodied.train.config import field_overrides
 
 KS = (1, 5, 10)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
-from embodied.brain.critics import ChannelCritics, CriticReplay
+from embodied.brain.dopamine.critics import ChannelCritics, CriticReplay
 from embodied.train.checkpoint import load_checkpoint, load_policy
 
 

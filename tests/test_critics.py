@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from embodied.brain.critics import ChannelCritics, CriticReplay
+from embodied.brain.dopamine.critics import ChannelCritics, CriticReplay
 
 torch.set_num_threads(1)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from embodied.brain.perception.world_model import WorldModel, WorldModelConfig
 from embodied.brain.replay import SequenceReplay
-from embodied.brain.world_model import WorldModel, WorldModelConfig
 from embodied.train.checkpoint import load_checkpoint
 from embodied.train.config import load_config
 from embodied.train.loop import train

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from embodied.brain.dopamine import (
+from embodied.brain.dopamine.rules import (
     LinearDopamine,
     StimulusFeatures,
     TonicDopamine,

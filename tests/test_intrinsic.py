@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from embodied.brain.intrinsic import IntrinsicConfig, RunningScale
+from embodied.brain.perception.intrinsic import IntrinsicConfig, RunningScale
 from embodied.evaluation.scenarios import coherence_scenario, dark_room_scenario, noisy_tv_scenario, novelty_scenario
 
 torch.set_num_threads(1)  # the floors were measured on one thread

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from embodied.brain.pathways import PathwayPopulation, PlasticityConfig, kind_of
+from embodied.brain.basal_ganglia.pathways import PathwayPopulation, PlasticityConfig, kind_of
 from embodied.train.config import DEFAULT_ROUTING
 
 torch.set_num_threads(1)

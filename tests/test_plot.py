@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from embodied import ENV_ID
-from embodied.brain.dopamine import TonicDopamine, td_error
+from embodied.brain.basal_ganglia.selection import OpponentSelector
+from embodied.brain.dopamine.rules import TonicDopamine, td_error
 from embodied.brain.policies import WanderPolicy
-from embodied.brain.selection import OpponentSelector
 from embodied.cli import main
 from embodied.train.metrics import MetricsWriter
 from embodied.viz.plot import RunFolderError, read_metrics, read_population

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from embodied.brain.basal_ganglia.reflexes import WallFollowProgram, make_program
 from embodied.brain.policies import ChemotaxisPolicy, RandomPolicy, WallFollowPolicy
-from embodied.brain.reflexes import WallFollowProgram, make_program
 
 
 def coverage_after(make_env, policy, steps, seed=10_000):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from embodied.brain.selection import OpponentSelector
+from embodied.brain.basal_ganglia.selection import OpponentSelector
 
 
 def test_positive_delta_raises_go_and_choice_probability():

@@ -143,7 +143,7 @@ def test_bad_config_key_names_key_and_file(tmp_path):
 
 def test_field_overrides_parse_values_and_name_unknown_fields():
     """A script's --set for any config dataclass: JSON values, and an unknown key named with the known ones."""
-    from embodied.brain.world_model import WorldModelConfig
+    from embodied.brain.perception.world_model import WorldModelConfig
     from embodied.train.config import field_overrides
 
     assert field_overrides(WorldModelConfig, ["warp_reads_senses=false", "log_senses=[]", "device=cpu"]) == {

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from embodied.brain.device import resolve_device
-from embodied.brain.world_model import WorldModel, WorldModelConfig
+from embodied.brain.perception.world_model import WorldModel, WorldModelConfig
 
 torch.set_num_threads(1)
 
@@ -192,7 +192,7 @@ def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
 def test_the_next_frame_head_starts_as_copy_last_and_can_shift_the_frame():
     """ImageMotionDecoder: zero change at initialisation; a learned affine warp moves the
     last frame (here set by hand: a translation by a quarter of the image)."""
-    from embodied.brain.encoders import ImageMotionDecoder
+    from embodied.brain.perception.encoders import ImageMotionDecoder
 
     torch.manual_seed(0)
     head = ImageMotionDecoder(feat_dim=8, action_dim=3, channels=3, size=16, depth=4, units=16, transforms=2)
@@ -207,7 +207,7 @@ def test_the_next_frame_head_starts_as_copy_last_and_can_shift_the_frame():
 
 
 def test_the_vector_head_is_first_order_in_the_action():
-    from embodied.brain.encoders import ActionTaylorDecoder
+    from embodied.brain.perception.encoders import ActionTaylorDecoder
 
     torch.manual_seed(0)
     head = ActionTaylorDecoder(in_dim=6, action_dim=3, dim=4, units=16, layers=1)

@@ -38,11 +38,11 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from embodied.brain.critics import ChannelCritics, CriticReplay
-from embodied.brain.dopamine import REWARD_CHANNELS, TonicDopamine
-from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
-from embodied.brain.pathways import PathwayPopulation, PlasticityConfig
-from embodied.brain.world_model import WorldModel, WorldModelConfig
+from embodied.brain.basal_ganglia.pathways import PathwayPopulation, PlasticityConfig
+from embodied.brain.dopamine.critics import ChannelCritics, CriticReplay
+from embodied.brain.dopamine.rules import REWARD_CHANNELS, TonicDopamine
+from embodied.brain.perception.intrinsic import IntrinsicConfig, IntrinsicRewards
+from embodied.brain.perception.world_model import WorldModel, WorldModelConfig
 
 #: counters of IntrinsicRewards that live outside its state_dict (saved by the agent for exact resume)
 INTRINSIC_COUNTERS = ("updates_seen",)

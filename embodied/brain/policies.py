@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram
+from .basal_ganglia.reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram
 
 
 class RandomPolicy:
@@ -27,7 +27,7 @@ class RandomPolicy:
 
 
 class _ReflexPolicy:
-    """One innate reflex program (embodied.brain.reflexes) as a single-env Policy."""
+    """One innate reflex program (embodied.brain.basal_ganglia.reflexes) as a single-env Policy."""
 
     def __init__(self, program, seed: int | None = None):
         self.program, self.rng = program, np.random.default_rng(seed)

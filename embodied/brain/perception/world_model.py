@@ -1,7 +1,7 @@
 """The world model: per-sense encoders -> RSSM latent state -> per-sense predictions.
 
 One encoder per sense (CNN for images, symlog + MLP for vectors), their embeddings
-concatenated into e_t and fused by the RSSM (``embodied.brain.rssm``) with the previous
+concatenated into e_t and fused by the RSSM (``embodied.brain.perception.rssm``) with the previous
 action into the latent state s_t = (h_t, z_t). One decoder per sense maps features(s) to
 that sense. Two decoder heads per sense:
 
@@ -52,7 +52,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from embodied.brain.device import resolve_device
-from embodied.brain.encoders import (
+from embodied.brain.nets import symexp, symlog
+from embodied.brain.perception.encoders import (
     ActionTaylorDecoder,
     ImageDecoder,
     ImageEncoder,
@@ -60,10 +61,8 @@ from embodied.brain.encoders import (
     VectorDecoder,
     VectorEncoder,
     prepare_image,
-    symexp,
-    symlog,
 )
-from embodied.brain.rssm import RSSM, LatentState, categorical_kl
+from embodied.brain.perception.rssm import RSSM, LatentState, categorical_kl
 
 __all__ = ["WorldModelConfig", "WorldModel", "LatentState"]
 

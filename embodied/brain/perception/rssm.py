@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from embodied.brain.encoders import mlp
+from embodied.brain.nets import mlp
 
 
 @dataclass

@@ -43,8 +43,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from embodied.brain.dopamine import expectile_loss, head_spread, lambda_returns, precision_weighted, td_error
-from embodied.brain.encoders import mlp
+from embodied.brain.dopamine.rules import expectile_loss, head_spread, lambda_returns, precision_weighted, td_error
+from embodied.brain.nets import mlp
 
 
 class ChannelCritics(nn.Module):

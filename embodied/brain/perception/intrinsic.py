@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from embodied.brain.encoders import mlp
-from embodied.brain.rssm import LatentState
-from embodied.brain.world_model import WorldModel
+from embodied.brain.nets import mlp
+from embodied.brain.perception.rssm import LatentState
+from embodied.brain.perception.world_model import WorldModel
 
 CHANNELS = ("prediction_success", "novelty", "coherence")
 

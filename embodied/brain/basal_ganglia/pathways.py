@@ -32,7 +32,7 @@ structural plasticity  each module's strength s is a running average of its cred
                        (never beyond ``max_modules``) and share their strength with it —
                        "copy the best performers and let the copies vary"
 
-Innate reflexes (``embodied.brain.reflexes``) are honest biology (a newborn rat already runs,
+Innate reflexes (``embodied.brain.basal_ganglia.reflexes``) are honest biology (a newborn rat already runs,
 turns away from a touched whisker and hugs walls) and give exploration something to select
 among on a CPU budget; they read only the observation, and which of them acts, where, is
 learned from dopamine.
@@ -47,9 +47,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from embodied.brain.encoders import mlp
-from embodied.brain.reflexes import ReflexProgram, make_program
-from embodied.brain.selection import OpponentSelector
+from embodied.brain.basal_ganglia.reflexes import ReflexProgram, make_program
+from embodied.brain.basal_ganglia.selection import OpponentSelector
+from embodied.brain.nets import mlp
 
 MODULE_KINDS = ("forward", "turn", "wall_follow", "chemotaxis", "explorer", "forager", "motor")
 REFLEX_KINDS = ("forward", "turn", "wall_follow", "chemotaxis")

@@ -18,25 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def symlog(x: torch.Tensor) -> torch.Tensor:
-    return torch.sign(x) * torch.log1p(torch.abs(x))
-
-
-def symexp(x: torch.Tensor) -> torch.Tensor:
-    return torch.sign(x) * torch.expm1(torch.abs(x))
-
-
-def mlp(in_dim: int, units: int, layers: int, out_dim: int | None = None) -> nn.Sequential:
-    """``layers`` x (Linear, LayerNorm, SiLU), then an optional linear output layer."""
-    blocks: list[nn.Module] = []
-    dim = in_dim
-    for _ in range(layers):
-        blocks += [nn.Linear(dim, units), nn.LayerNorm(units), nn.SiLU()]
-        dim = units
-    if out_dim is not None:
-        blocks.append(nn.Linear(dim, out_dim))
-    return nn.Sequential(*blocks)
+from embodied.brain.nets import mlp, symlog
 
 
 def prepare_image(image: torch.Tensor, size: int) -> torch.Tensor:

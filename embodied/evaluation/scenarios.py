@@ -35,9 +35,9 @@ import numpy as np
 import torch
 
 import embodied  # noqa: F401  (registers the env)
-from embodied.brain.intrinsic import IntrinsicConfig, IntrinsicRewards
+from embodied.brain.perception.intrinsic import IntrinsicConfig, IntrinsicRewards
+from embodied.brain.perception.world_model import WorldModel, WorldModelConfig
 from embodied.brain.replay import SequenceReplay
-from embodied.brain.world_model import WorldModel, WorldModelConfig
 from embodied.driver import Driver
 from embodied.paths import WORLDS
 

@@ -1,6 +1,6 @@
 """The lab subject: the dopamine module in its tabular/linear mode, plus a striatal
 selector for instrumental choices. The same rules the maze agent uses
-(``embodied.brain.dopamine``, ``embodied.brain.selection``), one 100 ms step at a time.
+(``embodied.brain.dopamine.rules``, ``embodied.brain.basal_ganglia.selection``), one 100 ms step at a time.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
-from embodied.brain.dopamine import LinearDopamine
-from embodied.brain.selection import OpponentSelector
+from embodied.brain.basal_ganglia.selection import OpponentSelector
+from embodied.brain.dopamine.rules import LinearDopamine
 
 #: config keys -> where they go
 _DOPAMINE_KEYS = tuple(p for p in inspect.signature(LinearDopamine.__init__).parameters if p != "self")

@@ -32,7 +32,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embodied.brain.dopamine import REWARD_CHANNELS
+from embodied.brain.dopamine.rules import REWARD_CHANNELS
 from embodied.errors import UserError
 
 #: a config file larger than this is not a config file (the default one is 3 kB)
@@ -347,7 +347,7 @@ class TrainConfig:
             need(False, f"task_options={self.task_options}: {err}", "task_options")
 
     def _validate_dopamine(self, need) -> None:
-        from embodied.brain.pathways import MODULE_KINDS, kind_of
+        from embodied.brain.basal_ganglia.pathways import MODULE_KINDS, kind_of
 
         unknown = set(self.channel_weights) - set(REWARD_CHANNELS)
         need(
@@ -387,8 +387,8 @@ class TrainConfig:
         )
 
     def _validate_world_model(self, need) -> None:
-        from embodied.brain.intrinsic import IntrinsicConfig
-        from embodied.brain.world_model import WorldModelConfig
+        from embodied.brain.perception.intrinsic import IntrinsicConfig
+        from embodied.brain.perception.world_model import WorldModelConfig
 
         for key, cls, ranges in (
             ("world_model_overrides", WorldModelConfig, WORLD_MODEL_RANGES),

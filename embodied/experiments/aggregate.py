@@ -1,0 +1,136 @@
+"""Per-trial evaluation figures -> per-condition means and paired differences, with bootstrap 95% CIs.
+
+Every trial is evaluated on the same held-out mazes, so each figure is a table ``value[seed, maze]``
+per condition. For a condition with training seeds S and mazes M:
+
+    mean    = (1 / |S||M|) * sum_{s,m} value[s, m]
+    CI      = bootstrap (BCa, 9,999 resamples, seed 0; ``embodied.stats.bootstrap_ci``) over the
+              |S||M| cells, resampled as independent samples
+
+and for a condition C against the baseline B, on the cells both have (paired by seed x maze: the
+same training seed and the same maze):
+
+    diff    = (1 / n) * sum_{s,m} (value_C[s, m] - value_B[s, m])      with its bootstrap CI
+
+The flat bootstrap over seed x maze cells treats the cells as independent; cells of one training
+seed share a network, so this interval is narrower than a two-level (seed, then maze) bootstrap
+would be when seeds differ much. docs/experiments.md says so next to the figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from embodied.stats import bootstrap_ci
+
+#: what ``embodied.train.evaluate.run_episode`` measures per maze, and which way is better
+METRICS = {"coverage": "higher", "steps_to_50": "lower", "steps_to_90": "lower", "food_per_1000": "higher"}
+FOOD_TASKS = ("forage",)
+
+
+def metrics_for(task: str) -> list[str]:
+    """The figures a sweep reports: coverage and the steps to 50 % / 90 %, and pellets per 1,000 steps where there is food."""
+    return [m for m in METRICS if m != "food_per_1000" or task in FOOD_TASKS]
+
+
+def _cells(result: dict, metric: str) -> dict[int, float]:
+    """maze seed -> value from one evaluate_policy result."""
+    return {int(seed): float(value) for seed, value in zip(result["seeds"], result[metric])}
+
+
+def aggregate(conditions, baseline: str, task: str, trials: list[dict]) -> dict:
+    """``trials``: finished trial records ({condition, seed, eval: {result}}). Returns the per-trial
+    figures, the per-condition CIs and the paired differences against ``baseline`` (see the module doc)."""
+    metrics = metrics_for(task)
+    table: dict[str, dict[str, dict[tuple[int, int], float]]] = {c: {m: {} for m in metrics} for c in conditions}
+    per_trial = []
+    for record in sorted(trials, key=lambda r: (list(conditions).index(r["condition"]), r["seed"])):
+        result = record["eval"]["result"]
+        row = {"condition": record["condition"], "seed": record["seed"], "mazes": [int(s) for s in result["seeds"]]}
+        for metric in metrics:
+            cells = _cells(result, metric)
+            for maze, value in cells.items():
+                table[record["condition"]][metric][(record["seed"], maze)] = value
+            row[metric] = float(np.mean(list(cells.values())))
+            row[f"{metric}_per_maze"] = [cells[s] for s in row["mazes"]]
+        per_trial.append(row)
+
+    summary, paired = {}, {}
+    for condition in conditions:
+        cells = table[condition][metrics[0]]
+        summary[condition] = {
+            "n_seeds": len({seed for seed, _ in cells}),
+            "n_mazes": len({maze for _, maze in cells}),
+            "metrics": {
+                m: bootstrap_ci(list(table[condition][m].values())).as_dict() if cells else None for m in metrics
+            },
+        }
+    for condition in conditions:
+        if condition == baseline:
+            continue
+        shared = sorted(set(table[condition][metrics[0]]) & set(table[baseline][metrics[0]]))
+        paired[condition] = {
+            "vs": baseline,
+            "n_pairs": len(shared),
+            "n_seeds": len({seed for seed, _ in shared}),
+            "n_mazes": len({maze for _, maze in shared}),
+            "metrics": {
+                m: bootstrap_ci([table[condition][m][k] - table[baseline][m][k] for k in shared]).as_dict()
+                if shared
+                else None
+                for m in metrics
+            },
+        }
+    return {
+        "metrics": metrics,
+        "better": {m: METRICS[m] for m in metrics},
+        "trials": per_trial,
+        "summary": summary,
+        "paired": paired,
+    }
+
+
+def results_csv(aggregated: dict) -> str:
+    """Long-format CSV: one row per (kind, condition, seed, metric); kind is trial, condition or paired.
+
+    ``trial`` rows hold the mean over mazes (no interval); ``condition`` rows the mean and CI over
+    seeds x mazes; ``paired`` rows the mean difference against ``vs`` and its CI."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n"])
+    metrics = aggregated["metrics"]
+    for row in aggregated["trials"]:
+        for m in metrics:
+            writer.writerow(["trial", row["condition"], "", row["seed"], m, _num(row[m]), "", "", len(row["mazes"])])
+    for condition, entry in aggregated["summary"].items():
+        for m in metrics:
+            ci = entry["metrics"][m]
+            if ci:
+                writer.writerow(
+                    ["condition", condition, "", "", m, _num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
+                )
+    for condition, entry in aggregated["paired"].items():
+        for m in metrics:
+            ci = entry["metrics"][m]
+            if ci:
+                writer.writerow(
+                    [
+                        "paired",
+                        condition,
+                        entry["vs"],
+                        "",
+                        m,
+                        _num(ci["mean"]),
+                        _num(ci["low"]),
+                        _num(ci["high"]),
+                        ci["n"],
+                    ]
+                )
+    return out.getvalue()
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"

@@ -1,0 +1,365 @@
+"""A sweep spec (JSON or TOML) -> the list of trials it asks for, every one validated before anything runs.
+
+A spec names an optional base config, conditions (named lists of ``--set`` overrides, a grid of
+values, or both crossed), training seeds and one held-out evaluation shared by every trial::
+
+    {
+      "name": "intrinsic",                      # optional; default the file's stem
+      "config": "../default.json",              # optional, relative to the spec file; default the built-in defaults
+      "set": ["total_steps=8192"],              # optional, applied to every trial first
+      "conditions": [{"name": "full", "set": []},
+                     {"name": "no_intrinsic", "set": ["intrinsic=false"]}],
+      "grid": {"train_ratio": [4, 8]},          # optional, crossed with the conditions
+      "baseline": "full",                       # optional; default the first condition
+      "seeds": [0, 1, 2, 3, 4],                 # training seeds (or a count n: seeds 0..n-1)
+      "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 10,
+               "maze_start": 10000, "episode_steps": "auto"}
+    }
+
+``conditions`` may also be a mapping ``name -> [overrides]`` (the natural TOML table). A trial is
+(condition, seed); its overrides are ``set`` + the condition's + the grid point's + ``seed=<n>``,
+given to :func:`embodied.train.config.load_config` exactly as ``embodied train --set`` would.
+Every trial's config is loaded here, so a typo in the last condition fails before Ray starts.
+Errors are :class:`SpecError`: one line naming the file and the key (``conditions[1].set[0]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+from embodied.errors import UserError
+
+MAX_SPEC_BYTES = 1 << 20
+MAX_TRIALS = 10_000
+TOP_KEYS = ("name", "description", "config", "set", "conditions", "grid", "baseline", "seeds", "eval")
+EVAL_KEYS = ("world", "task", "mazes", "maze_start", "episode_steps")
+EVAL_TASKS = ("explore", "forage")  # what embodied.train.evaluate measures
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,=+-]{0,79}")  # a folder name on every filesystem
+
+
+class SpecError(UserError, ValueError):
+    """A sweep spec that cannot be run: the message names the file and the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One training run and its evaluation: ``condition`` x training ``seed``."""
+
+    condition: str
+    seed: int
+    overrides: tuple[str, ...]  # every --set, the seed last
+    total_steps: int | None  # for the progress table only (the run folder's config.json is the record)
+
+    @property
+    def key(self) -> str:
+        return f"{self.condition}/seed_{self.seed}"
+
+    @property
+    def relative_dir(self) -> str:
+        return f"trials/{self.condition}/seed_{self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSpec:
+    world: str
+    task: str
+    mazes: int
+    maze_start: int
+    episode_steps: int | str  # a whole number, or "auto" (3 x the DFS oracle on explore, 2000 on forage)
+
+    @property
+    def maze_seeds(self) -> list[int]:
+        return list(range(self.maze_start, self.maze_start + self.mazes))
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    path: str
+    name: str
+    description: str
+    config: str | None  # absolute path of the base config, or None for the built-in defaults
+    conditions: tuple[str, ...]  # in spec order; the first is the baseline unless ``baseline`` says otherwise
+    baseline: str
+    seeds: tuple[int, ...]
+    eval: EvalSpec
+    trials: tuple[Trial, ...]
+    raw: dict  # the spec as read, stamped into results.json
+
+    def fingerprint(self, trial: Trial) -> str:
+        """What a finished trial must have been run with to be reused: base config text, overrides, evaluation."""
+        base = Path(self.config).read_bytes() if self.config else b""
+        blob = json.dumps(
+            {
+                "config": hashlib.sha256(base).hexdigest(),
+                "overrides": list(trial.overrides),
+                "eval": self.eval.as_dict(),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _read_spec_file(path: Path) -> dict:
+    if path.suffix.lower() not in (".json", ".toml"):
+        raise SpecError(f"sweep spec {path}: give a .json or .toml file")
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SpecError(f"sweep spec {path} does not exist") from None
+    except OSError as err:
+        raise SpecError(f"sweep spec {path} cannot be read: {err.strerror or err}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"sweep spec {path} is not a regular file")
+    if info.st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"sweep spec {path} is {info.st_size} bytes; a spec is at most {MAX_SPEC_BYTES}")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise SpecError(f"sweep spec {path} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f"sweep spec {path} is not UTF-8 text (byte {err.start})") from None
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            where = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
+            at = f"{path}:{where.group(1)}:{where.group(2)}" if where else str(path)
+            message = re.sub(r"\s*\(at line .*\)", "", str(err))
+            raise SpecError(f"{at}: not valid TOML: {message}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SpecError(f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
+        except (ValueError, RecursionError) as err:
+            raise SpecError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"sweep spec {path} must hold a mapping of keys ({', '.join(TOP_KEYS)})")
+    return data
+
+
+def _whole(value, path: Path, key: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SpecError(f"{path}: key {key!r} = {value!r} must be a whole number in [{low}, {high}]")
+    return value
+
+
+def _text(value, path: Path, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{path}: key {key!r} = {value!r} must be a non-empty string")
+    return value
+
+
+def _overrides(value, path: Path, key: str) -> list[str]:
+    if not isinstance(value, list):
+        raise SpecError(f"{path}: key {key!r} must be a list of 'key=value' strings, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or "=" not in item or not item.partition("=")[0].strip():
+            raise SpecError(f"{path}: key '{key}[{i}]' = {item!r} must be a 'key=value' string like 'intrinsic=false'")
+        if item.partition("=")[0].strip().split(".")[-1] == "seed":
+            raise SpecError(f"{path}: key '{key}[{i}]' sets the seed; training seeds come from the key 'seeds'")
+    return list(value)
+
+
+def _name(value, path: Path, key: str) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise SpecError(
+            f"{path}: key {key!r} = {value!r} must be a folder-safe name: letters, digits and _ . , = + - "
+            f"(at most 80, starting with a letter or digit)"
+        )
+    return value
+
+
+def _conditions(data: dict, path: Path) -> list[tuple[str, str, list[str]]]:
+    """(name, where in the spec, overrides) of every condition before the grid is crossed in."""
+    raw = data.get("conditions")
+    if raw is None:
+        return [("", "", [])]
+    found = []
+    if isinstance(raw, dict):
+        for name, overrides in raw.items():
+            found.append((_name(name, path, f"conditions.{name}"), f"conditions.{name}", overrides))
+    elif isinstance(raw, list):
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise SpecError(f"{path}: key 'conditions[{i}]' must be a mapping with 'name' and 'set'")
+            unknown = sorted(set(item) - {"name", "set"})
+            if unknown:
+                raise SpecError(f"{path}: key 'conditions[{i}].{unknown[0]}' is unknown; a condition has name and set")
+            if "name" not in item:
+                raise SpecError(f"{path}: key 'conditions[{i}].name' is missing")
+            found.append((_name(item["name"], path, f"conditions[{i}].name"), f"conditions[{i}]", item.get("set", [])))
+    else:
+        raise SpecError(f"{path}: key 'conditions' must be a list of {{name, set}} or a mapping name -> [overrides]")
+    if not found:
+        raise SpecError(f"{path}: key 'conditions' is empty; give at least one condition")
+    result = []
+    for name, where, overrides in found:
+        key = f"{where}.set" if where.startswith("conditions[") else where
+        result.append((name, where, _overrides(overrides, path, key)))
+    return result
+
+
+def _grid(data: dict, path: Path) -> list[tuple[str, list[str]]]:
+    """(name, overrides) of every grid point: ``key=value`` joined by commas, in the spec's key order."""
+    raw = data.get("grid")
+    if raw is None:
+        return [("", [])]
+    if not isinstance(raw, dict) or not raw:
+        raise SpecError(f"{path}: key 'grid' must be a non-empty mapping key -> [values]")
+    axes = []
+    for key, values in raw.items():
+        if key.split(".")[-1] == "seed":
+            raise SpecError(f"{path}: key 'grid.{key}' sets the seed; training seeds come from the key 'seeds'")
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"{path}: key 'grid.{key}' must be a non-empty list of values")
+        axis = []
+        for value in values:
+            if not isinstance(value, (bool, int, float, str)):
+                raise SpecError(f"{path}: key 'grid.{key}' value {value!r}: a grid value is a number, bool or string")
+            text = value if isinstance(value, str) else json.dumps(value)
+            axis.append((f"{key}={re.sub(r'[^A-Za-z0-9_.+-]', '-', text)}", f"{key}={text}"))
+        axes.append(axis)
+    return [(",".join(n for n, _ in point), [o for _, o in point]) for point in itertools.product(*axes)]
+
+
+def _eval(data: dict, path: Path) -> EvalSpec:
+    from embodied.train.evaluate import DEFAULT_WORLD, HELD_OUT_START, MAX_EPISODE_STEPS, MAX_SEED, MAX_SEEDS
+
+    raw = data.get("eval", {})
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: key 'eval' must be a mapping ({', '.join(EVAL_KEYS)})")
+    unknown = sorted(set(raw) - set(EVAL_KEYS))
+    if unknown:
+        raise SpecError(f"{path}: key 'eval.{unknown[0]}' is unknown; allowed: {', '.join(EVAL_KEYS)}")
+    world = _text(raw.get("world", DEFAULT_WORLD), path, "eval.world")
+    from embodied.arena.catalogue import resolve_world
+
+    try:
+        resolve_world(world)
+    except UserError as err:
+        raise SpecError(f"{path}: key 'eval.world': {err}") from None
+    task = raw.get("task", "explore")
+    if task not in EVAL_TASKS:
+        raise SpecError(f"{path}: key 'eval.task' = {task!r}; allowed: {', '.join(EVAL_TASKS)}")
+    mazes = _whole(raw.get("mazes", 5), path, "eval.mazes", 1, MAX_SEEDS)
+    start = _whole(raw.get("maze_start", HELD_OUT_START), path, "eval.maze_start", HELD_OUT_START, MAX_SEED - mazes + 1)
+    steps = raw.get("episode_steps", "auto")
+    if steps != "auto":
+        steps = _whole(steps, path, "eval.episode_steps", 1, MAX_EPISODE_STEPS)
+    return EvalSpec(world, task, mazes, start, steps)
+
+
+def _seeds(data: dict, path: Path) -> tuple[int, ...]:
+    if "seeds" not in data:
+        raise SpecError(f"{path}: key 'seeds' is missing; give training seeds, e.g. \"seeds\": [0, 1, 2, 3, 4]")
+    raw = data["seeds"]
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = list(range(_whole(raw, path, "seeds", 1, MAX_TRIALS)))
+    if not isinstance(raw, list):
+        raise SpecError(f"{path}: key 'seeds' must be a list of whole numbers or a count, got {type(raw).__name__}")
+    if not raw:
+        raise SpecError(f"{path}: key 'seeds' is empty; give at least one training seed")
+    seeds = [_whole(s, path, f"seeds[{i}]", 0, 2**32 - 1) for i, s in enumerate(raw)]
+    if len(set(seeds)) != len(seeds):
+        raise SpecError(f"{path}: key 'seeds' repeats a seed: {seeds}")
+    return tuple(seeds)
+
+
+def _leaf(tree: dict, name: str):
+    """The value of the unique key ``name`` anywhere in a nested config dict (flat today, a tree tomorrow)."""
+    found = []
+
+    def walk(node):
+        for key, value in node.items():
+            if key == name:
+                found.append(value)
+            elif isinstance(value, dict):
+                walk(value)
+
+    walk(tree)
+    return found[0] if len(found) == 1 else None
+
+
+def load_spec(path) -> SweepSpec:
+    """The validated spec in ``path``: every trial's config loads (``load_config``), every name is
+    folder-safe and unique, the evaluation is well-formed. Raises :class:`SpecError` on the first fault."""
+    from embodied.train.config import load_config
+
+    path = Path(path)
+    data = _read_spec_file(path)
+    unknown = sorted(set(data) - set(TOP_KEYS))
+    if unknown:
+        raise SpecError(f"{path}: key {unknown[0]!r} is unknown; allowed: {', '.join(TOP_KEYS)}")
+    name = _name(data.get("name", path.stem), path, "name")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError(f"{path}: key 'description' must be a string")
+    config = None
+    if data.get("config") is not None:
+        config = (path.parent / _text(data["config"], path, "config")).resolve()
+        if not config.is_file():
+            raise SpecError(f"{path}: key 'config' = {data['config']!r}: no such file {config}")
+    common = _overrides(data.get("set", []), path, "set")
+    seeds = _seeds(data, path)
+    evaluation = _eval(data, path)
+
+    named = []  # (condition name, where, overrides)
+    for (cond, where, cond_set), (point, point_set) in itertools.product(_conditions(data, path), _grid(data, path)):
+        full = ",".join(part for part in (cond, point) if part)
+        named.append((full, where or "grid", common + cond_set + point_set))
+    names = [n for n, _, _ in named]
+    if names == [""]:
+        raise SpecError(f"{path}: give 'conditions' or 'grid' (at least one condition)")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(f"{path}: key 'conditions': the name {duplicates[0]!r} is used twice")
+    if len(names) * len(seeds) > MAX_TRIALS:
+        raise SpecError(f"{path}: {len(names)} conditions x {len(seeds)} seeds is more than {MAX_TRIALS} trials")
+    baseline = data.get("baseline", names[0])
+    if baseline not in names:
+        raise SpecError(f"{path}: key 'baseline' = {baseline!r} is not a condition; conditions: {', '.join(names)}")
+
+    trials = []
+    for cond, where, overrides in named:
+        for seed in seeds:
+            full = [*overrides, f"seed={seed}"]
+            try:
+                cfg = load_config(config, overrides=full)
+            except UserError as err:
+                raise SpecError(f"{path}: key '{where}' (condition {cond!r}): {err}") from None
+            values = cfg.to_dict()
+            world = _leaf(values, "world")
+            if isinstance(world, str):
+                from embodied.arena.catalogue import resolve_world
+
+                try:
+                    resolve_world(world)
+                except UserError as err:
+                    raise SpecError(f"{path}: key '{where}' (condition {cond!r}): world: {err}") from None
+            total = _leaf(values, "total_steps")
+            trials.append(Trial(cond, seed, tuple(full), total if isinstance(total, int) else None))
+    return SweepSpec(
+        path=str(path),
+        name=name,
+        description=description,
+        config=str(config) if config else None,
+        conditions=tuple(names),
+        baseline=baseline,
+        seeds=seeds,
+        eval=evaluation,
+        trials=tuple(trials),
+        raw=data,
+    )

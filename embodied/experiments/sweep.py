@@ -1,0 +1,379 @@
+"""``embodied sweep``: a grid of training runs and their held-out evaluations, as Ray tasks.
+
+    embodied sweep configs/sweeps/intrinsic.json --out runs/sweeps/intrinsic
+    embodied sweep SPEC --address auto --cpus-per-trial 2 --gpus-per-trial 0.25   # join a running cluster
+
+1. The spec is read and every trial's config loaded (``grid.load_spec``): a typo fails here, in one
+   line, before Ray starts. Trial folders left by an earlier run are checked: a folder started by a
+   different spec (other overrides, base config or evaluation) is an error, not silently reused.
+2. Finished trials (a verified eval.json, ``trial.finished_record``) are skipped; when every trial is
+   finished Ray is not started at all.
+3. The rest run as Ray core tasks (``ray.remote(num_cpus=..., num_gpus=...)`` around
+   ``trial.run_trial``), at most ``--max-concurrent`` at a time; each trains (or resumes) its run
+   folder and evaluates ``checkpoints/latest.pt``. A live table on stderr shows each trial's
+   status, steps and elapsed time (read from the trial folders, so it needs the folders visible to
+   this machine: local runs, or a shared filesystem on a cluster).
+4. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial (``aggregate.py``),
+   stamped with the spec, the git commit and the date. A failed trial is listed there and makes
+   the command exit 1; re-running the same command retries it and skips the rest.
+
+Ray core rather than Ray Tune: a trial here is "run this function once", not a search; Tune would
+add its own trial folders, experiment state and result syncing around run folders the project
+already resumes on its own (checkpoints/latest.pt), and its extra dependencies. See docs/experiments.md.
+
+Ray is imported inside :func:`run` only: nothing else in the package pays for it or needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from embodied.errors import UsageError, UserError
+
+from .aggregate import aggregate, results_csv
+from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, write_text_atomic
+from .grid import SpecError, SweepSpec, load_spec
+from .trial import TRAIN_FILE, TRIAL_FILE, finished_record, last_logged_step, recorded_fingerprint, run_trial
+
+#: the local instance's object store: trials return small dicts, so the minimum Ray accepts (75 MiB) plus room
+OBJECT_STORE_BYTES = 128 * 1024**2
+FORAGE_EPISODE_STEPS = 2000  # `embodied eval --episode-steps auto` on forage
+
+
+class RayMissing(UserError):
+    """Ray is an optional extra; exit 1 like the other missing-package errors of the CLI."""
+
+    exit_code = 1
+
+
+class SweepIncomplete(UserError):
+    """Some trials failed; the finished ones are aggregated and a re-run retries the rest."""
+
+    exit_code = 1
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="sweep spec (.json or .toml): conditions, seeds, evaluation (docs/experiments.md)")
+    parser.add_argument("--out", help="sweep folder (default runs/sweeps/<spec name>); re-run with it to resume")
+    parser.add_argument("--address", help="join this Ray cluster (e.g. auto, or HOST:6379); default a local instance")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs Ray reserves per trial (default 1)")
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPU fraction per trial (default 0)")
+    parser.add_argument(
+        "--max-concurrent", type=int, default=0, help="at most this many trials at once (default 0: as resources allow)"
+    )
+
+
+def _checked_args(args: argparse.Namespace) -> None:
+    if not 0 < args.cpus_per_trial <= 1024:
+        raise UsageError(f"--cpus-per-trial {args.cpus_per_trial}: allowed (0, 1024]")
+    if not 0 <= args.gpus_per_trial <= 64:
+        raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: allowed [0, 64]")
+    if not 0 <= args.max_concurrent <= 100_000:
+        raise UsageError(f"--max-concurrent {args.max_concurrent}: allowed 0 (no limit) .. 100000")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} is a file; give a folder")
+
+
+def _check_folders(spec: SweepSpec, out: Path) -> dict[str, dict]:
+    """Finished trials' eval records by trial key; SpecError for a trial folder another spec started."""
+    finished = {}
+    for trial in spec.trials:
+        run_dir = out / trial.relative_dir
+        recorded = recorded_fingerprint(run_dir)
+        if recorded is not None and recorded != spec.fingerprint(trial):
+            raise SpecError(
+                f"{spec.path}: trial {trial.key} in {run_dir} was started with a different spec (overrides, base "
+                f"config or evaluation changed); use another --out or remove that folder"
+            )
+        record = finished_record(run_dir, spec.fingerprint(trial))
+        if record is not None:
+            finished[trial.key] = record
+    return finished
+
+
+def _episode_steps(spec: SweepSpec, out: Path) -> int:
+    """The evaluation's episode length: the spec's number, or ``auto`` as ``embodied eval`` defines it (3 x the
+    mean DFS-oracle traversal of these mazes on explore, measured once with the baseline's env and cached)."""
+    if spec.eval.episode_steps != "auto":
+        return int(spec.eval.episode_steps)
+    if spec.eval.task != "explore":
+        return FORAGE_EPISODE_STEPS
+    cache = out / "episode_steps.json"
+    key = {"world": spec.eval.world, "maze_seeds": spec.eval.maze_seeds}
+    cached = read_json_or_none(cache)
+    if cached and cached.get("key") == key:
+        return int(cached["episode_steps"])
+    from embodied.train.config import load_config
+    from embodied.train.evaluate import dfs_episode_steps, env_kwargs_from_config
+
+    baseline = next(t for t in spec.trials if t.condition == spec.baseline)
+    env_kwargs = env_kwargs_from_config(load_config(spec.config, overrides=list(baseline.overrides)).to_dict())
+    print(f"measuring the episode length: 3 x the DFS oracle on {spec.eval.mazes} mazes", file=sys.stderr, flush=True)
+    dfs = dfs_episode_steps(spec.eval.world, spec.eval.maze_seeds, env_kwargs)
+    write_json_atomic(cache, {"key": key, **dfs})
+    return int(dfs["episode_steps"])
+
+
+class ProgressTable:
+    """Trial, status, steps and elapsed time on stderr: redrawn in place on a terminal, one line per change otherwise."""
+
+    def __init__(self, spec: SweepSpec, out: Path, stream=None):
+        self.spec, self.out, self.stream = spec, out, stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.time()
+        self.status = {t.key: "queued" for t in spec.trials}
+        self.submitted: dict[str, float] = {}
+        self.finished_at: dict[str, float] = {}
+        self.drawn = 0
+        self.last = dict(self.status)
+
+    def set(self, key: str, status: str) -> None:
+        self.status[key] = status
+        if status in ("done", "failed", "skipped"):
+            self.finished_at[key] = time.time()
+        elif status == "submitted":
+            self.submitted[key] = time.time()
+
+    def _live(self, trial) -> tuple[str, str, str]:
+        run_dir = self.out / trial.relative_dir
+        status = self.status[trial.key]
+        started = (run_dir / TRIAL_FILE).stat().st_mtime if (run_dir / TRIAL_FILE).exists() else 0
+        begin = started if started >= self.submitted.get(trial.key, float("inf")) - 1 else None
+        if status == "submitted":
+            if begin is None:  # not yet picked up by a worker
+                status = "waiting"
+            else:
+                trained = read_json_or_none(run_dir / TRAIN_FILE)
+                status = (
+                    "evaluating"
+                    if trained and trained.get("fingerprint") == self.spec.fingerprint(trial)
+                    else "training"
+                )
+        metrics = run_dir / "metrics.csv"
+        fresh = (
+            begin is not None and metrics.exists() and metrics.stat().st_mtime >= begin
+        )  # not a resumed run's old rows
+        step = last_logged_step(run_dir) if status in ("done", "skipped", "evaluating") or fresh else None
+        steps = "" if step is None else f"{step}" + (f"/{trial.total_steps}" if trial.total_steps else "")
+        end = self.finished_at.get(trial.key, time.time())
+        elapsed = "" if begin is None else f"{end - begin:.0f}s"
+        return status, steps, elapsed
+
+    def draw(self, final: bool = False) -> None:
+        rows = [(t.key, *self._live(t)) for t in self.spec.trials]
+        counts = {}
+        for _, status, _, _ in rows:
+            counts[status] = counts.get(status, 0) + 1
+        head = f"sweep {self.spec.name}: {len(rows)} trials, " + ", ".join(
+            f"{n} {s}" for s, n in sorted(counts.items())
+        )
+        head += f"  [{time.time() - self.start:.0f}s]"
+        if not self.tty:  # logs and pipes: a line when a trial's status changes, nothing in between
+            for key, status, steps, elapsed in rows:
+                if self.last.get(key) != status:
+                    print(
+                        f"[{time.time() - self.start:5.0f}s] {key:<40} {status:<10} {steps:>12} {elapsed:>7}",
+                        file=self.stream,
+                    )
+                    self.last[key] = status
+            if final:
+                print(head, file=self.stream)
+            self.stream.flush()
+            return
+        if len(rows) > 30:  # long grids: the active and failed trials only
+            rows = [r for r in rows if r[1] not in ("queued", "done", "skipped")][:30]
+        lines = [head, f"{'trial':<40} {'status':<10} {'steps':>12} {'elapsed':>7}"]
+        lines += [f"{key:<40} {status:<10} {steps:>12} {elapsed:>7}" for key, status, steps, elapsed in rows]
+        erase = f"\x1b[{self.drawn}F" if self.drawn else ""
+        self.stream.write(erase + "".join(f"\x1b[2K{line}\n" for line in lines))
+        self.stream.flush()
+        self.drawn = len(lines)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing("needs Ray, an optional extra: pip install -e '.[ray]' (or bash scripts/install.sh)") from None
+    return ray
+
+
+def _start_ray(ray, args: argparse.Namespace) -> bool:
+    """Join ``--address`` or start a local instance; True when this command started it (and must shut it down)."""
+    import logging
+
+    if ray.is_initialized():  # a caller (a test, a notebook) already has one: use it as it is
+        return False
+    try:
+        if args.address:
+            ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=False,
+                object_store_memory=OBJECT_STORE_BYTES,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+            )
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = f"the Ray cluster at {args.address}" if args.address else "a local Ray instance"
+        raise UserError(f"cannot start or join {where}: {str(err).strip().splitlines()[0]}") from None
+    return True
+
+
+def _check_resources(ray, args: argparse.Namespace) -> None:
+    """A trial that asks for more than the whole cluster has would wait forever: say so now."""
+    total = ray.cluster_resources()
+    if args.cpus_per_trial > total.get("CPU", 0):
+        raise UsageError(f"--cpus-per-trial {args.cpus_per_trial}: the Ray cluster has {total.get('CPU', 0):g} CPUs")
+    if args.gpus_per_trial > total.get("GPU", 0):
+        raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: the Ray cluster has {total.get('GPU', 0):g} GPUs")
+
+
+def _run_on_ray(ray, jobs: list[dict], args, table: ProgressTable) -> list[dict]:
+    task = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial, max_retries=1)(run_trial)
+    limit = args.max_concurrent or len(jobs)
+    waiting, running, records = list(jobs), {}, []
+    try:
+        while waiting or running:
+            while waiting and len(running) < limit:
+                job = waiting.pop(0)
+                running[task.remote(job)] = job
+                table.set(job["key"], "submitted")
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                job = running.pop(ref)
+                try:
+                    record = ray.get(ref)
+                except ray.exceptions.RayError as err:  # the worker died (killed, out of memory): retry on re-run
+                    record = {"condition": job["condition"], "seed": job["seed"], "status": "failed"}
+                    record["error"] = str(err).strip().splitlines()[0]
+                records.append(record)
+                table.set(job["key"], "failed" if record["status"] == "failed" else "done")
+            table.draw()
+    finally:
+        for ref in running:  # Ctrl-C: stop the workers; their last checkpoints are where a re-run resumes
+            ray.cancel(ref, force=True)
+    return records
+
+
+def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
+    return {
+        "key": trial.key,
+        "condition": trial.condition,
+        "seed": trial.seed,
+        "run_dir": str((out / trial.relative_dir).resolve()),
+        "config": spec.config,
+        "overrides": list(trial.overrides),
+        "fingerprint": spec.fingerprint(trial),
+        "eval": {
+            "world": spec.eval.world,
+            "task": spec.eval.task,
+            "maze_seeds": spec.eval.maze_seeds,
+            "episode_steps": episode_steps,
+        },
+    }
+
+
+def write_results(spec: SweepSpec, out: Path, records: dict[str, dict], failed: list[dict], extra: dict) -> dict:
+    """results.json and results.csv from the finished trials' eval records (``records`` by trial key)."""
+    finished = [
+        {"condition": t.condition, "seed": t.seed, "eval": records[t.key]} for t in spec.trials if t.key in records
+    ]
+    aggregated = aggregate(spec.conditions, spec.baseline, spec.eval.task, finished)
+    for row in aggregated["trials"]:
+        trial = next(t for t in spec.trials if t.condition == row["condition"] and t.seed == row["seed"])
+        row["dir"] = trial.relative_dir
+        row["checkpoint_step"] = records[trial.key].get("checkpoint_step")
+    measured = sorted({(r.get("commit", "unknown"), bool(r.get("dirty"))) for r in records.values()})
+    dates = sorted(r.get("date", "") for r in records.values())
+    results = {
+        "sweep": spec.name,
+        "description": spec.description,
+        "spec_path": spec.path,
+        "spec": spec.raw,
+        **git_stamp(),
+        "date": utc_now(),
+        "measured_commits": [{"commit": c, "dirty": d} for c, d in measured],
+        "measured_from": dates[0] if dates else None,
+        "measured_to": dates[-1] if dates else None,
+        "conditions": list(spec.conditions),
+        "baseline": spec.baseline,
+        "seeds": list(spec.seeds),
+        "n_trials": len(spec.trials),
+        "n_finished": len(finished),
+        "failed": failed,
+        **extra,
+        **aggregated,
+    }
+    write_json_atomic(out / "results.json", results)
+    write_text_atomic(out / "results.csv", results_csv(aggregated))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    _checked_args(args)
+    spec = load_spec(args.spec)
+    out = Path(args.out or Path("runs") / "sweeps" / spec.name)
+    start = time.time()
+    finished = _check_folders(spec, out)
+    episode_steps = _episode_steps(spec, out)
+    jobs = [_job(spec, t, out, episode_steps) for t in spec.trials if t.key not in finished]
+    table = ProgressTable(spec, out)
+    for key in finished:
+        table.set(key, "skipped")
+    print(
+        f"sweep {spec.name}: {len(spec.conditions)} conditions x {len(spec.seeds)} seeds = {len(spec.trials)} trials "
+        f"in {out}; {len(finished)} finished before, {len(jobs)} to run",
+        file=sys.stderr,
+        flush=True,
+    )
+    ray_info = {"address": args.address or "local", "cpus_per_trial": args.cpus_per_trial}
+    ray_info.update(gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent)
+    records = []
+    if jobs:
+        ray = _import_ray()
+        started = _start_ray(ray, args)
+        ray_info["version"] = ray.__version__
+        try:
+            _check_resources(ray, args)
+            table.draw()
+            records = _run_on_ray(ray, jobs, args, table)
+        finally:
+            if started:
+                ray.shutdown()
+    table.draw(final=True)
+    evals = dict(finished)
+    failed = []
+    for record in records:
+        key = f"{record['condition']}/seed_{record['seed']}"
+        if record["status"] == "failed":
+            failed.append({"trial": key, "error": record.get("error")})
+        else:
+            evals[key] = record["eval"]
+    extra = {
+        "eval": {**spec.eval.as_dict(), "maze_seeds": spec.eval.maze_seeds, "episode_steps_used": episode_steps},
+        "ray": ray_info,
+        "wall_s": round(time.time() - start, 3),
+        "trial_actions": {
+            **{key: "finished before" for key in finished},
+            **{f"{r['condition']}/seed_{r['seed']}": r.get("action") for r in records},
+        },
+    }
+    results = write_results(spec, out, evals, failed, extra)
+    metric = results["metrics"][0]
+    for condition, entry in results["summary"].items():
+        ci = entry["metrics"][metric]
+        if ci:
+            print(f"  {condition:<30} {metric} {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]  (n={ci['n']})")
+    print(f"results: {out / 'results.json'}, {out / 'results.csv'} ({results['n_finished']}/{len(spec.trials)} trials)")
+    if failed:
+        raise SweepIncomplete(
+            f"{len(failed)} of {len(spec.trials)} trials failed (first: {failed[0]['trial']}: {failed[0]['error']}); "
+            f"the others are in {out / 'results.json'}; re-run the same command to retry"
+        )
+    return 0

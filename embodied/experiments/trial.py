@@ -1,0 +1,172 @@
+"""One trial of a sweep: train into an ordinary run folder, then evaluate its last checkpoint on held-out mazes.
+
+The trial folder ``OUT/trials/<condition>/seed_<n>/`` is a run folder like any other (``embodied
+eval``, ``embodied plot`` and ``embodied train --resume`` accept it) plus three small files:
+
+    trial.json   who the trial is (condition, seed, overrides, the spec's fingerprint); written first
+    train.json   written when training returned: its summary, wall-clock, the step it resumed from
+    eval.json    written last: the evaluation of ``checkpoints/latest.pt`` and that file's SHA-256
+
+A trial is *finished* when eval.json parses, carries this trial's fingerprint and names the SHA-256
+of the checkpoint that is there now (:func:`finished_record`). A re-run skips finished trials,
+evaluates trained ones (train.json present) and resumes the rest with ``train(resume=True)`` from
+their newest checkpoint (``embodied.train.loop.train`` picks latest.pt, else the newest step_<N>.pt).
+
+:func:`run_trial` takes and returns plain dicts so that a Ray task can run it on any node; it never
+raises for a failed trial: the record says ``failed`` with the one-line reason (and ``error.txt``
+holds the traceback of anything that is not a user error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import time
+import traceback
+from pathlib import Path
+
+from embodied.errors import UserError
+
+from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, write_text_atomic
+
+TRIAL_FILE, TRAIN_FILE, EVAL_FILE, ERROR_FILE = "trial.json", "train.json", "eval.json", "error.txt"
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_step(run_dir) -> int | None:
+    """The step of the newest ``checkpoints/step_<N>.pt`` (what a resumed run continues from), else None."""
+    steps = [
+        int(m.group(1))
+        for p in Path(run_dir, "checkpoints").glob("step_*.pt")
+        if (m := re.fullmatch(r"step_(\d+)\.pt", p.name))
+    ]
+    return max(steps) if steps else None
+
+
+def last_logged_step(run_dir) -> int | None:
+    """The ``step`` of metrics.csv's last row (the progress table's figure), else None."""
+    try:
+        with open(Path(run_dir, "metrics.csv"), "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return None
+    if len(lines) < 2:
+        return None
+    try:
+        return int(float(lines[-1].split(",", 1)[0]))
+    except ValueError:
+        return None
+
+
+def finished_record(run_dir, fingerprint: str) -> dict | None:
+    """eval.json's content when the trial is finished and verified, else None."""
+    run_dir = Path(run_dir)
+    record = read_json_or_none(run_dir / EVAL_FILE)
+    if record is None or record.get("fingerprint") != fingerprint or not isinstance(record.get("result"), dict):
+        return None
+    checkpoint = run_dir / "checkpoints" / "latest.pt"
+    if not checkpoint.is_file() or record.get("checkpoint_sha256") != file_sha256(checkpoint):
+        return None
+    return record
+
+
+def recorded_fingerprint(run_dir) -> str | None:
+    """The fingerprint a trial folder was started with (trial.json), None for a folder no sweep started."""
+    record = read_json_or_none(Path(run_dir) / TRIAL_FILE)
+    return record.get("fingerprint") if record else None
+
+
+def _has_run(run_dir: Path) -> bool:
+    return any((run_dir / name).exists() for name in ("metrics.csv", "checkpoints", "config.json"))
+
+
+def _train(job: dict, run_dir: Path) -> dict:
+    """Train (or resume) unless train.json says training returned for this fingerprint."""
+    done = read_json_or_none(run_dir / TRAIN_FILE)
+    if done and done.get("fingerprint") == job["fingerprint"] and (run_dir / "checkpoints" / "latest.pt").is_file():
+        return {"action": "trained before", **done}
+    from embodied.train.config import load_config
+    from embodied.train.loop import train
+
+    cfg = load_config(job["config"], overrides=list(job["overrides"]))
+    resume = _has_run(run_dir)
+    resumed_from = checkpoint_step(run_dir) if resume else None
+    start = time.time()
+    summary = train(cfg, run_dir, resume=resume, progress=False)
+    record = {
+        "fingerprint": job["fingerprint"],
+        "resumed_from_step": resumed_from,
+        "wall_s": round(time.time() - start, 3),
+        "date": utc_now(),
+        "summary": {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))},
+    }
+    write_json_atomic(run_dir / TRAIN_FILE, record)
+    return {"action": f"resumed from step {resumed_from}" if resume else "trained", **record}
+
+
+def _evaluate(job: dict, run_dir: Path) -> dict:
+    from embodied.train.evaluate import evaluate_policy, limit_threads, policy_factory
+
+    evaluation = job["eval"]
+    checkpoint = run_dir / "checkpoints" / "latest.pt"
+    sha = file_sha256(checkpoint)  # before evaluating: the figures belong to this file
+    limit_threads(1)  # embodied eval's default: one thread is fastest for per-step forward passes
+    make, env_kwargs = policy_factory(str(checkpoint), job.get("device", "cpu"))
+    result = evaluate_policy(
+        make,
+        evaluation["world"],
+        evaluation["task"],
+        evaluation["maze_seeds"],
+        int(evaluation["episode_steps"]),
+        env_kwargs=env_kwargs,
+    )
+    record = {
+        "fingerprint": job["fingerprint"],
+        "condition": job["condition"],
+        "seed": job["seed"],
+        "checkpoint": "checkpoints/latest.pt",
+        "checkpoint_sha256": sha,
+        "checkpoint_step": checkpoint_step(run_dir),
+        "date": utc_now(),
+        **git_stamp(),  # the code that measured it (a resumed sweep may mix commits; results.json lists them)
+        "result": result,
+    }
+    write_json_atomic(run_dir / EVAL_FILE, record)
+    return record
+
+
+def run_trial(job: dict) -> dict:
+    """Train and evaluate one trial described by ``job`` (plain data, see ``sweep.py``); returns its record.
+
+    ``job``: condition, seed, run_dir (absolute), config (base config path or None), overrides,
+    fingerprint, eval {world, task, maze_seeds, episode_steps}."""
+    run_dir = Path(job["run_dir"])
+    record = {"condition": job["condition"], "seed": job["seed"], "status": "failed", "error": None}
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ERROR_FILE).unlink(missing_ok=True)
+        done = finished_record(run_dir, job["fingerprint"])
+        if done is not None:
+            return {**record, "status": "skipped", "action": "finished before", "eval": done}
+        identity = {k: job[k] for k in ("condition", "seed", "overrides", "config", "fingerprint")}
+        # rewritten at every start: its mtime tells the progress table the trial left Ray's queue
+        write_json_atomic(run_dir / TRIAL_FILE, {**identity, "started": utc_now(), "host": socket.gethostname()})
+        trained = _train(job, run_dir)
+        evaluated = _evaluate(job, run_dir)
+        return {**record, "status": "done", "action": trained["action"], "train": trained, "eval": evaluated}
+    except UserError as err:
+        message = " | ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
+        return {**record, "error": message or type(err).__name__}
+    except Exception as err:  # a bug: keep the traceback beside the run, report one line
+        write_text_atomic(run_dir / ERROR_FILE, traceback.format_exc())
+        return {**record, "error": f"{type(err).__name__}: {err} (traceback in {run_dir / ERROR_FILE})"}

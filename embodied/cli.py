@@ -34,6 +34,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("embodied.viz.plot", "write PNG plots of a run folder"),
     "lab": ("embodied.lab.cli", "run classic conditioning protocols on the dopamine model"),
     "worlds": ("embodied.arena.catalogue", "list or check maze layouts"),
+    "sweep": ("embodied.experiments.sweep", "run a grid of trainings and evaluations on Ray"),
+    "report": ("embodied.experiments.report", "regenerate the results page from sweep folders"),
 }
 
 

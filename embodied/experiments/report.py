@@ -1,0 +1,215 @@
+"""``embodied report``: the results page, regenerated from sweep folders, never typed by hand.
+
+    embodied report --results runs/sweeps/intrinsic runs/sweeps/forage --out docs/results.md
+
+Reads each folder's ``results.json`` (written by ``embodied sweep``) and writes, between the markers
+:data:`START` and :data:`END` of ``--out``, one section per sweep: what was measured (commit, dates,
+mazes, episode length, seeds), one table per figure (condition, n seeds, n mazes, mean [95% CI],
+paired difference against the baseline [95% CI]) and a PNG bar chart per figure with CI whiskers
+(``embodied.train.evaluate.save_bar_figure``) under ``--figures`` (default ``figures/`` beside the page).
+
+Text outside the markers is kept: a page without markers gets the section appended at its end, a
+missing page is created. The output depends only on the results files and the arguments (no clock,
+no absolute paths), so running it twice gives byte-identical files; a figure whose bytes did not
+change is not rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from embodied.errors import UsageError
+
+from .files import read_json_or_none, write_bytes_atomic, write_text_atomic
+
+START = "<!-- embodied report:start (generated; edit the sweeps, not this section) -->"
+END = "<!-- embodied report:end -->"
+DEFAULT_SWEEPS = Path("runs") / "sweeps"
+SEED_FLOOR = 5  # issue 13: at least five training seeds per condition behind every claim
+DIGITS = {"coverage": 3, "steps_to_50": 0, "steps_to_90": 0, "food_per_1000": 2}
+LABELS = {
+    "coverage": "coverage (fraction of free cells visited)",
+    "steps_to_50": "steps to 50 % coverage",
+    "steps_to_90": "steps to 90 % coverage",
+    "food_per_1000": "pellets per 1,000 steps",
+}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results",
+        nargs="+",
+        action="extend",
+        metavar="DIR",
+        help=f"sweep folders holding results.json (default: every one under {DEFAULT_SWEEPS}/)",
+    )
+    parser.add_argument("--out", default="docs/results.md", help="the page; only its marked section is replaced")
+    parser.add_argument("--figures", help="folder for the PNGs (default: figures/ beside --out)")
+
+
+def _load(folder: Path) -> dict:
+    path = folder / "results.json" if folder.is_dir() else folder
+    if not path.is_file():
+        raise UsageError(f"--results {folder}: no results.json there (run embodied sweep first)")
+    data = read_json_or_none(path)
+    keys = ("sweep", "metrics", "summary", "paired", "trials", "conditions", "baseline", "eval")
+    if data is None or any(k not in data for k in keys):
+        raise UsageError(f"--results {folder}: {path} is not a results.json written by embodied sweep")
+    return data
+
+
+def _fmt(value: float, digits: int, sign: bool = False) -> str:
+    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    if float(text) == 0:  # no "-0.000"
+        text = text.replace("-", "+" if sign else "")
+    return text
+
+
+def _ci(ci: dict | None, digits: int, sign: bool = False) -> str:
+    if not ci:
+        return "–"
+    return f"{_fmt(ci['mean'], digits, sign)} [{_fmt(ci['low'], digits, sign)}, {_fmt(ci['high'], digits, sign)}]"
+
+
+def _stamp(data: dict) -> str:
+    commits = data.get("measured_commits") or [{"commit": data.get("commit", "unknown"), "dirty": data.get("dirty")}]
+    names = ", ".join(f"`{c['commit'][:10]}`" + (" + uncommitted changes" if c.get("dirty") else "") for c in commits)
+    start, end = (data.get("measured_from") or "")[:10], (data.get("measured_to") or "")[:10]
+    dates = start if start == end else f"{start} to {end}"
+    return f"measured at commit {names} on {dates}"
+
+
+def _figure(data: dict, metric: str, path: Path) -> None:
+    """A bar per condition (mean, CI whiskers) with the seed x maze points, written only when its bytes change."""
+    from embodied.train.evaluate import save_bar_figure
+
+    bars = {}
+    for condition in data["conditions"]:
+        points = [v for row in data["trials"] if row["condition"] == condition for v in row[f"{metric}_per_maze"]]
+        if data["summary"][condition]["metrics"][metric]:
+            bars[condition] = {f"{metric}_ci": data["summary"][condition]["metrics"][metric], metric: points}
+    if not bars:
+        return
+    tmp = path.with_name(f".{path.name}.render.png")
+    commits = data.get("measured_commits") or [{"commit": data.get("commit", "unknown"), "dirty": data.get("dirty")}]
+    stamp = ", ".join(c["commit"][:7] + ("+dirty" if c.get("dirty") else "") for c in commits)
+    title = f"{data['sweep']}\n{stamp}, {(data.get('measured_to') or '')[:10]}"
+    save_bar_figure(tmp, bars, metric, metric, title)
+    new = tmp.read_bytes()
+    tmp.unlink()
+    if not path.is_file() or path.read_bytes() != new:
+        write_bytes_atomic(path, new)
+
+
+def sweep_section(data: dict, page: Path, figures: Path) -> str:
+    """The Markdown of one sweep: stamp, one table and one figure per metric."""
+    evaluation = data["eval"]
+    mazes = evaluation.get("maze_seeds") or []
+    lines = [f"### {data['sweep']}", ""]
+    if data.get("description"):
+        lines += [data["description"], ""]
+    seeds = min((entry["n_seeds"] for entry in data["summary"].values()), default=0)
+    lines.append(
+        f"{_stamp(data).capitalize()}; spec `{data.get('spec_path', '?')}`. Each trial trained on its own seed "
+        f"({len(data.get('seeds', []))} seeds: {', '.join(map(str, data.get('seeds', [])))}) and was evaluated on "
+        f"{len(mazes)} held-out mazes (seeds {mazes[0] if mazes else '?'}–{mazes[-1] if mazes else '?'}) of "
+        f"`{evaluation.get('world')}`, task {evaluation.get('task')}, {evaluation.get('episode_steps_used')} steps "
+        f"each ({'3 × the DFS oracle' if evaluation.get('episode_steps') == 'auto' else 'fixed'}). "
+        f"{data.get('n_finished', '?')} of {data.get('n_trials', '?')} trials finished."
+    )
+    if seeds < SEED_FLOOR:
+        lines.append("")
+        lines.append(
+            f"**Fewer than {SEED_FLOOR} training seeds per condition: below the project's floor for a claim.**"
+        )
+    failed = data.get("failed") or []
+    if failed:
+        lines.append("")
+        lines.append(f"Failed trials (not in the figures): {', '.join(f['trial'] for f in failed)}.")
+    lines.append("")
+    for metric in data["metrics"]:
+        digits = DIGITS.get(metric, 3)
+        better = data.get("better", {}).get(metric, "higher")
+        lines += [
+            f"**{LABELS.get(metric, metric)}** ({better} is better); mean over seeds × mazes, 95 % bootstrap CI; "
+            f"difference paired by seed × maze against `{data['baseline']}`:",
+            "",
+            "| condition | n seeds | n mazes | mean [95 % CI] | difference vs baseline [95 % CI] |",
+            "|---|---:|---:|---|---|",
+        ]
+        for condition in data["conditions"]:
+            entry = data["summary"][condition]
+            if condition == data["baseline"]:
+                diff = "baseline"
+            else:
+                diff = _ci(data["paired"].get(condition, {}).get("metrics", {}).get(metric), digits, sign=True)
+            mean = _ci(entry["metrics"][metric], digits)
+            lines.append(f"| `{condition}` | {entry['n_seeds']} | {entry['n_mazes']} | {mean} | {diff} |")
+        figure = figures / f"sweep-{data['sweep']}-{metric}.png"
+        _figure(data, metric, figure)
+        if figure.is_file():
+            link = Path(os.path.relpath(figure, page.parent)).as_posix()
+            lines += ["", f"![{data['sweep']}: {metric}]({link})"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render(results: list[dict], page: Path, figures: Path, command: str) -> str:
+    """The marked section: a header naming the command that regenerates it, then each sweep."""
+    body = [
+        START,
+        "",
+        f"_This section is generated by `{command}` from the sweeps' results.json; do not edit it by hand, "
+        f"re-run the command. Every figure carries the commit and date it was measured on._",
+        "",
+    ]
+    body += [sweep_section(data, page, figures) for data in results]
+    return "\n".join(body).rstrip("\n") + "\n" + END
+
+
+def splice(existing: str | None, section: str) -> str:
+    """``existing`` with its marked section replaced (or the section appended); a new page when None."""
+    if existing is None:
+        return f"# Results\n\n{section}\n"
+    if START in existing and END in existing.split(START, 1)[1]:
+        head, rest = existing.split(START, 1)
+        return head + section + rest.split(END, 1)[1]
+    if START in existing or END in existing:
+        raise UsageError(f"the page has only one of the markers {START!r} and {END!r}; fix or remove it")
+    return existing.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.results:
+        folders = [Path(p) for p in args.results]
+    else:
+        folders = sorted(p.parent for p in DEFAULT_SWEEPS.glob("*/results.json"))
+        if not folders:
+            raise UsageError(
+                f"no sweep results under {DEFAULT_SWEEPS}/; give --results DIR (a folder of embodied sweep)"
+            )
+    results = [_load(folder) for folder in folders]
+    names = [r["sweep"] for r in results]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--results: two folders hold the sweep {sorted(n for n in names if names.count(n) > 1)[0]!r}")
+    page = Path(args.out)
+    if page.is_dir():
+        raise UsageError(f"--out {page} is a folder; give the Markdown file")
+    figures = Path(args.figures) if args.figures else page.parent / "figures"
+    command = "embodied report"
+    if args.results:
+        command += " --results " + " ".join(Path(p).as_posix() for p in args.results)
+    command += f" --out {page.as_posix()}" + (f" --figures {Path(args.figures).as_posix()}" if args.figures else "")
+    section = render(results, page, figures, command)
+    try:
+        existing = page.read_text(encoding="utf-8") if page.exists() else None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"--out {page} cannot be read as UTF-8 text: {err}") from None
+    text = splice(existing, section)
+    if text != existing:
+        write_text_atomic(page, text)
+    print(f"{page}: {len(results)} sweep(s) ({', '.join(names)}), figures in {figures}", file=sys.stderr)
+    return 0

@@ -135,8 +135,8 @@ def _read_spec_file(path: Path) -> dict:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             where = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
-            at = f"{path}:{where.group(1)}:{where.group(2)}" if where else str(path)
-            message = re.sub(r"\s*\(at line .*\)", "", str(err))
+            at = f"{path}:{where.group(1)}:{where.group(2)}" if where else f"{path}: at its end"
+            message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err))
             raise SpecError(f"{at}: not valid TOML: {message}") from None
     else:
         try:

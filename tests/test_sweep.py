@@ -1,0 +1,294 @@
+"""`embodied sweep`: a real 2 x 2 grid of tiny trainings on a real local Ray instance, resumed after damage.
+
+One Ray instance for the module (started by the command's own starter), one sweep shared by the
+tests; each test that changes folders works on a copy (``shutil.copytree`` keeps mtimes).
+"""
+
+import argparse
+import ast
+import csv
+import json
+import pathlib
+import shutil
+import sys
+
+import pytest
+import ray
+
+from embodied.cli import main
+from embodied.experiments import sweep as sweep_command
+
+TINY_SET = [
+    "num_envs=1",
+    "vision_size=16",
+    "total_steps=64",
+    "episode_steps=32",
+    "rollout_steps=32",
+    "learning_starts=16",
+    "log_every=32",
+    "checkpoint_every=32",
+    "keep_checkpoints=4",
+    "video_every=0",
+    "tensorboard=false",
+    "min_age=16",
+    "device=cpu",
+    "critic_units=32",
+    "actor_units=16",
+    "world_model_overrides="
+    + json.dumps(
+        {
+            "image_size": 16,
+            "cnn_depth": 4,
+            "vision_embed": 32,
+            "vector_embed": 8,
+            "mlp_units": 32,
+            "mlp_layers": 1,
+            "deter": 32,
+            "stoch_groups": 4,
+            "stoch_classes": 4,
+            "hidden": 32,
+            "batch_size": 4,
+            "seq_len": 8,
+        }
+    ),
+    'intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256}',
+]
+
+SPEC = {
+    "name": "tiny",
+    "description": "two conditions, two seeds, two held-out mazes",
+    "set": TINY_SET,
+    "conditions": [{"name": "full", "set": []}, {"name": "no_intrinsic", "set": ["intrinsic=false"]}],
+    "seeds": [0, 1],
+    "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 2, "episode_steps": 48},
+}
+TRIALS = ["full/seed_0", "full/seed_1", "no_intrinsic/seed_0", "no_intrinsic/seed_1"]
+
+
+def write_spec(folder: pathlib.Path, spec: dict, name: str = "spec.json") -> pathlib.Path:
+    path = folder / name
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """The command's own local start (no dashboard, a small object store, the machine's cores), once per module."""
+    assert sweep_command._start_ray(ray, argparse.Namespace(address=None))
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def swept(local_ray, tmp_path_factory):
+    """The sweep of SPEC, run once through `embodied sweep`; returns (spec path, out folder, stderr)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    spec = write_spec(folder, SPEC)
+    out = folder / "out"
+    capture = tmp_path_factory.mktemp("log") / "stderr.txt"
+    with open(capture, "w") as stream:
+        saved, sys.stderr = sys.stderr, stream
+        try:
+            rc = main(["sweep", str(spec), "--out", str(out), "--max-concurrent", "2"])
+        finally:
+            sys.stderr = saved
+    assert rc == 0, capture.read_text()
+    return spec, out, capture.read_text()
+
+
+def copy_of(swept, tmp_path) -> tuple[pathlib.Path, pathlib.Path]:
+    spec, out, _ = swept
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)  # copy2: mtimes kept, so "untouched" can be checked on the copy
+    return spec, copy
+
+
+def mtimes(folder: pathlib.Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def config_leaf(config: dict, name: str):
+    """A config.json value by leaf name, flat or nested (the config may become a tree)."""
+    if name in config:
+        return config[name]
+    found = [config_leaf(v, name) for v in config.values() if isinstance(v, dict)]
+    found = [f for f in found if f is not None]
+    return found[0] if found else None
+
+
+def test_a_sweep_leaves_run_folders_and_aggregated_results_with_cis(swept, capsys):
+    spec, out, log = swept
+    results = json.loads((out / "results.json").read_text())
+    assert results["n_trials"] == results["n_finished"] == 4 and results["failed"] == []
+    assert [f"{t['condition']}/seed_{t['seed']}" for t in results["trials"]] == TRIALS
+    assert results["spec"] == SPEC and results["commit"] and results["date"].endswith("Z")
+    assert results["eval"]["maze_seeds"] == [10000, 10001] and results["eval"]["episode_steps_used"] == 48
+    for condition in ("full", "no_intrinsic"):
+        entry = results["summary"][condition]
+        assert entry["n_seeds"] == 2 and entry["n_mazes"] == 2
+        for metric in ("coverage", "steps_to_50", "steps_to_90"):
+            ci = entry["metrics"][metric]
+            assert ci["n"] == 4 and ci["low"] <= ci["mean"] <= ci["high"], (condition, metric, ci)
+    assert "food_per_1000" not in results["metrics"]  # explore has no food
+    paired = results["paired"]["no_intrinsic"]
+    assert paired["vs"] == "full" and paired["n_pairs"] == 4
+    coverage = {(t["condition"], t["seed"]): t["coverage_per_maze"] for t in results["trials"]}
+    diffs = [a - b for s in (0, 1) for a, b in zip(coverage[("no_intrinsic", s)], coverage[("full", s)])]
+    assert paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)  # paired by seed x maze
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["kind"] for r in rows} == {"trial", "condition", "paired"} and len(rows) == 4 * 3 + 2 * 3 + 3
+
+    for key in TRIALS:  # each trial is an ordinary run folder, trained with its condition and seed
+        run = out / "trials" / key
+        assert (run / "checkpoints" / "latest.pt").is_file() and (run / "metrics.csv").is_file()
+        config = json.loads((run / "config.json").read_text())
+        assert config_leaf(config, "seed") == int(key[-1])
+        assert config_leaf(config, "intrinsic") is (not key.startswith("no_intrinsic"))
+        assert json.loads((run / "eval.json").read_text())["result"]["seeds"] == [10000, 10001]
+    assert all(f"{key}" in log and "done" in log for key in TRIALS)  # the progress lines
+    capsys.readouterr()
+    assert main(["eval", str(out / "trials/full/seed_0"), "--seeds", "1", "--episode-steps", "8", "--no-progress"]) == 0
+    assert "coverage" in capsys.readouterr().out
+
+
+def test_a_rerun_skips_finished_trials_and_resumes_unfinished_ones(swept, tmp_path, capsys):
+    spec, out = copy_of(swept, tmp_path)
+    untouched = mtimes(out / "trials/full/seed_0")
+    trained = out / "trials/full/seed_1"  # killed while evaluating: training returned, no eval.json
+    (trained / "eval.json").unlink()
+    killed = out / "trials/no_intrinsic/seed_1"  # killed after its checkpoint at step 32
+    for name in ("latest.pt", "latest.pt.sha256", "step_64.pt", "step_64.pt.sha256"):
+        (killed / "checkpoints" / name).unlink()
+    for name in ("eval.json", "train.json"):
+        (killed / name).unlink()
+    first_rows = (killed / "metrics.csv").read_text().splitlines()[:2]  # the header and step 32: the checkpoint's
+    tampered = out / "trials/no_intrinsic/seed_0"  # an eval.json that does not belong to this checkpoint
+    record = json.loads((tampered / "eval.json").read_text())
+    (tampered / "eval.json").write_text(json.dumps({**record, "checkpoint_sha256": "0" * 64}))
+
+    assert main(["sweep", str(spec), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["trial_actions"] == {
+        "full/seed_0": "finished before",
+        "full/seed_1": "trained before",
+        "no_intrinsic/seed_0": "trained before",
+        "no_intrinsic/seed_1": "resumed from step 32",
+    }
+    assert mtimes(out / "trials/full/seed_0") == untouched
+    steps = [int(line.split(",")[0]) for line in (killed / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == [32, 64] and (killed / "metrics.csv").read_text().splitlines()[:2] == first_rows
+    assert (killed / "checkpoints/latest.pt").is_file() and (killed / "eval.json").is_file()
+    assert results["n_finished"] == 4 and results["paired"]["no_intrinsic"]["n_pairs"] == 4
+    assert "1 finished before, 3 to run" in capsys.readouterr().err
+
+
+def test_a_finished_sweep_reruns_without_ray_and_a_different_spec_is_refused(swept, tmp_path, capsys, monkeypatch):
+    spec, out = copy_of(swept, tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: nothing left to run needs it
+    assert main(["sweep", str(spec), "--out", str(out)]) == 0
+    assert "4 finished before, 0 to run" in capsys.readouterr().err
+    (out / "trials/full/seed_1/eval.json").unlink()
+    assert main(["sweep", str(spec), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == "embodied sweep: needs Ray, an optional extra: pip install -e '.[ray]' (or bash scripts/install.sh)"
+    monkeypatch.undo()
+
+    changed = write_spec(
+        tmp_path, dict(SPEC, conditions=[{"name": "full", "set": ["plasticity=false"]}, SPEC["conditions"][1]])
+    )
+    assert main(["sweep", str(changed), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "trial full/seed_0" in err and "different spec" in err, err
+
+
+BAD_SPECS = [
+    ({"seeds": []}, "key 'seeds' is empty"),
+    ({"seeds": "0,1"}, "key 'seeds' must be a list"),
+    ({"seeds": [0, -1]}, "key 'seeds[1]' = -1"),
+    ({"seed": [0]}, "key 'seed' is unknown"),
+    ({"conditions": [{"name": "a", "set": []}, {"name": "b", "set": ["intrinsc=false"]}]}, "conditions[1]"),
+    ({"conditions": [{"name": "a", "set": "intrinsic=false"}]}, "key 'conditions[0].set' must be a list"),
+    ({"conditions": [{"name": "a/b", "set": []}]}, "key 'conditions[0].name' = 'a/b' must be a folder-safe name"),
+    ({"conditions": {"a": ["seed=3"]}}, "key 'conditions.a[0]' sets the seed"),
+    ({"baseline": "nope"}, "key 'baseline' = 'nope' is not a condition"),
+    ({"eval": {"mazes": 0}}, "key 'eval.mazes' = 0"),
+    ({"eval": {"maze_start": 5}}, "key 'eval.maze_start' = 5"),
+    ({"eval": {"task": "dance"}}, "key 'eval.task' = 'dance'"),
+    ({"eval": {"steps": 5}}, "key 'eval.steps' is unknown"),
+    ({"eval": {"world": "no_such_maze"}}, "key 'eval.world'"),
+    ({"set": ["total_steps=-5"]}, "total_steps"),
+    ({"config": "missing.json"}, "key 'config' = 'missing.json': no such file"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_SPECS, ids=[m for _, m in BAD_SPECS])
+def test_a_bad_spec_fails_in_one_line_naming_file_and_key_before_anything_runs(tmp_path, capsys, change, message):
+    spec = write_spec(tmp_path, {**SPEC, **change})
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith(f"embodied sweep: {spec}") and message in err, err
+    assert not out.exists()  # validated before any folder, and before Ray
+
+
+def test_unknown_override_key_in_the_last_condition_is_named(tmp_path, capsys):
+    conditions = [{"name": "a", "set": []}, {"name": "b", "set": []}, {"name": "c", "set": ["intrinsc=false"]}]
+    spec = write_spec(tmp_path, dict(SPEC, conditions=conditions))
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "key 'conditions[2]' (condition 'c')" in err and "intrinsc" in err, err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"seeds": [0,]}', "spec.json:1:14: not valid JSON"),
+        ("seeds = 2\nname = \n", "spec.toml:2:8: not valid TOML: Invalid value"),
+        ("seeds = [0\n", "spec.toml: at its end: not valid TOML: Unclosed array"),
+    ],
+)
+def test_a_spec_with_a_syntax_error_names_line_and_column(tmp_path, capsys, text, message):
+    spec = tmp_path / ("spec.toml" if "TOML" in message else "spec.json")
+    spec.write_text(text)
+    assert main(["sweep", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err, err
+
+
+def test_a_toml_spec_with_a_conditions_table_and_a_grid_loads(tmp_path):
+    from embodied.experiments.grid import load_spec
+
+    spec = tmp_path / "grid.toml"
+    spec.write_text(
+        'seeds = 2\nset = ["total_steps=64", "episode_steps=32", "learning_starts=16"]\n'
+        '[conditions]\nfull = []\nno_intrinsic = ["intrinsic=false"]\n[grid]\ntrain_ratio = [4, 8]\n'
+    )
+    loaded = load_spec(spec)
+    assert loaded.conditions == (
+        "full,train_ratio=4",
+        "full,train_ratio=8",
+        "no_intrinsic,train_ratio=4",
+        "no_intrinsic,train_ratio=8",
+    )
+    assert loaded.baseline == "full,train_ratio=4" and loaded.seeds == (0, 1) and len(loaded.trials) == 8
+    assert loaded.trials[-1].overrides[-2:] == ("train_ratio=8", "seed=1")
+
+
+def test_ray_is_imported_only_inside_the_sweep_command():
+    """Static: every `import ray` under embodied/ is in experiments/sweep.py, inside a function."""
+    package = pathlib.Path(sweep_command.__file__).parents[1]
+    found = []
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        inside = {id(node) for f in functions for node in ast.walk(f)}
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            if any(n == "ray" or n.startswith("ray.") for n in names):
+                found.append((path.relative_to(package).as_posix(), id(node) in inside))
+    assert found == [("experiments/sweep.py", True)], found

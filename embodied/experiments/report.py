@@ -203,12 +203,12 @@ def run(args: argparse.Namespace) -> int:
     if args.results:
         command += " --results " + " ".join(Path(p).as_posix() for p in args.results)
     command += f" --out {page.as_posix()}" + (f" --figures {Path(args.figures).as_posix()}" if args.figures else "")
-    section = render(results, page, figures, command)
     try:
         existing = page.read_text(encoding="utf-8") if page.exists() else None
     except (OSError, UnicodeDecodeError) as err:
         raise UsageError(f"--out {page} cannot be read as UTF-8 text: {err}") from None
-    text = splice(existing, section)
+    splice(existing, "")  # a page with one marker fails before any figure is drawn
+    text = splice(existing, render(results, page, figures, command))
     if text != existing:
         write_text_atomic(page, text)
     print(f"{page}: {len(results)} sweep(s) ({', '.join(names)}), figures in {figures}", file=sys.stderr)

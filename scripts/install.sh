@@ -3,7 +3,7 @@
 # 1. torch: keep any torch already installed (a CUDA build on a GPU machine stays);
 #    otherwise take the CPU build pinned here, which lies on disk on the project's machines,
 #    so that no range resolution ever downloads several GB of CUDA packages.
-# 2. the project itself, editable, with its test extras.
+# 2. the project itself, editable, with its test extras (Ray among them: `embodied sweep` and its tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

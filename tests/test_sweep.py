@@ -292,3 +292,11 @@ def test_ray_is_imported_only_inside_the_sweep_command():
             if any(n == "ray" or n.startswith("ray.") for n in names):
                 found.append((path.relative_to(package).as_posix(), id(node) in inside))
     assert found == [("experiments/sweep.py", True)], found
+
+
+@pytest.mark.parametrize("path", sorted((pathlib.Path(__file__).parents[1] / "configs" / "sweeps").glob("*.*")))
+def test_the_shipped_sweep_specs_load(path):
+    from embodied.experiments.grid import load_spec
+
+    spec = load_spec(path)
+    assert spec.trials and spec.baseline == spec.conditions[0]

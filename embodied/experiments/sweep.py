@@ -112,7 +112,7 @@ def _episode_steps(spec: SweepSpec, out: Path) -> int:
 
     baseline = next(t for t in spec.trials if t.condition == spec.baseline)
     env_kwargs = env_kwargs_from_config(load_config(spec.config, overrides=list(baseline.overrides)).to_dict())
-    print(f"measuring the episode length: 3 x the DFS oracle on {spec.eval.mazes} mazes", file=sys.stderr, flush=True)
+    print(f"measuring the episode length: 3 x the DFS oracle on {spec.eval.mazes} maze(s)", file=sys.stderr, flush=True)
     dfs = dfs_episode_steps(spec.eval.world, spec.eval.maze_seeds, env_kwargs)
     write_json_atomic(cache, {"key": key, **dfs})
     return int(dfs["episode_steps"])
@@ -321,26 +321,29 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / "sweeps" / spec.name)
     start = time.time()
     finished = _check_folders(spec, out)
-    episode_steps = _episode_steps(spec, out)
-    jobs = [_job(spec, t, out, episode_steps) for t in spec.trials if t.key not in finished]
+    pending = [t for t in spec.trials if t.key not in finished]
     table = ProgressTable(spec, out)
     for key in finished:
         table.set(key, "skipped")
     print(
         f"sweep {spec.name}: {len(spec.conditions)} conditions x {len(spec.seeds)} seeds = {len(spec.trials)} trials "
-        f"in {out}; {len(finished)} finished before, {len(jobs)} to run",
+        f"in {out}; {len(finished)} finished before, {len(pending)} to run",
         file=sys.stderr,
         flush=True,
     )
     ray_info = {"address": args.address or "local", "cpus_per_trial": args.cpus_per_trial}
     ray_info.update(gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent)
     records = []
-    if jobs:
-        ray = _import_ray()
+    if not pending:
+        episode_steps = _episode_steps(spec, out)
+    else:
+        ray = _import_ray()  # a missing Ray or an unreachable cluster fails before the episode length is measured
         started = _start_ray(ray, args)
         ray_info["version"] = ray.__version__
         try:
             _check_resources(ray, args)
+            episode_steps = _episode_steps(spec, out)
+            jobs = [_job(spec, t, out, episode_steps) for t in pending]
             table.draw()
             records = _run_on_ray(ray, jobs, args, table)
         finally:

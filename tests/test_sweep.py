@@ -60,7 +60,7 @@ SPEC = {
     "set": TINY_SET,
     "conditions": [{"name": "full", "set": []}, {"name": "no_intrinsic", "set": ["intrinsic=false"]}],
     "seeds": [0, 1],
-    "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 2, "episode_steps": 48},
+    "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 2, "episode_steps": 32},
 }
 TRIALS = ["full/seed_0", "full/seed_1", "no_intrinsic/seed_0", "no_intrinsic/seed_1"]
 
@@ -122,7 +122,7 @@ def test_a_sweep_leaves_run_folders_and_aggregated_results_with_cis(swept, capsy
     assert results["n_trials"] == results["n_finished"] == 4 and results["failed"] == []
     assert [f"{t['condition']}/seed_{t['seed']}" for t in results["trials"]] == TRIALS
     assert results["spec"] == SPEC and results["commit"] and results["date"].endswith("Z")
-    assert results["eval"]["maze_seeds"] == [10000, 10001] and results["eval"]["episode_steps_used"] == 48
+    assert results["eval"]["maze_seeds"] == [10000, 10001] and results["eval"]["episode_steps_used"] == 32
     for condition in ("full", "no_intrinsic"):
         entry = results["summary"][condition]
         assert entry["n_seeds"] == 2 and entry["n_mazes"] == 2

@@ -54,12 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from embodied.train.checkpoint import CheckpointError
-    from embodied.train.config import FIELDS, ConfigError, TrainConfig, load_config
+    from embodied.train.config import FIELDS, ConfigError, TrainConfig, dotted, load_config
 
-    if args.list_keys:
+    if args.list_keys:  # dotted path = default  [range or choices]; the name alone works too
         defaults = TrainConfig()
         for name, f in FIELDS.items():
-            print(f"{name} = {getattr(defaults, name)!r}\n    {f.metadata['help']}")
+            allowed = f.metadata.get("range") or " | ".join(f.metadata.get("choices") or ())
+            bound = f"  in {allowed}" if allowed else ""
+            print(
+                f"{dotted(name)} = {json.dumps(defaults.get(name), ensure_ascii=False)}{bound}\n    {f.metadata['help']}"
+            )
         return 0
     overrides, sources = list(args.set), {}
     for flag, key, name in (
@@ -75,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     from embodied.brain.device import resolve_device
 
     try:
-        resolve_device(cfg.device)
+        resolve_device(cfg.run.device)
     except ValueError as err:
         raise ConfigError(f"device: {err}", "device") from None
     if args.resume and not args.run_dir:

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from embodied.train.config import leaves_of
 from embodied.train.evaluate import (
     evaluate_policy,
     held_out_seeds,
@@ -113,7 +114,7 @@ def main(argv=None) -> int:
         path = Path(checkpoint)
         run_dir = path if path.is_dir() else path.parent.parent
         if (run_dir / "config.json").exists():
-            config = json.loads((run_dir / "config.json").read_text())
+            config = leaves_of(json.loads((run_dir / "config.json").read_text()))
             report["training"].setdefault(name, {})["overlap"] = training_overlap(config, seeds, args.world)
             report["training"][name]["switches"] = {
                 k: config.get(k) for k in ("plasticity", "scalar_dopamine", "fixed_tonic", "intrinsic", "total_steps")

@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ppo_baseline lives beside this script
 
 from embodied.stats import ratio_ci  # noqa: E402
+from embodied.train.config import leaves_of  # noqa: E402
 from embodied.train.evaluate import (
     evaluate_policy,
     held_out_seeds,
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
                 print(f"  trained in {info['wall_s']:.0f} s", flush=True)
             run_config = Path(checkpoint).parent.parent / "config.json"
             if run_config.exists():
-                config = json.loads(run_config.read_text())
+                config = leaves_of(json.loads(run_config.read_text()))
                 report["training"].setdefault("agent", {})["overlap"] = training_overlap(config, seeds, args.world)
                 steps = int(config.get("total_steps", steps))  # PPO gets what the agent was asked for
                 train_episode_steps = int(config.get("episode_steps", train_episode_steps))

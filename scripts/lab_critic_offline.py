@@ -76,7 +76,9 @@ def main(argv=None) -> None:
     R = memory["rewards"].numpy()[order]
     first = memory["is_first"].numpy()[order]
     steps, envs, dim = X.shape
-    vision_at = agent.world_model.feature_dim if cfg.critic_latent else 0  # the pooled view starts the sense block
+    vision_at = (
+        agent.world_model.feature_dim if cfg.dopamine.critic_latent else 0
+    )  # the pooled view starts the sense block
     brightness = X[:, :, vision_at : vision_at + agent.sense_pool**2 * 3].mean(-1)
     rises = int((np.diff(brightness, axis=0) > args.onset_jump).sum())
     print(
@@ -87,7 +89,7 @@ def main(argv=None) -> None:
     onset_mask, interval_mask, G = np.zeros((steps, envs), bool), np.zeros((steps, envs), bool), np.zeros((steps, envs))
     eaten = 0
     for b in range(envs):
-        G[:, b] = discounted_returns(R[:, b, food], first[:, b], cfg.gamma)
+        G[:, b] = discounted_returns(R[:, b, food], first[:, b], cfg.dopamine.gamma)
         on = light_onsets(brightness[:, b], first[:, b], args.onset_jump, tail=400)
         onset_mask[on, b] = True
         interval_mask[: steps - 400, b] = True
@@ -110,22 +112,25 @@ def main(argv=None) -> None:
     fresh = ChannelCritics(
         agent.critic_input_dim,
         agent.channels,
-        cfg.critic_taus,
-        cfg.critic_units,
-        args.lr or cfg.critic_lr,
-        cfg.gamma,
-        cfg.lam,
-        cfg.precision_eps,
-        slow_rate=cfg.critic_slow_rate,
-        return_norm=cfg.critic_return_norm,
+        cfg.dopamine.critic_taus,
+        cfg.dopamine.critic_units,
+        args.lr or cfg.dopamine.critic_lr,
+        cfg.dopamine.gamma,
+        cfg.dopamine.lam,
+        cfg.dopamine.precision_eps,
+        slow_rate=cfg.dopamine.critic_slow_rate,
+        return_norm=cfg.dopamine.critic_return_norm,
     )
     replay = CriticReplay(steps, envs, dim, R.shape[-1])
     replay.add([{"features": X[t], "reward": R[t], "is_first": first[t]} for t in range(steps)])
     rng = np.random.default_rng(args.seed)
     for update in range(1, args.updates + 1):
-        feats, rewards, mask = replay.sample(cfg.critic_replay_batch, cfg.critic_replay_seq, rng)
+        feats, rewards, mask = replay.sample(cfg.dopamine.critic_replay_batch, cfg.dopamine.critic_replay_seq, rng)
         loss, _, _ = fresh.loss(
-            torch.as_tensor(feats), torch.as_tensor(rewards), torch.as_tensor(cfg.gamma * mask), torch.as_tensor(mask)
+            torch.as_tensor(feats),
+            torch.as_tensor(rewards),
+            torch.as_tensor(cfg.dopamine.gamma * mask),
+            torch.as_tensor(mask),
         )
         fresh.update(loss)
         if update % args.report == 0:

@@ -56,7 +56,7 @@ def batch(obs):
 def test_tonic_rises_with_reward_rate_and_raises_top_speed(env_and_obs):
     env, obs = env_and_obs
     cfg = tiny(intrinsic=False, initial_modules=["forward"], plasticity=False, tonic_rate=0.05, effort_scale=0.0)
-    rich, poor = (Agent(cfg, env.observation_space, env.action_space) for _ in range(2))
+    rich, poor = (Agent(cfg.brain, env.observation_space, env.action_space, device="cpu") for _ in range(2))
     forward = {"rich": [], "poor": []}
     for t in range(120):
         for label, agent, food in (("rich", rich, 1.0), ("poor", poor, 0.0)):
@@ -70,7 +70,7 @@ def test_tonic_rises_with_reward_rate_and_raises_top_speed(env_and_obs):
 
 def test_fixed_tonic_stays_put(env_and_obs):
     env, obs = env_and_obs
-    agent = Agent(tiny(intrinsic=False, fixed_tonic=True), env.observation_space, env.action_space)
+    agent = Agent(tiny(intrinsic=False, fixed_tonic=True).brain, env.observation_space, env.action_space, device="cpu")
     for t in range(30):
         agent.step(batch(obs), [1.0], [t == 0])
     assert agent.tonic.level[0] == 0.0
@@ -78,7 +78,7 @@ def test_fixed_tonic_stays_put(env_and_obs):
 
 def test_policy_interface_and_extras(env_and_obs):
     env, obs = env_and_obs
-    policy = AgentPolicy(Agent(tiny(), env.observation_space, env.action_space))
+    policy = AgentPolicy(Agent(tiny().brain, env.observation_space, env.action_space, device="cpu"))
     policy.reset()
     for t in range(3):
         action, extras = policy.act(obs)
@@ -95,7 +95,9 @@ def test_policy_interface_and_extras(env_and_obs):
 
 def test_scalar_dopamine_has_one_channel(env_and_obs):
     env, obs = env_and_obs
-    agent = Agent(tiny(scalar_dopamine=True, intrinsic=False), env.observation_space, env.action_space)
+    agent = Agent(
+        tiny(scalar_dopamine=True, intrinsic=False).brain, env.observation_space, env.action_space, device="cpu"
+    )
     for t in range(3):
         _, info = agent.step(batch(obs), [0.0], [t == 0])
     assert list(info["rpe"]) == ["total"]
@@ -104,7 +106,7 @@ def test_scalar_dopamine_has_one_channel(env_and_obs):
 
 def test_nan_loss_is_caught_and_weights_unchanged(env_and_obs):
     env, obs = env_and_obs
-    agent = Agent(tiny(intrinsic=False), env.observation_space, env.action_space)
+    agent = Agent(tiny(intrinsic=False).brain, env.observation_space, env.action_space, device="cpu")
     records = [agent.step(batch(obs), [0.0], [t == 0])[1]["record"] for t in range(6)]
     records[3]["reward"] = records[3]["reward"] * np.nan
     before = {k: v.clone() for k, v in agent.critics.state_dict().items()}

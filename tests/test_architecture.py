@@ -27,7 +27,7 @@ import embodied
 PACKAGE = pathlib.Path(embodied.__file__).parent
 DOCS = PACKAGE.parent / "docs" / "architecture.md"
 
-BASE = frozenset({"embodied", "errors", "paths", "stats", "display"})  # leaf modules anyone may import
+BASE = frozenset({"embodied", "errors", "paths", "stats", "display", "settings"})  # leaf modules anyone may import
 WORLD = frozenset({"body", "arena", "senses", "tasks", "env"})
 PRIVILEGED_USERS = frozenset({"train", "viz", "lab", "evaluation"})  # may import the privileged evaluation code
 
@@ -38,6 +38,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "paths": frozenset(),
     "stats": frozenset(),
     "display": frozenset(),
+    "settings": frozenset(),
     "body": frozenset(),
     "arena": frozenset({"body"}),
     "senses": frozenset({"body"}),
@@ -52,6 +53,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bench": WORLD,  # the `embodied bench` command
     "rollout": WORLD | {"brain", "driver", "train"},  # the `embodied rollout` command
     "train_command": WORLD | {"brain", "driver", "train", "viz"},  # `embodied train`: composes training and videos
+    "experiments": WORLD | {"brain", "driver", "train"},  # `embodied sweep` and `embodied report`
     "cli": frozenset(),  # routes to each command by its module name (importlib), after argv is read
 }
 

@@ -66,7 +66,7 @@ def test_checkpoints_carry_digests_and_latest_is_a_hard_link_not_a_copy(run):
     check = subprocess.run(["sha256sum", "-c", "step_256.pt.sha256"], cwd=ckpts, capture_output=True, text=True)
     assert check.returncode == 0 and "OK" in check.stdout
     payload = torch.load(latest, weights_only=True)
-    assert payload["step"] == 256 and payload["config"]["episode_steps"] == 64
+    assert payload["step"] == 256 and payload["config"]["env"]["episode_steps"] == 64
     assert load_checkpoint(latest)["format"] == "embodied.train.checkpoint"
 
 

@@ -52,13 +52,14 @@ def test_replayed_critic_updates_train_and_resume_exactly(tmp_path):
 
 def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     cfg = TrainConfig()
-    assert (cfg.critic_replay_updates, cfg.critic_return_norm, cfg.critic_senses, cfg.critic_sense_traces) == (
+    dop = cfg.brain.dopamine
+    assert (dop.critic_replay_updates, dop.critic_return_norm, dop.critic_senses, dop.critic_sense_traces) == (
         0,
         False,
         False,
         [],
     )
-    assert cfg.critic_sense_delays == [] and cfg.task_options == {}
+    assert dop.critic_sense_delays == [] and cfg.env.task_options == {}
     train(load_config(None, dict(TINY, total_steps=64)), tmp_path / "run", progress=False)
     assert "losses/critic_replay" not in rows(tmp_path / "run")[-1]
     agent = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]
@@ -93,7 +94,9 @@ def test_the_sense_delay_line_holds_the_senses_of_d_steps_ago():
     cfg = load_config(None, dict(TINY, critic_senses=True, critic_sense_traces=[4], critic_sense_delays=[1, 3]))
     env = make_single_env(cfg)
     try:
-        agent = Agent(cfg, env.observation_space, env.action_space, num_envs=1)
+        agent = Agent(
+            cfg.brain, env.observation_space, env.action_space, num_envs=1, seed=cfg.run.seed, device=cfg.run.device
+        )
         obs, _ = env.reset(seed=0)
         rng = np.random.default_rng(0)
         senses, inputs = [], []
@@ -128,7 +131,9 @@ def test_critics_without_the_latent_read_only_the_senses_and_learn(tmp_path):
     )
     env = make_single_env(cfg)
     try:
-        agent = Agent(cfg, env.observation_space, env.action_space, num_envs=1)
+        agent = Agent(
+            cfg.brain, env.observation_space, env.action_space, num_envs=1, seed=cfg.run.seed, device=cfg.run.device
+        )
         obs, _ = env.reset(seed=0)
         batch = {k: np.asarray(v)[None] for k, v in obs.items()}
         latent = np.full((1, agent.world_model.feature_dim), 7.0, np.float32)  # a value no sense takes

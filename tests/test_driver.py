@@ -53,7 +53,9 @@ def test_the_driver_tells_a_real_agent_each_pellet_it_ate():
         task_options={"iti_steps": [20, 20], "restrained": True},
     )
     cfg = load_config(None, ["vision_size=16", "num_envs=1"])
-    policy = AgentPolicy(Agent(cfg, env.observation_space, env.action_space, num_envs=1), predict=False)
+    policy = AgentPolicy(
+        Agent(cfg.brain, env.observation_space, env.action_space, num_envs=1, seed=cfg.run.seed), predict=False
+    )
     food_seen, rewards = [], []
     driver = Driver(
         env, policy, on_step=[lambda s: (food_seen.append(s.extras["rewards"]["food"]), rewards.append(s.reward))]

@@ -54,7 +54,9 @@ def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
     }
     assert len(summary["responses"]) >= 2 and all(r["n_cues"] >= 1 for r in summary["responses"].values())
     assert 0 in summary["responses"]  # the untrained rat is probed first ("before learning")
-    run_config = json.loads((tmp_path / "embodied_run" / "config.json").read_text())
+    from embodied.train.config import leaves_of
+
+    run_config = leaves_of(json.loads((tmp_path / "embodied_run" / "config.json").read_text()))
     assert run_config["critic_senses"] and run_config["critic_replay_updates"] > 0 and run_config["critic_return_norm"]
     assert (
         run_config["critic_sense_delays"] and run_config["task_options"]["omission_prob"] > 0
@@ -144,9 +146,9 @@ def test_the_lab_config_restrains_the_rat_unless_asked_and_overrides_win():
     from embodied.lab.cli import configure
     from embodied.lab.embodied_lab import LAB_TASK_OPTIONS, lab_config
 
-    assert lab_config(1024, 0, 2).task_options == {**LAB_TASK_OPTIONS, "restrained": True}
-    assert lab_config(1024, 0, 2, restrained=False).task_options["restrained"] is False
-    assert lab_config(1024, 0, 2, overrides=['task_options={"omission_prob": 0.5}']).task_options == {
+    assert lab_config(1024, 0, 2).env.task_options == {**LAB_TASK_OPTIONS, "restrained": True}
+    assert lab_config(1024, 0, 2, restrained=False).env.task_options["restrained"] is False
+    assert lab_config(1024, 0, 2, overrides=['task_options={"omission_prob": 0.5}']).env.task_options == {
         "omission_prob": 0.5
     }
     parser = argparse.ArgumentParser()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from embodied.brain.basal_ganglia.config import DEFAULT_ROUTING
 from embodied.brain.basal_ganglia.pathways import PathwayPopulation, PlasticityConfig, kind_of
-from embodied.train.config import DEFAULT_ROUTING
 
 torch.set_num_threads(1)
 FEATURES = 12

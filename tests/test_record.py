@@ -206,7 +206,9 @@ def test_a_recorded_rat_is_told_when_it_eats(tmp_path):
         task_options={"iti_steps": [20, 20], "restrained": True},
     )
     cfg = load_config(None, ["vision_size=16", "num_envs=1"])
-    policy = AgentPolicy(Agent(cfg, env.observation_space, env.action_space, num_envs=1), predict=False)
+    policy = AgentPolicy(
+        Agent(cfg.brain, env.observation_space, env.action_space, num_envs=1, seed=cfg.run.seed), predict=False
+    )
     food_seen = []
     act = policy.act
 

@@ -77,7 +77,7 @@ def test_short_real_run_moves_every_loss_and_leaves_a_run_folder(tmp_path):
     ):
         assert name in metrics[-1], name
     assert float(metrics[-1]["losses/nan_skips"]) == 0
-    assert json.loads((run / "config.json").read_text())["total_steps"] == 256
+    assert json.loads((run / "config.json").read_text())["run"]["total_steps"] == 256
     with open(run / "population.csv", newline="") as f:
         events = list(csv.DictReader(f))
     assert list(events[0]) == ["step", "event", "module", "parent", "strength"]
@@ -180,14 +180,55 @@ def test_more_critic_epochs_fit_the_rollout_better(tmp_path):
     assert losses[8] < losses[1], losses
 
 
-def test_every_field_has_help_and_the_default_file_loads():
-    import dataclasses
+def test_every_knob_has_help_and_the_default_file_is_the_default_tree():
+    """configs/default.json is the tree's defaults written out (regenerate it with
+    ``python3 -m embodied.train.config --write-default``): the defaults live in the sections only."""
+    from embodied.train.config import FIELDS, default_config_text
 
-    assert all(f.metadata.get("help") for f in dataclasses.fields(TrainConfig))
+    assert all(f.metadata.get("help") for f in FIELDS.values()) and len(FIELDS) > 60
+    assert cli.DEFAULT_CONFIG.read_text(encoding="utf-8") == default_config_text()
+    assert set(json.loads(default_config_text())) == {"env", "run", "brain"}
     cfg = load_config(cli.DEFAULT_CONFIG, ["total_steps=2000", "intrinsic=false"])
     assert (
-        cfg.total_steps == 2000 and cfg.intrinsic is False and cfg.world == "procedural:9x9" and cfg.task == "explore"
+        cfg.run.total_steps == 2000
+        and cfg.brain.perception.intrinsic is False
+        and cfg.env.world == "procedural:9x9"
+        and cfg.env.task == "explore"
     )
+
+
+def test_set_reaches_every_leaf_by_path_or_name_and_validates_it_the_same_way():
+    """Every knob is reachable as a dotted path and as its name alone; a path may continue into a
+    mapping-valued knob (one entry changes, the others keep their defaults); a knob under the wrong
+    section, or a path into a plain value, is refused with its right place named."""
+    from embodied.train.config import FIELDS, PATHS, dotted
+
+    defaults = TrainConfig()
+    for name in FIELDS:
+        value = defaults.get(name)
+        by_path = load_config(None, {dotted(name): value}, sources={})
+        assert by_path.get(name) == value and by_path.to_dict() == load_config(None, {name: value}).to_dict()
+    cfg = load_config(None, ["brain.dopamine.channel_weights.food=3", "run.seed=4", "gamma=0.9"])
+    assert cfg.brain.dopamine.channel_weights["food"] == 3 and cfg.brain.dopamine.channel_weights["novelty"] == 1.0
+    assert (cfg.run.seed, cfg.brain.dopamine.gamma) == (4, 0.9) and PATHS["gamma"] == ("brain", "dopamine", "gamma")
+    with pytest.raises(
+        ConfigError, match=r"--set: channel_weights.food=-1(\.0)? must be a finite number in \[0, 1000\]"
+    ):
+        load_config(None, ["brain.dopamine.channel_weights.food=-1"])
+    with pytest.raises(ConfigError, match=r"gamma lives in brain.dopamine.gamma"):
+        load_config(None, ["run.gamma=0.9"])
+    with pytest.raises(ConfigError, match=r"brain.dopamine.gamma is not a mapping"):
+        load_config(None, ["gamma.x=1"])
+    with pytest.raises(ConfigError, match=r"did you mean 'brain.dopamine.gamma'"):
+        load_config(None, ["brain.dopamine.gama=0.9"])
+
+
+def test_a_nested_config_file_and_toml_tables_load(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"run": {"seed": 5}, "brain": {"dopamine": {"lam": 0.5}}}))
+    (tmp_path / "c.toml").write_text("[run]\nseed = 5\n[brain.dopamine]\nlam = 0.5\n")
+    for name in ("c.json", "c.toml"):
+        cfg = load_config(tmp_path / name)
+        assert (cfg.run.seed, cfg.brain.dopamine.lam, cfg.brain.dopamine.gamma) == (5, 0.5, 0.97)
 
 
 def test_cli_reports_bad_key_without_traceback(capsys):
@@ -250,7 +291,7 @@ def test_task_options_reach_the_task_and_bad_ones_are_named():
         ),
         ('world_model_overrides={"batch_size": "8"}', r"world_model_overrides.batch_size='8' must be a whole number"),
         ('world_model_overrides={"image_size": 24}', r"must be a power of two"),
-        ('world_model_overrides={"device": "cuda"}', r"set from the top-level key 'device'"),
+        ('world_model_overrides={"device": "cuda"}', r"set from run.device"),
         (
             'intrinsic_overrides={"ensemble_size": 1}',
             r"intrinsic_overrides.ensemble_size=1 must be a whole number in \[2, 64\]",

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from embodied.brain.basal_ganglia.pathways import PathwayPopulation, PlasticityConfig
+from embodied.brain.config import BrainConfig
 from embodied.brain.dopamine.critics import ChannelCritics, CriticReplay
 from embodied.brain.dopamine.rules import REWARD_CHANNELS, TonicDopamine
 from embodied.brain.perception.intrinsic import IntrinsicConfig, IntrinsicRewards
@@ -69,89 +70,97 @@ def _set_rng_state(rng: np.random.Generator, saved: dict) -> None:
 
 
 class Agent:
-    """The rat's brain for ``num_envs`` parallel bodies. Built from a ``TrainConfig``."""
+    """The rat's brain for ``num_envs`` parallel bodies, built from the ``brain`` config section."""
 
-    def __init__(self, cfg, observation_space, action_space, num_envs: int = 1, device: str | None = None):
+    def __init__(
+        self,
+        cfg: BrainConfig,
+        observation_space,
+        action_space,
+        num_envs: int = 1,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+    ):
         self.cfg = cfg
-        device = device or cfg.device
-        torch.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng([cfg.seed, 1])  # selection, reflex drift, actor noise
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng([seed, 1])  # selection, reflex drift, actor noise
         wm_cfg = WorldModelConfig.preset(
-            cfg.world_model, **{**cfg.world_model_overrides, "device": device, "seed": cfg.seed}
+            cfg.perception.world_model, **{**cfg.perception.world_model_overrides, "device": device, "seed": seed}
         )
         self.world_model = WorldModel(observation_space, action_space, wm_cfg)
         self.device = self.world_model.device
         self.intrinsic = (
-            IntrinsicRewards(self.world_model, IntrinsicConfig(**cfg.intrinsic_overrides), num_envs)
-            if cfg.intrinsic
+            IntrinsicRewards(self.world_model, IntrinsicConfig(**cfg.perception.intrinsic_overrides), num_envs)
+            if cfg.perception.intrinsic
             else None
         )
-        self.channels = ["total"] if cfg.scalar_dopamine else list(REWARD_CHANNELS)
-        self.weights = {c: float(cfg.channel_weights.get(c, 0.0)) for c in REWARD_CHANNELS}
+        self.channels = ["total"] if cfg.dopamine.scalar_dopamine else list(REWARD_CHANNELS)
+        self.weights = {c: float(cfg.dopamine.channel_weights.get(c, 0.0)) for c in REWARD_CHANNELS}
         # opt-in: the critics also read the rat's own current senses and leaky memory traces of them
         self.sense_pool = 4
         self.sense_dim = 0
-        if cfg.critic_senses:
+        if cfg.dopamine.critic_senses:
             missing = {"vision", "scent"} - set(observation_space.spaces)
             if missing:
                 raise ValueError(f"critic_senses needs the observation keys {sorted(missing)}")
             self.sense_dim = self.sense_pool**2 * 3 + int(np.prod(observation_space["scent"].shape))
-        self.sense_delays = [int(d) for d in cfg.critic_sense_delays]
-        self.critic_input_dim = self.world_model.feature_dim * bool(cfg.critic_latent) + self.sense_dim * (
-            1 + len(cfg.critic_sense_traces) + len(self.sense_delays)
+        self.sense_delays = [int(d) for d in cfg.dopamine.critic_sense_delays]
+        self.critic_input_dim = self.world_model.feature_dim * bool(cfg.dopamine.critic_latent) + self.sense_dim * (
+            1 + len(cfg.dopamine.critic_sense_traces) + len(self.sense_delays)
         )
         self.critics = ChannelCritics(
             self.critic_input_dim,
             self.channels,
-            cfg.critic_taus,
-            cfg.critic_units,
-            cfg.critic_lr,
-            cfg.gamma,
-            cfg.lam,
-            cfg.precision_eps,
-            slow_rate=cfg.critic_slow_rate,
-            return_norm=cfg.critic_return_norm,
+            cfg.dopamine.critic_taus,
+            cfg.dopamine.critic_units,
+            cfg.dopamine.critic_lr,
+            cfg.dopamine.gamma,
+            cfg.dopamine.lam,
+            cfg.dopamine.precision_eps,
+            slow_rate=cfg.dopamine.critic_slow_rate,
+            return_norm=cfg.dopamine.critic_return_norm,
             device=self.device,
         )
         # opt-in: a memory of (features, rewards) for replayed critic updates (critic_replay_updates > 0)
         self.critic_replay = (
-            CriticReplay(cfg.critic_replay_capacity, num_envs, self.critic_input_dim, len(self.channels))
-            if cfg.critic_replay_updates > 0
+            CriticReplay(cfg.dopamine.critic_replay_capacity, num_envs, self.critic_input_dim, len(self.channels))
+            if cfg.dopamine.critic_replay_updates > 0
             else None
         )
-        self.critic_rng = np.random.default_rng([cfg.seed, 3])
+        self.critic_rng = np.random.default_rng([seed, 3])
         plasticity = PlasticityConfig(
-            enabled=cfg.plasticity,
-            strength_rate=cfg.strength_rate,
-            strength_gain=cfg.strength_gain,
-            strength_decay=cfg.strength_decay,
-            prune_threshold=cfg.prune_threshold,
-            spawn_threshold=cfg.spawn_threshold,
-            mutation_std=cfg.mutation_std,
-            min_modules=cfg.min_modules,
-            max_modules=cfg.max_modules,
-            min_age=cfg.min_age,
+            enabled=cfg.basal_ganglia.plasticity,
+            strength_rate=cfg.basal_ganglia.strength_rate,
+            strength_gain=cfg.basal_ganglia.strength_gain,
+            strength_decay=cfg.basal_ganglia.strength_decay,
+            prune_threshold=cfg.basal_ganglia.prune_threshold,
+            spawn_threshold=cfg.basal_ganglia.spawn_threshold,
+            mutation_std=cfg.basal_ganglia.mutation_std,
+            min_modules=cfg.basal_ganglia.min_modules,
+            max_modules=cfg.basal_ganglia.max_modules,
+            min_age=cfg.basal_ganglia.min_age,
         )
         self.population = PathwayPopulation(
             self.world_model.feature_dim,
-            cfg.initial_modules,
-            cfg.routing,
+            cfg.basal_ganglia.initial_modules,
+            cfg.basal_ganglia.routing,
             self.rng,
             plasticity,
-            cfg.context_bits,
-            cfg.selector_beta,
-            cfg.selector_alpha,
-            cfg.selector_baseline_rate,
-            cfg.actor_units,
-            cfg.actor_lr,
+            cfg.basal_ganglia.context_bits,
+            cfg.basal_ganglia.selector_beta,
+            cfg.basal_ganglia.selector_alpha,
+            cfg.basal_ganglia.selector_baseline_rate,
+            cfg.basal_ganglia.actor_units,
+            cfg.basal_ganglia.actor_lr,
             self.device,
-            scalar=cfg.scalar_dopamine,
+            scalar=cfg.dopamine.scalar_dopamine,
         )
         self.tonic = TonicDopamine(
-            rate=cfg.tonic_rate,
-            scale=cfg.tonic_scale,
-            vigour_range=tuple(cfg.vigour_range),
-            temperature_gain=cfg.temperature_gain,
+            rate=cfg.dopamine.tonic_rate,
+            scale=cfg.dopamine.tonic_scale,
+            vigour_range=tuple(cfg.dopamine.vigour_range),
+            temperature_gain=cfg.dopamine.temperature_gain,
             num_envs=num_envs,
         )
         self.nan_skips = 0
@@ -180,7 +189,7 @@ class Agent:
         self.option_rpe = [defaultdict(float) for _ in range(n)]
         self.option_len = np.zeros(n, np.int64)
         self.t_in_episode = np.zeros(n, np.int64)
-        self.sense_traces = np.zeros((n, len(self.cfg.critic_sense_traces), self.sense_dim), np.float32)
+        self.sense_traces = np.zeros((n, len(self.cfg.dopamine.critic_sense_traces), self.sense_dim), np.float32)
         # opt-in delay line of the senses: row k holds s_{t-k} (filled with s_0 at an episode start)
         self.sense_history = np.zeros((max(self.sense_delays, default=0) + 1, n, self.sense_dim), np.float32)
         self._carry = None
@@ -240,11 +249,14 @@ class Agent:
         if not self.sense_dim:
             return features
         senses = self._senses(obs)
-        taus = np.asarray(self.cfg.critic_sense_traces, np.float32)[None, :, None]
+        taus = np.asarray(self.cfg.dopamine.critic_sense_traces, np.float32)[None, :, None]
         if taus.size:
             traces = self.sense_traces + (senses[:, None, :] - self.sense_traces) / taus
             self.sense_traces = np.where(is_first[:, None, None], senses[:, None, :], traces).astype(np.float32)
-        parts = ([features] if self.cfg.critic_latent else []) + [senses, self.sense_traces.reshape(len(senses), -1)]
+        parts = ([features] if self.cfg.dopamine.critic_latent else []) + [
+            senses,
+            self.sense_traces.reshape(len(senses), -1),
+        ]
         if self.sense_delays:  # a delay line: s_{t-d} for each d (Montague, Dayan & Sejnowski 1996's serial compound)
             history = np.concatenate([senses[None], self.sense_history[:-1]], 0)
             self.sense_history = np.where(is_first[None, :, None], senses[None], history).astype(np.float32)
@@ -274,7 +286,7 @@ class Agent:
         intrinsic = {}
         if self.intrinsic is not None:
             intrinsic = self.intrinsic.step(obs, self.action_prev, is_first, state_before, state, update_scale=learn)
-        effort = -self.cfg.effort_scale * np.square(self.action_prev - self.action_prev2).sum(-1)
+        effort = -self.cfg.dopamine.effort_scale * np.square(self.action_prev - self.action_prev2).sum(-1)
         rewards = self.reward_vector(intrinsic, reward, np.where(is_first, 0.0, effort))
         rewards = {c: np.where(is_first, 0.0, v).astype(np.float32) for c, v in rewards.items()}
         # 3. phasic dopamine
@@ -289,7 +301,7 @@ class Agent:
         rpe = {c: weighted[:, i].astype(np.float32) for i, c in enumerate(self.channels)}
         # 4. tonic dopamine: average reward rate of life (not reset per episode)
         total = sum(self.weights[c] * rewards[c] for c in REWARD_CHANNELS)
-        if not self.cfg.fixed_tonic:
+        if not self.cfg.dopamine.fixed_tonic:
             self.tonic.update(np.where(valid, total, self.tonic.level))
         modulation, temperature, vigour = self.tonic.modulation(), self.tonic.temperature(), self.tonic.vigour()
         # 5. basal ganglia: credit the module that made the transition, end options, select
@@ -303,7 +315,7 @@ class Agent:
                 self._end_option(b, learn)
                 self.module[b] = self.population.choose(contexts[b], modulation[b], temperature[b])
                 self.option_context[b] = contexts[b]
-                self.option_left[b] = self.cfg.option_steps
+                self.option_left[b] = self.cfg.basal_ganglia.option_steps
             self.option_left[b] -= 1
         # 6. act: each module proposes for the envs it controls; vigour scales the forward drive
         self.t_in_episode = np.where(is_first, 0, self.t_in_episode + 1)
@@ -369,13 +381,13 @@ class Agent:
         rewards = torch.as_tensor(np.stack([r["reward"] for r in records[1:]]), device=self.device)  # [T, B, C]
         first_next = torch.as_tensor(np.stack([r["is_first"] for r in records[1:]]), device=self.device)
         mask = (~first_next).float()
-        discounts = self.cfg.gamma * mask
+        discounts = self.cfg.dopamine.gamma * mask
         out: dict[str, float] = {}
         loss, returns, values = self.critics.loss(critic_feats, rewards, discounts, mask)
         out["critic"] = float(loss.detach())
         if not self.critics.update(loss):
             self.nan_skips += 1
-        for _ in range(self.cfg.critic_epochs - 1):  # more passes over the same rollout (targets recomputed)
+        for _ in range(self.cfg.dopamine.critic_epochs - 1):  # more passes over the same rollout (targets recomputed)
             extra, _, _ = self.critics.loss(critic_feats, rewards, discounts, mask)
             if not self.critics.update(extra):
                 self.nan_skips += 1
@@ -402,7 +414,7 @@ class Agent:
             a = torch.as_tensor(raw[sel], device=self.device)
             adv = torch.as_tensor(routed[sel], device=self.device)
             logp, entropy = module.actor.log_prob(f, a)
-            actor_loss = -(logp * adv).mean() - self.cfg.entropy_coef * entropy.mean()
+            actor_loss = -(logp * adv).mean() - self.cfg.basal_ganglia.entropy_coef * entropy.mean()
             module.optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(actor_loss):
                 self.nan_skips += 1
@@ -425,14 +437,16 @@ class Agent:
         rows, then take that many critic steps on λ-returns over windows of ``critic_replay_seq``
         steps sampled uniformly from the memory (DreamerV3-style; targets from the slow critic)."""
         self.critic_replay.add(fresh)
-        seq = self.cfg.critic_replay_seq
+        seq = self.cfg.dopamine.critic_replay_seq
         if not self.critic_replay.can_sample(seq):
             return {}
         losses = []
-        for _ in range(self.cfg.critic_replay_updates):
-            feats, rewards, mask = self.critic_replay.sample(self.cfg.critic_replay_batch, seq, self.critic_rng)
+        for _ in range(self.cfg.dopamine.critic_replay_updates):
+            feats, rewards, mask = self.critic_replay.sample(
+                self.cfg.dopamine.critic_replay_batch, seq, self.critic_rng
+            )
             feats, rewards, mask = (torch.as_tensor(x, device=self.device) for x in (feats, rewards, mask))
-            loss, _, _ = self.critics.loss(feats, rewards, self.cfg.gamma * mask, mask)
+            loss, _, _ = self.critics.loss(feats, rewards, self.cfg.dopamine.gamma * mask, mask)
             if not self.critics.update(loss):
                 self.nan_skips += 1
             losses.append(float(loss.detach()))

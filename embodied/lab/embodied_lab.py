@@ -180,8 +180,9 @@ def _value(policy, channel: str) -> float:
 
 def _config(checkpoint: Path) -> dict:
     from ..train.checkpoint import load_checkpoint
+    from ..train.config import leaves_of
 
-    return load_checkpoint(checkpoint).get("config", {})
+    return leaves_of(load_checkpoint(checkpoint).get("config", {}), f"checkpoint {checkpoint}")
 
 
 def _responses(rows: list[dict]) -> dict:
@@ -291,7 +292,7 @@ def run_embodied_lab(
             ckpt, trials, seed + 1, omission_prob=0.25, channel=channel, progress=True
         )
     for pr in probes.values():
-        pr["oracle"] = oracle_bounds(pr["rows"], config.gamma)
+        pr["oracle"] = oracle_bounds(pr["rows"], config.brain.dopamine.gamma)
     first, last = probes[min(probes)], probes[max(probes)]
     margin = MARGIN * abs(first["eat"]) if np.isfinite(first["eat"]) and first["eat"] != 0 else 0.05
     checks = {
@@ -311,7 +312,7 @@ def run_embodied_lab(
     write_trace_csv(
         [{"checkpoint_step": step, **row} for step, pr in probes.items() for row in pr["rows"]], out / "embodied.csv"
     )
-    _figure(out / "embodied.png", probes, channel, world=config.world)
+    _figure(out / "embodied.png", probes, channel, world=config.env.world)
     if video_steps > 0:
         summary["video"] = record_video(ckpts[-1], out / "embodied.mp4", video_steps, seed + 2, progress=True)
     (out / "embodied.json").write_text(json.dumps(summary, indent=2))
@@ -349,7 +350,14 @@ def _save_naive(config, path: Path) -> None:
 
     env = make_single_env(config)
     try:
-        agent = Agent(config, env.observation_space, env.action_space, num_envs=config.num_envs)
+        agent = Agent(
+            config.brain,
+            env.observation_space,
+            env.action_space,
+            num_envs=config.run.num_envs,
+            seed=config.run.seed,
+            device=config.run.device,
+        )
     finally:
         env.close()
     save_checkpoint(path, {"step": 0, "config": config.to_dict(), "agent": agent.state_dict()})

@@ -372,7 +372,7 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
         probe.close()
     rng = torch.get_rng_state()  # building the agent seeds torch; leave the caller's stream alone
     try:
-        agent = Agent(cfg, obs_space, act_space, num_envs=1, device=device)
+        agent = Agent(cfg.brain, obs_space, act_space, num_envs=1, seed=cfg.run.seed, device=device)
         agent.load_state_dict(payload["agent"], weights_only=True)
     except (KeyError, RuntimeError, ValueError) as err:
         lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]

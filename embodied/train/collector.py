@@ -56,15 +56,15 @@ def _workers_ignoring_ctrl_c(make):
 
 
 def make_env_fn(cfg):
-    options = {"task_options": dict(cfg.task_options)} if cfg.task_options else {}
+    options = {"task_options": dict(cfg.env.task_options)} if cfg.env.task_options else {}
 
     def thunk():
         return gym.make(
             ENV_ID,
-            world=cfg.world,
-            task=cfg.task,
-            vision_size=cfg.vision_size,
-            max_episode_steps=cfg.episode_steps + 1,
+            world=cfg.env.world,
+            task=cfg.env.task,
+            vision_size=cfg.env.vision_size,
+            max_episode_steps=cfg.env.episode_steps + 1,
             **options,
         )  # our segments end episodes, never TimeLimit
 
@@ -113,10 +113,10 @@ class LocalCollector:
     """
 
     def __init__(self, cfg):
-        self.cfg, self.num_envs = cfg, cfg.num_envs
-        fns = [make_env_fn(cfg) for _ in range(cfg.num_envs)]
+        self.cfg, self.num_envs = cfg, cfg.run.num_envs
+        fns = [make_env_fn(cfg) for _ in range(cfg.run.num_envs)]
         kwargs = dict(autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        if cfg.vector_env == "async":
+        if cfg.run.vector_env == "async":
             self.envs = _workers_ignoring_ctrl_c(lambda: gym.vector.AsyncVectorEnv(fns, **kwargs))
         else:
             self.envs = gym.vector.SyncVectorEnv(fns, **kwargs)
@@ -128,10 +128,10 @@ class LocalCollector:
 
     @property
     def episode(self) -> int:
-        return self.steps // self.cfg.episode_steps
+        return self.steps // self.cfg.env.episode_steps
 
     def at_episode_start(self) -> bool:
-        return self.steps % self.cfg.episode_steps == 0
+        return self.steps % self.cfg.env.episode_steps == 0
 
     def collect(self, policy, n_steps: int) -> dict:
         """Step every env ``n_steps`` times. Returns ``[T, B]``-leading arrays: ``obs`` (dict,
@@ -151,7 +151,7 @@ class LocalCollector:
         self.policy.agent = policy
         for _ in range(n_steps):
             if self.at_episode_start():  # every env starts a segment together, seeded by (seed, episode, env)
-                self.driver.reset(seed=episode_seeds(self.cfg.seed, self.episode, self.num_envs))
+                self.driver.reset(seed=episode_seeds(self.cfg.run.seed, self.episode, self.num_envs))
             step = self.driver.step()
             rows["obs"].append(step.obs), rows["action"].append(step.action), rows["is_first"].append(step.first)
             rows["reward"].append(np.asarray(step.reward, np.float32))

@@ -1,18 +1,28 @@
-"""Training configuration: one dataclass, every knob named, defaulted, explained and bounded.
+"""Training configuration: one tree of sections, every knob named, defaulted, explained and bounded.
 
-    cfg = load_config("configs/default.json", overrides=["total_steps=2000", "intrinsic=false"])
+    cfg = load_config("configs/default.json", overrides=["run.total_steps=2000", "intrinsic=false"])
+    cfg.run.total_steps, cfg.env.world, cfg.brain.dopamine.gamma
 
-``load_config`` reads a JSON (or TOML) file of ``key: value`` pairs, then applies
-``key=value`` overrides (values parsed as JSON when they parse, else taken as strings).
+The tree is ``{env, run, brain: {perception, dopamine, basal_ganglia}}``. Each section is a
+dataclass that is the single source of its knobs' defaults, help lines and ranges
+(:func:`embodied.settings.setting`): ``env`` and ``run`` here, the brain's three in
+``embodied.brain.*.config`` beside the parts they configure. ``configs/default.json`` is this
+tree written out (``python3 -m embodied.train.config --write-default``; a test checks they match).
+
+``load_config`` reads a JSON (or TOML) file, then applies ``key=value`` overrides (values parsed
+as JSON when they parse, else taken as strings). A key is a dotted path (``brain.dopamine.gamma``),
+or a knob's name alone (``gamma``: every name is unique in the tree), and may continue into a
+mapping-valued knob (``brain.dopamine.channel_weights.food=3`` changes one entry). In a file,
+sections nest as mappings (``{"run": {"seed": 3}}``, or ``[run]`` tables in TOML).
 Nothing is silently ignored or silently wrong:
 
-- an unknown key is an error naming the key, the file and the allowed keys;
+- an unknown key is an error naming the key, the source and the closest known keys;
 - a value of the wrong type names the key and the expected type;
 - every numeric leaf, nested ones included (``channel_weights``, ``routing``,
   ``world_model_overrides``, ``intrinsic_overrides``, ``task_options``), must be finite and
-  inside its range (``RANGES``, ``WORLD_MODEL_RANGES``, ``INTRINSIC_RANGES``,
-  ``TASK_OPTION_RANGES``); the error names the source (the file or ``--set``), the key, the
-  value and the range;
+  inside its range (the sections' ``setting`` metadata, ``WORLD_MODEL_RANGES``,
+  ``INTRINSIC_RANGES``, ``TASK_OPTION_RANGES``); the error names the source (the file or
+  ``--set``), the key, the value and the range;
 - combinations that would train nothing are refused (a world model that would never get an
   update: ``learning_starts`` at or past ``total_steps``, a train ratio too small for one
   batch, a replay smaller than one sequence);
@@ -23,527 +33,204 @@ Nothing is silently ignored or silently wrong:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
 import re
 import stat
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embodied.brain.config import BrainConfig
 from embodied.brain.dopamine.rules import REWARD_CHANNELS
 from embodied.errors import UserError
+from embodied.settings import STEPS, UNIT, WEIGHT, WIDTH, Range, setting
 
-#: a config file larger than this is not a config file (the default one is 3 kB)
+#: a config file larger than this is not a config file (the default one is 4 kB)
 MAX_CONFIG_BYTES = 1 << 20
 
 
 class ConfigError(UserError, ValueError):
     """A config file or override that cannot be turned into a TrainConfig; ``key`` names the
-    top-level key at fault when there is one (so the message can name where it was set)."""
+    knob at fault when there is one (so the message can name where it was set)."""
 
     def __init__(self, message: str, key: str | None = None):
         super().__init__(message)
         self.key = key
 
 
-def _f(default, help: str, **kw):
-    """A dataclass field with a one-line help string (shown by ``embodied train --help``)."""
-    if isinstance(default, (dict, list)):
-        value = default
-        return field(default_factory=lambda: json.loads(json.dumps(value)), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
-
-
-DEFAULT_CHANNEL_WEIGHTS = {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5}
-
-#: module kind -> how much of each channel's RPE reaches it (local sub-circuit rewards)
-DEFAULT_ROUTING = {
-    "forward": {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5},
-    "turn": {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5},
-    "wall_follow": {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5},
-    "chemotaxis": {"prediction_success": 0.0, "novelty": 0.25, "coherence": 0.0, "food": 8.0, "effort": 0.25},
-    "explorer": {"prediction_success": 0.5, "novelty": 1.5, "coherence": 0.25, "food": 2.0, "effort": 0.25},
-    "forager": {"prediction_success": 0.0, "novelty": 0.25, "coherence": 0.0, "food": 8.0, "effort": 0.25},
-    "motor": {"prediction_success": 0.0, "novelty": 0.0, "coherence": 0.25, "food": 1.0, "effort": 2.0},
-}
-
-
 @dataclass
-class TrainConfig:
-    """Everything ``embodied train`` needs. ``dataclasses.fields(TrainConfig)`` carry help text."""
+class EnvConfig:
+    """The ``env`` section: which world, which task, what the rat's camera renders."""
 
-    # -- world and run ---------------------------------------------------------------------
-    world: str = _f("procedural:9x9", "maze: a shipped name, a layout file or procedural:WxH (new maze every episode)")
-    task: str = _f("explore", "explore (no extrinsic reward) | forage (food pellets) | conditioning (the lab's box)")
-    task_options: dict = _f(
+    world: str = setting(
+        "procedural:9x9", "maze: a shipped name, a layout file or procedural:WxH (new maze every episode)"
+    )
+    task: str = setting(
+        "explore",
+        "explore (no extrinsic reward) | forage (food pellets) | conditioning (the lab's box)",
+        choices=("explore", "forage", "conditioning"),
+    )
+    task_options: dict = setting(
         {},
         "keyword options of the task (e.g. conditioning: iti_steps, omission_prob, eat_radius); "
         "names are checked against the task's constructor; {} = the task's defaults",
     )
-    num_envs: int = _f(2, "parallel environments stepped in lockstep")
-    vector_env: str = _f(
-        "sync", "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env)"
+    vision_size: int = setting(
+        32, "rendered camera size in pixels (square); small images keep the CPU run fast", Range(8, 512)
     )
-    vision_size: int = _f(32, "rendered camera size in pixels (square); small images keep the CPU run fast")
-    total_steps: int = _f(8192, "env steps in total, counting every env")
-    episode_steps: int = _f(
-        512, "steps per episode per env; every env resets together with a seed from (seed, episode)"
+    episode_steps: int = setting(
+        512, "steps per episode per env; every env resets together with a seed from (seed, episode)", Range(2, 10**7)
     )
-    rollout_steps: int = _f(32, "steps per env collected between learning phases (divides episode_steps)")
-    seed: int = _f(0, "seed for envs, networks and every random generator: a whole number in [0, 2^32 - 1]")
-    device: str = _f("auto", "auto | cpu | cuda | cuda:N")
-    torch_threads: int = _f(
-        1, "torch.set_num_threads (0 = leave torch's default; 1 avoids oversubscribing small shared CPUs)"
+
+
+@dataclass
+class RunConfig:
+    """The ``run`` section: how long, how many bodies, which device, replay, logs and checkpoints."""
+
+    num_envs: int = setting(2, "parallel environments stepped in lockstep", Range(1, 64))
+    vector_env: str = setting(
+        "sync",
+        "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env)",
+        choices=("sync", "async"),
     )
-    # -- world model -----------------------------------------------------------------------
-    world_model: str = _f("cpu", "world-model preset: cpu | gpu (embodied.brain.world_model.WorldModelConfig.preset)")
-    world_model_overrides: dict = _f(
-        {"batch_size": 8, "seq_len": 16}, "WorldModelConfig fields that override the preset"
+    total_steps: int = setting(8192, "env steps in total, counting every env", STEPS)
+    rollout_steps: int = setting(
+        32, "steps per env collected between learning phases (divides episode_steps)", Range(2, 10**5)
     )
-    intrinsic_overrides: dict = _f({"episodic_capacity": 512}, "IntrinsicConfig fields that override its defaults")
-    train_ratio: float = _f(8.0, "replayed steps per env step for the world model (DreamerV3's train ratio)")
-    learning_starts: int = _f(256, "env steps collected before the first world-model update")
-    replay_capacity: int = _f(20000, "replay capacity in env steps (all envs)")
-    # -- ablations -------------------------------------------------------------------------
-    intrinsic: bool = _f(True, "intrinsic rewards (prediction success, novelty, coherence) on/off")
-    plasticity: bool = _f(True, "structural plasticity: module births and prunes on/off (off: fixed module set)")
-    scalar_dopamine: bool = _f(False, "one scalar critic on the weighted reward sum instead of one per channel")
-    fixed_tonic: bool = _f(False, "freeze the tonic dopamine level at its reference")
-    # -- dopamine --------------------------------------------------------------------------
-    channel_weights: dict = _f(
-        DEFAULT_CHANNEL_WEIGHTS, "weight of each reward channel in phasic dopamine and the tonic level"
+    seed: int = setting(
+        0, "seed for envs, networks and every random generator: a whole number in [0, 2^32 - 1]", Range(0, 2**32 - 1)
     )
-    routing: dict = _f(DEFAULT_ROUTING, "module kind -> channel weights of the RPE that reaches that module")
-    gamma: float = _f(0.97, "discount of every critic")
-    lam: float = _f(0.9, "λ of the λ-returns (eligibility traces, forward view)")
-    critic_taus: list = _f(
-        [0.1, 0.3, 0.5, 0.7, 0.9], "expectile asymmetries of the distributional heads (0.5 is the mean critic)"
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N")
+    torch_threads: int = setting(
+        1,
+        "torch.set_num_threads (0 = leave torch's default; 1 avoids oversubscribing small shared CPUs)",
+        Range(0, 1024),
     )
-    critic_units: int = _f(128, "hidden width of the critic heads")
-    critic_lr: float = _f(3e-4, "Adam learning rate of the critics")
-    critic_epochs: int = _f(1, "critic gradient steps per collected rollout (each recomputes the λ-return targets)")
-    critic_replay_updates: int = _f(
-        0,
-        "extra critic gradient steps per rollout on λ-returns over sequences replayed from "
-        "a memory of latent features and reward vectors (0 = off; DreamerV3-style)",
+    train_ratio: float = setting(
+        8.0, "replayed steps per env step for the world model (DreamerV3's train ratio)", Range(0, 4096, lo_open=True)
     )
-    critic_replay_capacity: int = _f(
-        4096, "steps per env kept in the critic's replay memory (bounds how stale features get)"
+    learning_starts: int = setting(256, "env steps collected before the first world-model update", Range(0, 10**9))
+    replay_capacity: int = setting(20000, "replay capacity in env steps (all envs)", Range(2, 10**9))
+    log_every: int = setting(512, "env steps between metric rows", STEPS)
+    checkpoint_every: int = setting(4096, "env steps between checkpoints (rounded up to an episode boundary)", STEPS)
+    keep_checkpoints: int = setting(
+        2, "step_<N>.pt files kept besides latest.pt (a hard link to the newest: no second copy)", Range(0, 10**4)
     )
-    critic_replay_batch: int = _f(16, "sequences per replayed critic update")
-    critic_replay_seq: int = _f(64, "steps per replayed sequence (λ-returns bootstrap from the slow critic at its end)")
-    critic_return_norm: bool = _f(
-        False,
-        "divide each channel's critic loss by max(σ_c, 0.01)², σ_c² a running variance of its "
-        "λ-returns (Pop-Art-style), so a rare small reward is not drowned by large dense ones",
+    video_every: int = setting(
+        8192, "env steps between rollout videos (0 = off); also one at the end when on", Range(0, 10**9)
     )
-    critic_senses: bool = _f(
-        False,
-        "the critics also read the rat's own current senses (vision pooled to 4x4x3, scent), "
-        "not only the world-model latent",
-    )
-    critic_sense_traces: list = _f(
-        [],
-        "time constants τ (steps) of leaky memory traces of those senses, m ← m + (s − m)/τ, "
-        "that the critics also read (needs critic_senses; Ludvig, Sutton & Kehoe 2008)",
-    )
-    critic_sense_delays: list = _f(
-        [],
-        "delays d (steps) of copies of those senses s_{t-d} that the critics also read: a "
-        "delay line, so 'the light came on d steps ago' is a feature (complete serial "
-        "compound from the rat's own senses; needs critic_senses)",
-    )
-    critic_latent: bool = _f(
-        True,
-        "the critics read the world-model latent; false: only the rat's own senses, their "
-        "traces and delay line (inputs that do not drift as the world model trains; needs critic_senses)",
-    )
-    critic_slow_rate: float = _f(
-        0.02, "rate of the slow target critic: θ_slow ← θ_slow + rate (θ − θ_slow) per critic update"
-    )
-    precision_eps: float = _f(0.1, "ε of precision weighting δ / sqrt(spread + ε)")
-    effort_scale: float = _f(1.0, "effort reward = −effort_scale · |a_t − a_{t−1}|²")
-    tonic_rate: float = _f(0.01, "tonic update rate κ (ρ ← ρ + κ (r − ρ))")
-    tonic_scale: float = _f(1.0, "tonic normalisation: m = tanh(ρ / scale)")
-    vigour_range: list = _f([0.4, 1.0], "top-speed multiplier at lowest and highest tonic level")
-    temperature_gain: float = _f(1.0, "how strongly tonic dopamine lowers the exploration temperature")
-    # -- pathways (policy modules) -----------------------------------------------------------
-    initial_modules: list = _f(
-        [
-            "forward",
-            "turn_left",
-            "turn_right",
-            "wall_follow_left",
-            "wall_follow_right",
-            "chemotaxis",
-            "explorer",
-            "explorer",
-            "forager",
-            "motor",
-        ],
-        "the starting population: reflexes (forward, turn_left/right, wall_follow_left/right, chemotaxis) and learned explorer/forager/motor actors",
-    )
-    option_steps: int = _f(8, "steps a selected module keeps control (a motor program)")
-    context_bits: int = _f(2, "bits of the latent's locality-sensitive hash: 2^bits striatal contexts")
-    selector_beta: float = _f(2.0, "softmax inverse temperature of Go/NoGo selection at tonic temperature 1")
-    selector_alpha: float = _f(0.1, "Go/NoGo learning rate (OpAL)")
-    selector_baseline_rate: float = _f(
-        0.1, "rate of the per-context critic whose value is subtracted from an option's global RPE"
-    )
-    actor_units: int = _f(64, "hidden width of each learned actor module")
-    actor_lr: float = _f(3e-4, "Adam learning rate of the actor modules")
-    entropy_coef: float = _f(1e-3, "entropy bonus of the actors")
-    strength_rate: float = _f(0.1, "rate of the strength average when a module is selected")
-    strength_gain: float = _f(1.0, "credit = 1 + gain · δ, δ the option's global RPE minus the context critic")
-    strength_decay: float = _f(0.999, "per-step multiplicative decay of an unused module's strength")
-    prune_threshold: float = _f(0.3, "modules weaker than this are pruned")
-    spawn_threshold: float = _f(1.15, "modules stronger than this spawn a mutated copy")
-    mutation_std: float = _f(0.05, "std of the Gaussian noise added to a copy's weights")
-    min_modules: int = _f(3, "never prune below this many modules")
-    max_modules: int = _f(12, "never grow beyond this many modules")
-    min_age: int = _f(200, "steps a module lives before it may spawn or be pruned")
-    # -- logging and checkpoints -------------------------------------------------------------
-    log_every: int = _f(512, "env steps between metric rows")
-    checkpoint_every: int = _f(4096, "env steps between checkpoints (rounded up to an episode boundary)")
-    keep_checkpoints: int = _f(
-        2, "step_<N>.pt files kept besides latest.pt (a hard link to the newest: no second copy)"
-    )
-    video_every: int = _f(8192, "env steps between rollout videos (0 = off); also one at the end when on")
-    video_steps: int = _f(300, "steps per rollout video")
-    tensorboard: bool = _f(True, "write TensorBoard event files to run_dir/tb")
+    video_steps: int = setting(300, "steps per rollout video", Range(1, 10**6))
+    tensorboard: bool = setting(True, "write TensorBoard event files to run_dir/tb")
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``embodied train`` needs: ``env``, ``run`` and ``brain`` (perception, dopamine,
+    basal_ganglia). ``PATHS`` maps each knob's name to its place in the tree."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    brain: BrainConfig = field(default_factory=BrainConfig)
 
     def to_dict(self) -> dict:
+        """The nested mapping (what config.json and checkpoints hold)."""
         return dataclasses.asdict(self)
+
+    def leaves(self) -> dict[str, typing.Any]:
+        """``{knob name: value}`` over the whole tree (names are unique)."""
+        return {name: self.get(name) for name in PATHS}
+
+    def get(self, name: str):
+        """A knob by its name alone (``cfg.get("gamma")`` is ``cfg.brain.dopamine.gamma``)."""
+        node = self
+        for part in PATHS[name]:
+            node = getattr(node, part)
+        return node
 
     def validated(self) -> "TrainConfig":
         """Types, then finiteness and ranges of every numeric leaf, then the combinations; raises
-        ConfigError naming the key (``.key``), its value and what is allowed."""
-
-        def need(cond: bool, msg: str, key: str | None = None):
-            if not cond:
-                raise ConfigError(msg, key or msg.partition("=")[0].strip())
-
-        for name in FIELDS:
-            _check_type(name, getattr(self, name))
-        for name in FIELDS:
-            _check_finite(name, getattr(self, name), name)
-        need(self.num_envs >= 1, f"num_envs={self.num_envs} must be >= 1")
-        need(self.critic_epochs >= 1, f"critic_epochs={self.critic_epochs} must be >= 1")
-        need(
-            self.critic_replay_updates >= 0,
-            f"critic_replay_updates={self.critic_replay_updates} must be >= 0 (0 = off)",
-        )
-        need(
-            self.critic_replay_batch >= 1 and self.critic_replay_seq >= 1,
-            f"critic_replay_batch={self.critic_replay_batch} and critic_replay_seq={self.critic_replay_seq} must be >= 1",
-        )
-        need(
-            self.critic_replay_capacity > self.critic_replay_seq,
-            f"critic_replay_capacity={self.critic_replay_capacity} must exceed critic_replay_seq={self.critic_replay_seq}",
-        )
-        need(
-            all(_is_number(t) and t >= 1 for t in self.critic_sense_traces),
-            f"critic_sense_traces={self.critic_sense_traces} must be time constants >= 1 step",
-        )
-        need(
-            self.critic_senses or not self.critic_sense_traces,
-            "critic_sense_traces needs critic_senses=true",
-            "critic_sense_traces",
-        )
-        need(
-            all(_is_int(d) and 1 <= d <= 1000 for d in self.critic_sense_delays),
-            f"critic_sense_delays={self.critic_sense_delays} must be whole steps in [1, 1000]",
-        )
-        need(
-            self.critic_senses or not self.critic_sense_delays,
-            "critic_sense_delays needs critic_senses=true",
-            "critic_sense_delays",
-        )
-        need(
-            self.critic_latent or self.critic_senses,
-            "critic_latent=false needs critic_senses=true (the critics need an input)",
-        )
-        need(0 < self.critic_slow_rate <= 1, f"critic_slow_rate={self.critic_slow_rate} must lie in (0, 1]")
-        for name, allowed in CHOICES.items():
-            need(getattr(self, name) in allowed, f"{name}={getattr(self, name)!r}; allowed: {', '.join(allowed)}")
-        need(
-            bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device.strip().lower())),
-            f"device={self.device!r}; allowed: auto, cpu, cuda, cuda:N",
-        )
-        need(
-            0 < len(self.world) <= 4096,
-            f"world={self.world[:80]!r} must be a name, a file or procedural:WxH (1 to 4096 characters)",
-        )
-        for name, rng in RANGES.items():
-            _check_range(name, getattr(self, name), rng, name)
-        for name, (rng, max_len) in LIST_RANGES.items():
-            items = getattr(self, name)
-            need(len(items) <= max_len, f"{name} has {len(items)} entries; at most {max_len}")
-            for i, item in enumerate(items):
-                _check_number(f"{name}[{i}]", item, rng, name, integer=False)
-        self._validate_task_options(need)
-        need(self.rollout_steps >= 2, f"rollout_steps={self.rollout_steps} must be >= 2")
-        need(
-            self.episode_steps % self.rollout_steps == 0,
-            f"episode_steps={self.episode_steps} must be a multiple of rollout_steps={self.rollout_steps}",
-        )
-        need(
-            self.total_steps >= self.num_envs * self.rollout_steps,
-            f"total_steps={self.total_steps} is less than one rollout ({self.num_envs} envs x {self.rollout_steps} steps)",
-        )
-        self._validate_dopamine(need)
-        need(
-            len(self.critic_taus) >= 1 and all(0 < t < 1 for t in self.critic_taus),
-            "critic_taus must lie in (0, 1)",
-            "critic_taus",
-        )
-        need(
-            len(self.vigour_range) == 2 and 0 <= self.vigour_range[0] <= self.vigour_range[1],
-            f"vigour_range={self.vigour_range} must be [lo, hi] with 0 <= lo <= hi",
-        )
-        need(
-            self.max_modules >= self.min_modules,
-            f"max_modules={self.max_modules} must be >= min_modules={self.min_modules}",
-        )
-        need(
-            self.spawn_threshold > self.prune_threshold,
-            f"spawn_threshold={self.spawn_threshold} must exceed prune_threshold={self.prune_threshold}",
-        )
-        self._validate_world_model(need)
+        ConfigError naming the knob (``.key``), its value and what is allowed."""
+        _validate(types.SimpleNamespace(**self.leaves()))
         return self
 
-    def _validate_task_options(self, need) -> None:
-        if not self.task_options:
-            return
-        import inspect
-
-        from embodied.tasks import TASKS
-
-        params = {
-            n: p
-            for n, p in inspect.signature(TASKS[self.task].__init__).parameters.items()
-            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        }
-        bad = sorted(set(self.task_options) - set(params))
-        need(
-            not bad,
-            f"task_options names unknown option(s) {bad} of task {self.task!r}; allowed: "
-            f"{', '.join(params) or 'none (the task takes no options)'}",
-            "task_options",
-        )
-        for name, value in self.task_options.items():
-            _check_like_default(f"task_options.{name}", value, params[name].default, "task_options")
-            if name in TASK_OPTION_RANGES:
-                default = params[name].default
-                first = default[0] if isinstance(default, (list, tuple)) and default else default
-                for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
-                    where = f"task_options.{name}" + (f"[{i}]" if isinstance(value, (list, tuple)) else "")
-                    _check_number(where, item, TASK_OPTION_RANGES[name], "task_options", integer=_is_int(first))
-        try:  # the task checks its own combinations (building it touches no simulator)
-            TASKS[self.task](**self.task_options)
-        except (TypeError, ValueError) as err:
-            need(False, f"task_options={self.task_options}: {err}", "task_options")
-
-    def _validate_dopamine(self, need) -> None:
-        from embodied.brain.basal_ganglia.pathways import MODULE_KINDS, kind_of
-
-        unknown = set(self.channel_weights) - set(REWARD_CHANNELS)
-        need(
-            not unknown,
-            f"channel_weights names unknown channel(s) {sorted(unknown)}; allowed: {', '.join(REWARD_CHANNELS)}",
-            "channel_weights",
-        )
-        for channel, weight in self.channel_weights.items():
-            _check_number(f"channel_weights.{channel}", weight, WEIGHT_RANGE, "channel_weights", integer=False)
-        for kind, weights in self.routing.items():
-            need(
-                kind in MODULE_KINDS,
-                f"routing names unknown module kind {kind!r}; allowed: {', '.join(MODULE_KINDS)}",
-                "routing",
-            )
-            need(isinstance(weights, dict), f"routing[{kind!r}] must be a dict channel -> weight", "routing")
-            bad = set(weights) - set(REWARD_CHANNELS)
-            need(
-                not bad,
-                f"routing[{kind!r}] names unknown channel(s) {sorted(bad)}; allowed: {', '.join(REWARD_CHANNELS)}",
-                "routing",
-            )
-            for channel, weight in weights.items():
-                _check_number(f"routing.{kind}.{channel}", weight, WEIGHT_RANGE, "routing", integer=False)
-        need(len(self.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
-        for name in self.initial_modules:
-            need(
-                isinstance(name, str) and kind_of(name) in MODULE_KINDS,
-                f"initial_modules has {name!r}; allowed: {', '.join(MODULE_KINDS)}",
-                "initial_modules",
-            )
-            need(kind_of(name) in self.routing, f"routing has no row for module kind {kind_of(name)!r}", "routing")
-        need(
-            len(self.initial_modules) <= self.max_modules,
-            f"initial_modules has {len(self.initial_modules)} modules; max_modules={self.max_modules}",
-            "initial_modules",
-        )
-
-    def _validate_world_model(self, need) -> None:
-        from embodied.brain.perception.intrinsic import IntrinsicConfig
-        from embodied.brain.perception.world_model import WorldModelConfig
-
-        for key, cls, ranges in (
-            ("world_model_overrides", WorldModelConfig, WORLD_MODEL_RANGES),
-            ("intrinsic_overrides", IntrinsicConfig, INTRINSIC_RANGES),
-        ):
-            defaults = {
-                f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-                for f in dataclasses.fields(cls)
-            }
-            for name, value in getattr(self, key).items():
-                need(
-                    name not in ("device", "seed"),
-                    f"{key}.{name} is set from the top-level key {name!r}; set that instead",
-                    key,
-                )
-                need(
-                    name in defaults,
-                    f"{key} names unknown {cls.__name__} field {name!r}; allowed: "
-                    f"{', '.join(n for n in defaults if n not in ('device', 'seed'))}",
-                    key,
-                )
-                _check_like_default(f"{key}.{name}", value, defaults[name], key)
-                if name in ranges and not isinstance(value, (dict, list)):
-                    _check_number(f"{key}.{name}", value, ranges[name], key, integer=isinstance(defaults[name], int))
-                elif isinstance(value, dict):
-                    for sub, item in value.items():
-                        _check_number(f"{key}.{name}.{sub}", item, WEIGHT_RANGE, key, integer=False)
-        try:  # the brain's own checks (powers of two, combinations)
-            wm = WorldModelConfig.preset(self.world_model, **{**self.world_model_overrides, "device": "cpu"})
-            IntrinsicConfig(**self.intrinsic_overrides).validated()
-        except (TypeError, ValueError) as err:
-            need(
-                False,
-                f"world_model={self.world_model!r}, world_model_overrides / intrinsic_overrides: {err}",
-                "world_model_overrides",
-            )
-        rows_per_env = self.replay_capacity // self.num_envs
-        need(
-            rows_per_env >= wm.seq_len,
-            f"replay_capacity={self.replay_capacity} holds {rows_per_env} steps per env, fewer than one world-model "
-            f"sequence (seq_len={wm.seq_len}): the world model could never train",
-        )
-        replay_bytes = self.replay_capacity * (self.vision_size**2 * 3 + 1024)
-        need(
-            replay_bytes <= MAX_REPLAY_BYTES,
-            f"replay_capacity={self.replay_capacity} at vision_size={self.vision_size} needs about "
-            f"{replay_bytes / 2**30:.0f} GiB of memory; at most {MAX_REPLAY_BYTES / 2**30:.0f} GiB",
-        )
-        need(
-            self.learning_starts < self.total_steps,
-            f"learning_starts={self.learning_starts} is not below total_steps={self.total_steps}: "
-            f"the world model would never train",
-        )
-        updates = self.train_ratio * (self.total_steps - self.learning_starts) / (wm.batch_size * wm.seq_len)
-        need(
-            updates >= 1,
-            f"train_ratio={self.train_ratio} gives {updates:.2g} world-model updates over the run "
-            f"(train_ratio x (total_steps - learning_starts) / (batch_size x seq_len)); need >= 1",
-        )
+    @classmethod
+    def from_leaves(cls, values: dict) -> "TrainConfig":
+        """A TrainConfig from ``{knob name: value}`` (missing knobs keep their defaults)."""
+        cfg = cls()
+        for name, value in values.items():
+            *sections, leaf = PATHS[name]
+            node = cfg
+            for part in sections:
+                node = getattr(node, part)
+            setattr(node, leaf, value)
+        return cfg
 
 
-@dataclass(frozen=True)
-class Range:
-    """A closed or half-open interval of allowed values, printed as ``[lo, hi]`` / ``(lo, hi]``."""
+def _walk(cls, prefix: tuple[str, ...] = ()):
+    """(path, Field) of every knob under the dataclass ``cls``, in declaration order."""
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            yield from _walk(type(default), (*prefix, f.name))
+        else:
+            yield (*prefix, f.name), f
 
-    lo: float
-    hi: float
-    lo_open: bool = False
-    hi_open: bool = False
 
-    def __contains__(self, x) -> bool:
-        above = x > self.lo if self.lo_open else x >= self.lo
-        below = x < self.hi if self.hi_open else x <= self.hi
-        return above and below
+#: knob name -> its path in the tree, e.g. "gamma" -> ("brain", "dopamine", "gamma")
+PATHS: dict[str, tuple[str, ...]] = {}
+#: knob name -> its dataclass field (help, range, choices in ``metadata``)
+FIELDS: dict[str, dataclasses.Field] = {}
+for _path, _field in _walk(TrainConfig):
+    if _path[-1] in PATHS:  # a name used twice would make the short form ambiguous
+        raise RuntimeError(f"config knob {_path[-1]!r} appears at {PATHS[_path[-1]]} and {_path}")
+    PATHS[_path[-1]], FIELDS[_path[-1]] = _path, _field
+#: section paths ("env", "brain", "brain.dopamine", ...) -> the knobs directly inside them
+SECTIONS: dict[str, list[str]] = {}
+for _name, _path in PATHS.items():
+    for _depth in range(1, len(_path)):
+        SECTIONS.setdefault(".".join(_path[:_depth]), [])
+    SECTIONS[".".join(_path[:-1])].append(_name)
 
-    def __str__(self) -> str:
-        def num(v):
-            return f"{int(v)}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+#: allowed values of every numeric knob (ints must also be whole numbers), from the sections' metadata
+RANGES: dict[str, Range] = {
+    n: f.metadata["range"] for n, f in FIELDS.items() if f.metadata.get("range") and f.type not in ("list", list)
+}
+#: list knobs: (range of each item, most items)
+LIST_RANGES: dict[str, tuple[Range, int]] = {
+    n: (f.metadata["range"], f.metadata["max_items"] or 64)
+    for n, f in FIELDS.items()
+    if f.metadata.get("range") and f.type in ("list", list)
+}
+#: string knobs with a fixed set of values
+CHOICES: dict[str, tuple[str, ...]] = {n: f.metadata["choices"] for n, f in FIELDS.items() if f.metadata.get("choices")}
 
-        return f"{'(' if self.lo_open else '['}{num(self.lo)}, {num(self.hi)}{')' if self.hi_open else ']'}"
+
+def dotted(name: str) -> str:
+    """``gamma`` -> ``brain.dopamine.gamma``."""
+    return ".".join(PATHS[name])
+
+
+def leaves_of(data: dict, source: str = "config") -> dict[str, typing.Any]:
+    """``{knob name: value}`` from a nested (or short-form) mapping such as a saved config.json."""
+    values: dict = {}
+    for key, value in data.items():
+        _assign(values, str(key), value, source, {})
+    return values
+
+
+WEIGHT_RANGE = WEIGHT
+#: memory a replay buffer may ask for (vision frames dominate: replay_capacity x vision_size^2 x 3 bytes)
+MAX_REPLAY_BYTES = 64 * 2**30
 
 
 def _r(lo, hi, lo_open=False, hi_open=False) -> Range:
     return Range(lo, hi, lo_open, hi_open)
 
 
-UNIT, RATE, POSITIVE_RATE = _r(0, 1), _r(0, 1), _r(0, 1, lo_open=True)
-STEPS = _r(1, 10**9)
-WIDTH = _r(1, 8192)
-WEIGHT_RANGE = _r(0, 1000)
-#: memory a replay buffer may ask for (vision frames dominate: replay_capacity x vision_size^2 x 3 bytes)
-MAX_REPLAY_BYTES = 64 * 2**30
-CHOICES = {
-    "vector_env": ("sync", "async"),
-    "task": ("explore", "forage", "conditioning"),
-    "world_model": ("cpu", "gpu"),
-}
-
-#: allowed values of every numeric TrainConfig field (ints must also be whole numbers)
-RANGES: dict[str, Range] = {
-    "num_envs": _r(1, 64),
-    "vision_size": _r(8, 512),
-    "total_steps": STEPS,
-    "episode_steps": _r(2, 10**7),
-    "rollout_steps": _r(2, 10**5),
-    "seed": _r(0, 2**32 - 1),
-    "torch_threads": _r(0, 1024),
-    "train_ratio": _r(0, 4096, lo_open=True),
-    "learning_starts": _r(0, 10**9),
-    "replay_capacity": _r(2, 10**9),
-    "gamma": _r(0, 1, lo_open=True),
-    "lam": UNIT,
-    "critic_units": WIDTH,
-    "critic_lr": _r(0, 1, lo_open=True),
-    "critic_epochs": _r(1, 1000),
-    "critic_replay_updates": _r(0, 1000),
-    "critic_replay_capacity": _r(2, 10**7),
-    "critic_replay_batch": _r(1, 4096),
-    "critic_replay_seq": _r(1, 4096),
-    "critic_slow_rate": POSITIVE_RATE,
-    "precision_eps": _r(0, 1e6, lo_open=True),
-    "effort_scale": _r(0, 1e6),
-    "tonic_rate": RATE,
-    "tonic_scale": _r(0, 1e6, lo_open=True),
-    "temperature_gain": _r(0, 1000),
-    "option_steps": _r(1, 10**6),
-    "context_bits": _r(0, 16),
-    "selector_beta": _r(0, 1000),
-    "selector_alpha": RATE,
-    "selector_baseline_rate": RATE,
-    "actor_units": WIDTH,
-    "actor_lr": _r(0, 1, lo_open=True),
-    "entropy_coef": _r(0, 1000),
-    "strength_rate": RATE,
-    "strength_gain": _r(0, 1000),
-    "strength_decay": POSITIVE_RATE,
-    "prune_threshold": _r(0, 1000),
-    "spawn_threshold": _r(0, 1000),
-    "mutation_std": _r(0, 100),
-    "min_modules": _r(1, 256),
-    "max_modules": _r(1, 256),
-    "min_age": _r(0, 10**9),
-    "log_every": STEPS,
-    "checkpoint_every": STEPS,
-    "keep_checkpoints": _r(0, 10**4),
-    "video_every": _r(0, 10**9),
-    "video_steps": _r(1, 10**6),
-}
-#: list fields: (range of each item, most items)
-LIST_RANGES: dict[str, tuple[Range, int]] = {
-    "critic_taus": (_r(0, 1, True, True), 64),
-    "critic_sense_traces": (_r(1, 10**6), 64),
-    "critic_sense_delays": (_r(1, 1000), 64),
-    "vigour_range": (_r(0, 100), 2),
-}
 #: world_model_overrides: ranges of WorldModelConfig's numeric fields (its own validated() adds powers of two)
 WORLD_MODEL_RANGES: dict[str, Range] = {
     "image_size": _r(8, 512),
@@ -602,7 +289,242 @@ TASK_OPTION_RANGES: dict[str, Range] = {
 }
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+def _validate(v) -> None:
+    """Types, then finiteness and ranges of every numeric leaf, then the combinations; raises
+    ConfigError naming the key (``.key``), its value and what is allowed."""
+
+    def need(cond: bool, msg: str, key: str | None = None):
+        if not cond:
+            raise ConfigError(msg, key or msg.partition("=")[0].strip())
+
+    for name in FIELDS:
+        _check_type(name, getattr(v, name))
+    for name in FIELDS:
+        _check_finite(name, getattr(v, name), name)
+    need(v.num_envs >= 1, f"num_envs={v.num_envs} must be >= 1")
+    need(v.critic_epochs >= 1, f"critic_epochs={v.critic_epochs} must be >= 1")
+    need(
+        v.critic_replay_updates >= 0,
+        f"critic_replay_updates={v.critic_replay_updates} must be >= 0 (0 = off)",
+    )
+    need(
+        v.critic_replay_batch >= 1 and v.critic_replay_seq >= 1,
+        f"critic_replay_batch={v.critic_replay_batch} and critic_replay_seq={v.critic_replay_seq} must be >= 1",
+    )
+    need(
+        v.critic_replay_capacity > v.critic_replay_seq,
+        f"critic_replay_capacity={v.critic_replay_capacity} must exceed critic_replay_seq={v.critic_replay_seq}",
+    )
+    need(
+        all(_is_number(t) and t >= 1 for t in v.critic_sense_traces),
+        f"critic_sense_traces={v.critic_sense_traces} must be time constants >= 1 step",
+    )
+    need(
+        v.critic_senses or not v.critic_sense_traces,
+        "critic_sense_traces needs critic_senses=true",
+        "critic_sense_traces",
+    )
+    need(
+        all(_is_int(d) and 1 <= d <= 1000 for d in v.critic_sense_delays),
+        f"critic_sense_delays={v.critic_sense_delays} must be whole steps in [1, 1000]",
+    )
+    need(
+        v.critic_senses or not v.critic_sense_delays,
+        "critic_sense_delays needs critic_senses=true",
+        "critic_sense_delays",
+    )
+    need(
+        v.critic_latent or v.critic_senses,
+        "critic_latent=false needs critic_senses=true (the critics need an input)",
+    )
+    need(0 < v.critic_slow_rate <= 1, f"critic_slow_rate={v.critic_slow_rate} must lie in (0, 1]")
+    for name, allowed in CHOICES.items():
+        need(getattr(v, name) in allowed, f"{name}={getattr(v, name)!r}; allowed: {', '.join(allowed)}")
+    need(
+        bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", v.device.strip().lower())),
+        f"device={v.device!r}; allowed: auto, cpu, cuda, cuda:N",
+    )
+    need(
+        0 < len(v.world) <= 4096,
+        f"world={v.world[:80]!r} must be a name, a file or procedural:WxH (1 to 4096 characters)",
+    )
+    for name, rng in RANGES.items():
+        _check_range(name, getattr(v, name), rng, name)
+    for name, (rng, max_len) in LIST_RANGES.items():
+        items = getattr(v, name)
+        need(len(items) <= max_len, f"{name} has {len(items)} entries; at most {max_len}")
+        for i, item in enumerate(items):
+            _check_number(f"{name}[{i}]", item, rng, name, integer=False)
+    _validate_task_options(v, need)
+    need(v.rollout_steps >= 2, f"rollout_steps={v.rollout_steps} must be >= 2")
+    need(
+        v.episode_steps % v.rollout_steps == 0,
+        f"episode_steps={v.episode_steps} must be a multiple of rollout_steps={v.rollout_steps}",
+    )
+    need(
+        v.total_steps >= v.num_envs * v.rollout_steps,
+        f"total_steps={v.total_steps} is less than one rollout ({v.num_envs} envs x {v.rollout_steps} steps)",
+    )
+    _validate_dopamine(v, need)
+    need(
+        len(v.critic_taus) >= 1 and all(0 < t < 1 for t in v.critic_taus),
+        "critic_taus must lie in (0, 1)",
+        "critic_taus",
+    )
+    need(
+        len(v.vigour_range) == 2 and 0 <= v.vigour_range[0] <= v.vigour_range[1],
+        f"vigour_range={v.vigour_range} must be [lo, hi] with 0 <= lo <= hi",
+    )
+    need(
+        v.max_modules >= v.min_modules,
+        f"max_modules={v.max_modules} must be >= min_modules={v.min_modules}",
+    )
+    need(
+        v.spawn_threshold > v.prune_threshold,
+        f"spawn_threshold={v.spawn_threshold} must exceed prune_threshold={v.prune_threshold}",
+    )
+    _validate_world_model(v, need)
+    return None
+
+
+def _validate_task_options(v, need) -> None:
+    if not v.task_options:
+        return
+    import inspect
+
+    from embodied.tasks import TASKS
+
+    params = {
+        n: p
+        for n, p in inspect.signature(TASKS[v.task].__init__).parameters.items()
+        if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+    bad = sorted(set(v.task_options) - set(params))
+    need(
+        not bad,
+        f"task_options names unknown option(s) {bad} of task {v.task!r}; allowed: "
+        f"{', '.join(params) or 'none (the task takes no options)'}",
+        "task_options",
+    )
+    for name, value in v.task_options.items():
+        _check_like_default(f"task_options.{name}", value, params[name].default, "task_options")
+        if name in TASK_OPTION_RANGES:
+            default = params[name].default
+            first = default[0] if isinstance(default, (list, tuple)) and default else default
+            for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
+                where = f"task_options.{name}" + (f"[{i}]" if isinstance(value, (list, tuple)) else "")
+                _check_number(where, item, TASK_OPTION_RANGES[name], "task_options", integer=_is_int(first))
+    try:  # the task checks its own combinations (building it touches no simulator)
+        TASKS[v.task](**v.task_options)
+    except (TypeError, ValueError) as err:
+        need(False, f"task_options={v.task_options}: {err}", "task_options")
+
+
+def _validate_dopamine(v, need) -> None:
+    from embodied.brain.basal_ganglia.pathways import MODULE_KINDS, kind_of
+
+    unknown = set(v.channel_weights) - set(REWARD_CHANNELS)
+    need(
+        not unknown,
+        f"channel_weights names unknown channel(s) {sorted(unknown)}; allowed: {', '.join(REWARD_CHANNELS)}",
+        "channel_weights",
+    )
+    for channel, weight in v.channel_weights.items():
+        _check_number(f"channel_weights.{channel}", weight, WEIGHT_RANGE, "channel_weights", integer=False)
+    for kind, weights in v.routing.items():
+        need(
+            kind in MODULE_KINDS,
+            f"routing names unknown module kind {kind!r}; allowed: {', '.join(MODULE_KINDS)}",
+            "routing",
+        )
+        need(isinstance(weights, dict), f"routing[{kind!r}] must be a dict channel -> weight", "routing")
+        bad = set(weights) - set(REWARD_CHANNELS)
+        need(
+            not bad,
+            f"routing[{kind!r}] names unknown channel(s) {sorted(bad)}; allowed: {', '.join(REWARD_CHANNELS)}",
+            "routing",
+        )
+        for channel, weight in weights.items():
+            _check_number(f"routing.{kind}.{channel}", weight, WEIGHT_RANGE, "routing", integer=False)
+    need(len(v.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
+    for name in v.initial_modules:
+        need(
+            isinstance(name, str) and kind_of(name) in MODULE_KINDS,
+            f"initial_modules has {name!r}; allowed: {', '.join(MODULE_KINDS)}",
+            "initial_modules",
+        )
+        need(kind_of(name) in v.routing, f"routing has no row for module kind {kind_of(name)!r}", "routing")
+    need(
+        len(v.initial_modules) <= v.max_modules,
+        f"initial_modules has {len(v.initial_modules)} modules; max_modules={v.max_modules}",
+        "initial_modules",
+    )
+
+
+def _validate_world_model(v, need) -> None:
+    from embodied.brain.perception.intrinsic import IntrinsicConfig
+    from embodied.brain.perception.world_model import WorldModelConfig
+
+    for key, cls, ranges in (
+        ("world_model_overrides", WorldModelConfig, WORLD_MODEL_RANGES),
+        ("intrinsic_overrides", IntrinsicConfig, INTRINSIC_RANGES),
+    ):
+        defaults = {
+            f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+            for f in dataclasses.fields(cls)
+        }
+        for name, value in getattr(v, key).items():
+            need(
+                name not in ("device", "seed"),
+                f"{key}.{name} is set from run.{name}; set that instead",
+                key,
+            )
+            need(
+                name in defaults,
+                f"{key} names unknown {cls.__name__} field {name!r}; allowed: "
+                f"{', '.join(n for n in defaults if n not in ('device', 'seed'))}",
+                key,
+            )
+            _check_like_default(f"{key}.{name}", value, defaults[name], key)
+            if name in ranges and not isinstance(value, (dict, list)):
+                _check_number(f"{key}.{name}", value, ranges[name], key, integer=isinstance(defaults[name], int))
+            elif isinstance(value, dict):
+                for sub, item in value.items():
+                    _check_number(f"{key}.{name}.{sub}", item, WEIGHT_RANGE, key, integer=False)
+    try:  # the brain's own checks (powers of two, combinations)
+        wm = WorldModelConfig.preset(v.world_model, **{**v.world_model_overrides, "device": "cpu"})
+        IntrinsicConfig(**v.intrinsic_overrides).validated()
+    except (TypeError, ValueError) as err:
+        need(
+            False,
+            f"world_model={v.world_model!r}, world_model_overrides / intrinsic_overrides: {err}",
+            "world_model_overrides",
+        )
+    rows_per_env = v.replay_capacity // v.num_envs
+    need(
+        rows_per_env >= wm.seq_len,
+        f"replay_capacity={v.replay_capacity} holds {rows_per_env} steps per env, fewer than one world-model "
+        f"sequence (seq_len={wm.seq_len}): the world model could never train",
+    )
+    replay_bytes = v.replay_capacity * (v.vision_size**2 * 3 + 1024)
+    need(
+        replay_bytes <= MAX_REPLAY_BYTES,
+        f"replay_capacity={v.replay_capacity} at vision_size={v.vision_size} needs about "
+        f"{replay_bytes / 2**30:.0f} GiB of memory; at most {MAX_REPLAY_BYTES / 2**30:.0f} GiB",
+    )
+    need(
+        v.learning_starts < v.total_steps,
+        f"learning_starts={v.learning_starts} is not below total_steps={v.total_steps}: "
+        f"the world model would never train",
+    )
+    updates = v.train_ratio * (v.total_steps - v.learning_starts) / (wm.batch_size * wm.seq_len)
+    need(
+        updates >= 1,
+        f"train_ratio={v.train_ratio} gives {updates:.2g} world-model updates over the run "
+        f"(train_ratio x (total_steps - learning_starts) / (batch_size x seq_len)); need >= 1",
+    )
+
+
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list}
 
 
@@ -719,15 +641,6 @@ def _coerce(key: str, value, source: str):
     return value
 
 
-def _check_keys(keys, source: str) -> None:
-    unknown = [k for k in keys if k not in FIELDS]
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown config key(s) {', '.join(repr(str(k)[:80]) for k in unknown)}; "
-            f"allowed keys: {', '.join(FIELDS)}"
-        )
-
-
 def _no_duplicates(pairs):
     seen = {}
     for key, value in pairs:
@@ -815,6 +728,66 @@ def field_overrides(cls, texts: typing.Iterable[str]) -> dict[str, typing.Any]:
     return overrides
 
 
+def _unknown(key: str, source: str, section: str | None = None) -> ConfigError:
+    """An unknown key, with the closest known keys (short and dotted forms)."""
+    known = list(PATHS) + [dotted(n) for n in PATHS] + list(SECTIONS)
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    where = f" in section {section!r} (its keys: {', '.join(SECTIONS[section])})" if section else ""
+    return ConfigError(
+        f"{source}: unknown config key {key[:80]!r}{where}{hint}; a key is a dotted path such as "
+        f"run.total_steps or a knob's name alone (total_steps); `embodied train --list-keys` lists them"
+    )
+
+
+def _assign(values: dict, key: str, value, source: str, where: dict) -> None:
+    """Put ``key = value`` into ``values`` (knob name -> value). ``key`` is a section (its value a
+    mapping of keys inside it), a dotted path, a knob's name, or either followed by ``.entry``
+    into a mapping-valued knob."""
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(f"{source}: config key {key[:80]!r} has an empty part")
+    # the longest prefix that names a section: "brain.dopamine.gamma" -> section "brain.dopamine"
+    depth = 0
+    while depth < len(parts) and ".".join(parts[: depth + 1]) in SECTIONS:
+        depth += 1
+    section = ".".join(parts[:depth]) or None
+    rest = parts[depth:]
+    if not rest:  # a whole section: its value maps keys inside it
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{source}: {key}={_short(value)} must be a mapping of the section's keys "
+                f"({', '.join(SECTIONS[section])})",
+                None,
+            )
+        for sub, item in value.items():
+            _assign(values, f"{key}.{sub}", item, source, where)
+        return
+    name = rest[0]
+    if name not in PATHS:
+        raise _unknown(key, source, section)
+    if section is not None and ".".join(PATHS[name][:-1]) != section:
+        raise ConfigError(f"{source}: unknown config key {key[:80]!r}: {name} lives in {dotted(name)}", name)
+    if len(rest) == 1:
+        values[name], where[name] = _coerce(name, value, source), source
+        return
+    if _field_type(name) is not dict:  # a path may only continue into a mapping-valued knob
+        raise ConfigError(f"{source}: {key[:80]!r}: {dotted(name)} is not a mapping, it has no entry {rest[1]!r}", name)
+    current = values.get(name)
+    node = json.loads(json.dumps(current if current is not None else TrainConfig().get(name)))
+    values[name], where[name] = node, source
+    for part in rest[1:-1]:
+        child = node.get(part)
+        node[part] = child = json.loads(json.dumps(child)) if isinstance(child, dict) else {}
+        node = child
+    node[rest[-1]] = value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load_config(
     path: str | Path | None = None, overrides: typing.Iterable[str] | dict = (), sources: dict[str, str] | None = None
 ) -> TrainConfig:
@@ -827,20 +800,16 @@ def load_config(
     where: dict[str, str] = {}
     if path is not None:
         source = f"config file {path}"
-        data = _read_file(Path(path))
-        _check_keys(data, source)
-        for k, v in data.items():
-            values[k], where[k] = _coerce(k, v, source), source
+        for key, value in _read_file(Path(path)).items():
+            _assign(values, str(key), value, source, where)
     if isinstance(overrides, dict):
         items, label = list(overrides.items()), "override"
     else:
         items, label = [parse_override(o) for o in overrides], "--set"
     for key, value in items:
-        source = (sources or {}).get(key, label)
-        _check_keys([key], source)
-        values[key], where[key] = _coerce(key, value, source), source
+        _assign(values, key, value, (sources or {}).get(key, label), where)
     try:
-        return TrainConfig(**values).validated()
+        return TrainConfig.from_leaves(values).validated()
     except ConfigError as err:
         source = where.get(err.key, "default" if err.key in FIELDS else "config")
         raise ConfigError(f"{source}: {err}", err.key) from None
@@ -848,8 +817,25 @@ def load_config(
 
 def config_from_dict(data: dict, source: str = "checkpoint") -> TrainConfig:
     """Rebuild a TrainConfig saved by ``to_dict`` (keys checked the same way)."""
-    _check_keys(data, source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the saved config is a {type(data).__name__}, not a mapping")
     try:
-        return TrainConfig(**{k: _coerce(k, v, source) for k, v in data.items()}).validated()
+        return TrainConfig.from_leaves(leaves_of(data, source)).validated()
     except ConfigError as err:
-        raise ConfigError(f"{source}: {err}", err.key) from None
+        raise ConfigError(f"{source}: {err}" if not str(err).startswith(source) else str(err), err.key) from None
+
+
+def default_config_text() -> str:
+    """What ``configs/default.json`` holds: the default tree, as ``embodied train`` writes config.json."""
+    return json.dumps(TrainConfig().to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # python3 -m embodied.train.config --write-default [PATH]
+    import sys
+
+    if sys.argv[1:2] != ["--write-default"]:
+        print("usage: python3 -m embodied.train.config --write-default [PATH]", file=sys.stderr)
+        sys.exit(2)
+    target = Path(sys.argv[2] if len(sys.argv) > 2 else Path(__file__).resolve().parents[2] / "configs/default.json")
+    target.write_text(default_config_text(), encoding="utf-8")
+    print(f"wrote {target}")

@@ -249,7 +249,7 @@ def train_agent(run_dir, overrides: list[str], config_path: str = "configs/defau
     info = {
         "checkpoint": str(checkpoint),
         "wall_s": wall,
-        "total_steps": int(cfg.total_steps),
+        "total_steps": int(cfg.run.total_steps),
         "overrides": list(overrides),
         "config": config_path,
     }
@@ -273,7 +273,9 @@ def training_overlap(config: dict, eval_seeds, world: str | None = None) -> dict
     from ..arena.catalogue import resolve_world
     from ..arena.procedural import generate_maze
     from .collector import episode_seeds
+    from .config import leaves_of
 
+    config = leaves_of(config, "the run's config")  # nested (config.json) or knob names alone
     world = world or config["world"]
     num_envs, episode_steps = int(config["num_envs"]), int(config["episode_steps"])
     episodes = math.ceil(int(config["total_steps"]) / (episode_steps * num_envs))

@@ -68,7 +68,7 @@ from embodied.train.checkpoint import (
     write_atomic,
 )
 from embodied.train.collector import LocalCollector
-from embodied.train.config import TrainConfig
+from embodied.train.config import TrainConfig, leaves_of
 from embodied.train.metrics import MetricsWriter, append_text
 
 #: config keys a resumed run must share with its checkpoint (they shape the env stream or the nets)
@@ -243,10 +243,10 @@ def _record_video(run_dir: Path, cfg: TrainConfig, step: int, recorder=None, pro
     path = run_dir / "videos" / f"step_{step}.mp4"
     env = make_single_env(cfg)
     try:
-        policy = load_policy(run_dir / "checkpoints" / "latest.pt", env=env, device=cfg.device)
+        policy = load_policy(run_dir / "checkpoints" / "latest.pt", env=env, device=cfg.run.device)
         if recorder is None:
             return _fallback_video(env, policy, cfg, path)
-        return recorder(env, policy, cfg.video_steps, path, seed=cfg.seed + 99_991, progress=progress)
+        return recorder(env, policy, cfg.run.video_steps, path, seed=cfg.run.seed + 99_991, progress=progress)
     finally:
         env.close()
 
@@ -258,7 +258,7 @@ def _fallback_video(env, policy, cfg, path: Path) -> dict:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     driver = Driver(env, policy)
-    driver.reset(seed=cfg.seed + 99_991)
+    driver.reset(seed=cfg.run.seed + 99_991)
     h, w = driver.obs["vision"].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w * 4, h * 4))
 
@@ -267,9 +267,9 @@ def _fallback_video(env, policy, cfg, path: Path) -> dict:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
 
     driver.on_step.append(write_frame)
-    driver.run(steps=cfg.video_steps)
+    driver.run(steps=cfg.run.video_steps)
     writer.release()
-    return {"path": str(path), "frames": cfg.video_steps}
+    return {"path": str(path), "frames": cfg.run.video_steps}
 
 
 def train(
@@ -306,15 +306,15 @@ def train(
         )
     from embodied.arena.catalogue import resolve_world
 
-    resolve_world(cfg.world)  # a bad world fails here, before the run folder is touched
+    resolve_world(cfg.env.world)  # a bad world fails here, before the run folder is touched
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CheckpointError(f"cannot create run folder {run_dir}: {err.strerror or err}") from None
     for folder in (run_dir, run_dir / "checkpoints"):
         clean_stale_tmp(folder)
-    if cfg.torch_threads > 0:
-        torch.set_num_threads(cfg.torch_threads)
+    if cfg.run.torch_threads > 0:
+        torch.set_num_threads(cfg.run.torch_threads)
     checkpoint = _resume_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         print(
@@ -325,8 +325,8 @@ def train(
         resume = False
     if checkpoint is not None:
         saved = checkpoint["config"]
-        defaults = TrainConfig().to_dict()  # keys added since the checkpoint was written read as their defaults
-        changed = [k for k in RESUME_FIXED if saved.get(k, defaults[k]) != getattr(cfg, k)]
+        saved = leaves_of(saved, f"checkpoint in {run_dir}")
+        changed = [k for k in RESUME_FIXED if saved.get(k, TrainConfig().get(k)) != cfg.get(k)]
         if changed:
             raise CheckpointError(f"cannot resume {run_dir}: config keys {changed} differ from the checkpoint's")
     try:
@@ -345,18 +345,25 @@ def train(
 def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: bool, recorder=None) -> dict:
     resume = checkpoint is not None
     write_atomic(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
-    seed_everything(cfg.seed)
+    seed_everything(cfg.run.seed)
 
     # -- envs, agent, replay --------------------------------------------------------------------
-    B, T = cfg.num_envs, cfg.rollout_steps
-    episode_env_steps = cfg.episode_steps * B
-    total_steps = math.ceil(cfg.total_steps / episode_env_steps) * episode_env_steps  # whole episodes
+    B, T = cfg.run.num_envs, cfg.run.rollout_steps
+    episode_env_steps = cfg.env.episode_steps * B
+    total_steps = math.ceil(cfg.run.total_steps / episode_env_steps) * episode_env_steps  # whole episodes
     collector = LocalCollector(cfg)
-    agent = Agent(cfg, collector.observation_space, collector.action_space, num_envs=B)
-    replay = SequenceReplay(
-        collector.observation_space, collector.action_space, capacity_steps=cfg.replay_capacity, num_envs=B
+    agent = Agent(
+        cfg.brain,
+        collector.observation_space,
+        collector.action_space,
+        num_envs=B,
+        seed=cfg.run.seed,
+        device=cfg.run.device,
     )
-    replay_rng = np.random.default_rng([cfg.seed, 2])
+    replay = SequenceReplay(
+        collector.observation_space, collector.action_space, capacity_steps=cfg.run.replay_capacity, num_envs=B
+    )
+    replay_rng = np.random.default_rng([cfg.run.seed, 2])
     wm_cfg = agent.world_model.config
     loop = {
         "wm_debt": 0.0,
@@ -378,7 +385,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
         loop.update(checkpoint["loop"])
         start_step = int(checkpoint["step"])
     window = Window(loop["window"])
-    metrics = MetricsWriter(run_dir, tensorboard=cfg.tensorboard, resume=resume)
+    metrics = MetricsWriter(run_dir, tensorboard=cfg.run.tensorboard, resume=resume)
     if resume:
         metrics.truncate_after(start_step)
     population_log = PopulationLog(run_dir / "population.csv", start_step if resume else None)
@@ -396,7 +403,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
     last_reward = np.zeros(B, np.float32)
     episode_return = np.zeros(B)
     summary: dict[str, float] = {}
-    stop = StopRequest(lambda: (cfg.episode_steps - collector.steps % cfg.episode_steps) * B)
+    stop = StopRequest(lambda: (cfg.env.episode_steps - collector.steps % cfg.env.episode_steps) * B)
     with stop:
         try:
             while step < total_steps:
@@ -417,8 +424,8 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     last_action, last_reward = batch["action"][t], batch["reward"][t]
                     episode_return = np.where(first, 0.0, episode_return) + batch["reward"][t]
                 # 3. world model and intrinsic heads on replay
-                if step >= cfg.learning_starts and replay.can_sample(wm_cfg.seq_len):
-                    loop["wm_debt"] += cfg.train_ratio * B * T / (wm_cfg.batch_size * wm_cfg.seq_len)
+                if step >= cfg.run.learning_starts and replay.can_sample(wm_cfg.seq_len):
+                    loop["wm_debt"] += cfg.run.train_ratio * B * T / (wm_cfg.batch_size * wm_cfg.seq_len)
                     while loop["wm_debt"] >= 1.0:
                         loop["wm_debt"] -= 1.0
                         for name, value in agent.train_world_model(
@@ -449,7 +456,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     loop["episode_returns"] = [float(x) for x in episode_return]
                 if bar is not None:
                     bar.update(step - bar.n)
-                if step - loop["last_log"] >= cfg.log_every or step >= total_steps:
+                if step - loop["last_log"] >= cfg.run.log_every or step >= total_steps:
                     loop["last_log"] = step
                     elapsed = time.perf_counter() - t0
                     means = window.means()
@@ -478,17 +485,17 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                 # checkpoints (and videos) only at episode boundaries: that is what makes resume exact
                 saved = None
                 if collector.at_episode_start() and (
-                    step - loop["last_checkpoint"] >= cfg.checkpoint_every or step >= total_steps
+                    step - loop["last_checkpoint"] >= cfg.run.checkpoint_every or step >= total_steps
                 ):
                     loop["last_checkpoint"] = step
-                    video_due = cfg.video_every > 0 and (
-                        step - loop["last_video"] >= cfg.video_every or step >= total_steps
+                    video_due = cfg.run.video_every > 0 and (
+                        step - loop["last_video"] >= cfg.run.video_every or step >= total_steps
                     )
                     if video_due:
                         loop["last_video"] = step
                     loop["window"] = window.state()
                     saved = _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
-                    _prune_checkpoints(run_dir, cfg.keep_checkpoints)
+                    _prune_checkpoints(run_dir, cfg.run.keep_checkpoints)
                     if video_due:
                         torch_state = torch.get_rng_state()  # the video must not perturb training's streams
                         _record_video(run_dir, cfg, step, recorder, progress=bar is not None)
@@ -497,7 +504,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     if saved is None:  # off schedule: last_checkpoint stays, so a resumed run keeps the schedule
                         loop["window"] = window.state()
                         saved = _save(run_dir, cfg, step, agent, collector, replay, replay_rng, loop)
-                        _prune_checkpoints(run_dir, max(cfg.keep_checkpoints, 1))
+                        _prune_checkpoints(run_dir, max(cfg.run.keep_checkpoints, 1))
                     raise TrainingInterrupted(
                         f"interrupted at step {step} of {total_steps}: checkpoint {saved} "
                         f"written; continue exactly with --resume --run-dir {run_dir}"

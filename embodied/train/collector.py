@@ -1,7 +1,7 @@
-"""Rollout collection behind a small interface, so env workers can move (e.g. to Ray) without
-touching the learner.
+"""Rollout collection behind a small interface, so env workers can move (to subprocesses, to Ray
+actors on a cluster) without touching the learner.
 
-    collector = LocalCollector(cfg)                     # gymnasium Sync/AsyncVectorEnv
+    collector = LocalCollector(cfg)                     # run.vector_env: sync | async | ray
     batch = collector.collect(agent, n_steps)           # n_steps per env, [T, B, ...] arrays
 
 Episodes are segments of ``episode_steps`` for every env at once: at each episode boundary
@@ -14,6 +14,7 @@ from its own generator, itself seeded at the episode start: deterministic too.
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import gymnasium as gym
@@ -56,23 +57,37 @@ def _workers_ignoring_ctrl_c(make):
 
 
 def make_env_fn(cfg):
+    """A picklable thunk holding only the env's arguments (a Ray worker unpickles it without the config,
+    whose brain section would import torch there)."""
     options = {"task_options": dict(cfg.env.task_options)} if cfg.env.task_options else {}
-
-    def thunk():
-        return gym.make(
-            ENV_ID,
-            world=cfg.env.world,
-            task=cfg.env.task,
-            vision_size=cfg.env.vision_size,
-            max_episode_steps=cfg.env.episode_steps + 1,
-            **options,
-        )  # our segments end episodes, never TimeLimit
-
-    return thunk
+    return functools.partial(
+        gym.make,
+        ENV_ID,
+        world=cfg.env.world,
+        task=cfg.env.task,
+        vision_size=cfg.env.vision_size,
+        max_episode_steps=cfg.env.episode_steps + 1,  # our segments end episodes, never TimeLimit
+        **options,
+    )
 
 
 def make_single_env(cfg):
     return make_env_fn(cfg)()
+
+
+def make_vector_env(cfg) -> gym.vector.VectorEnv:
+    """``num_envs`` envs with same-step autoreset, stepped as ``run.vector_env`` says: ``sync`` here,
+    ``async`` in one subprocess each, ``ray`` on Ray actors (``train/ray_collector.py``; Ray is imported
+    only then). All three return the same arrays and infos for the same seeds and actions."""
+    fns = [make_env_fn(cfg) for _ in range(cfg.run.num_envs)]
+    if cfg.run.vector_env == "ray":
+        from embodied.train.ray_collector import ray_vector_env
+
+        return _workers_ignoring_ctrl_c(lambda: ray_vector_env(fns, cfg.run))
+    kwargs = dict(autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    if cfg.run.vector_env == "async":
+        return _workers_ignoring_ctrl_c(lambda: gym.vector.AsyncVectorEnv(fns, **kwargs))
+    return gym.vector.SyncVectorEnv(fns, **kwargs)
 
 
 class BatchedAgentPolicy:
@@ -104,8 +119,9 @@ class BatchedAgentPolicy:
 
 
 class LocalCollector:
-    """Vectorised envs in this process (``sync``) or in worker processes (``async``), stepped by the
-    driver (``embodied/driver.py``).
+    """The learner-side collector: vectorised envs in this process (``sync``), in worker processes
+    (``async``) or on Ray actors (``ray``, ``train/ray_collector.py``), stepped by the driver
+    (``embodied/driver.py``) with the agent in this process (why: ``ray_collector``'s docstring).
 
     The policy it drives is a batched agent: ``policy.step(obs, reward, is_first) ->
     (actions, info)`` (``embodied.brain.agent.Agent``, through :class:`BatchedAgentPolicy`) — it
@@ -114,12 +130,7 @@ class LocalCollector:
 
     def __init__(self, cfg):
         self.cfg, self.num_envs = cfg, cfg.run.num_envs
-        fns = [make_env_fn(cfg) for _ in range(cfg.run.num_envs)]
-        kwargs = dict(autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        if cfg.run.vector_env == "async":
-            self.envs = _workers_ignoring_ctrl_c(lambda: gym.vector.AsyncVectorEnv(fns, **kwargs))
-        else:
-            self.envs = gym.vector.SyncVectorEnv(fns, **kwargs)
+        self.envs = make_vector_env(cfg)
         self.observation_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
         self.steps = 0  # steps per env since the start of the run

@@ -94,8 +94,20 @@ class RunConfig:
     num_envs: int = setting(2, "parallel environments stepped in lockstep", Range(1, 64))
     vector_env: str = setting(
         "sync",
-        "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env)",
-        choices=("sync", "async"),
+        "sync (gymnasium SyncVectorEnv, one process) | async (AsyncVectorEnv, one process per env) | "
+        "ray (Ray actors step the envs, here or on a cluster; the agent stays in this process)",
+        choices=("sync", "async", "ray"),
+    )
+    envs_per_worker: int = setting(
+        1, "vector_env=ray: envs each Ray actor owns and steps (more per actor, fewer round trips)", Range(1, 64)
+    )
+    ray_address: str = setting(
+        "",
+        "vector_env=ray: '' = a local Ray instance (or the one this process already joined); "
+        "auto or HOST:PORT = join a running cluster (ray start --head)",
+    )
+    ray_timeout_s: float = setting(
+        60.0, "vector_env=ray: seconds to wait for an env worker or a cluster before a one-line error", Range(1, 3600)
     )
     total_steps: int = setting(8192, "env steps in total, counting every env", STEPS)
     rollout_steps: int = setting(

@@ -207,3 +207,22 @@ class CriticReplay:
         rewards = self.rewards[rows[1:], envs[None, :]]
         mask = (~self.is_first[rows[1:], envs[None, :]]).astype(np.float32)
         return feats, rewards, mask
+
+    def state_dict(self) -> dict:
+        """The memory and its write head, as tensors and ints (for an exact resume)."""
+        return {
+            "features": torch.as_tensor(self.features),
+            "rewards": torch.as_tensor(self.rewards),
+            "is_first": torch.as_tensor(self.is_first),
+            "head": int(self.head),
+            "size": int(self.size),
+        }
+
+    def fits(self, saved: dict) -> bool:
+        """Whether a saved memory has this memory's shape (capacity, envs, input width)."""
+        return tuple(saved["features"].shape) == self.features.shape
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.features[:], self.rewards[:] = saved["features"].cpu().numpy(), saved["rewards"].cpu().numpy()
+        self.is_first[:] = saved["is_first"].cpu().numpy()
+        self.head, self.size = int(saved["head"]), int(saved["size"])

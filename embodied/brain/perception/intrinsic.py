@@ -405,6 +405,22 @@ class IntrinsicRewards(nn.Module):
             {k: v for k, v in state_dict.items() if not k.endswith("._counters")}, strict=strict
         )
 
+    def get_extra_state(self) -> dict:
+        """What ``state_dict()`` saves beside the weights (as its ``_extra_state`` entry): each
+        channel's running scale ``[mean_square, weight]`` (and the disagreement's, as
+        ``_disagreement``) and ``updates_seen`` (when the lagged copy is next refreshed); plain
+        numbers, so a resumed run neither re-inflates its rewards nor drifts."""
+        scales = {c: [s.mean_square, s.weight] for c, s in self.scales.items()}
+        scales["_disagreement"] = [self.disagreement_scale.mean_square, self.disagreement_scale.weight]
+        return {"scales": scales, "counters": {"updates_seen": self.updates_seen}}
+
+    def set_extra_state(self, state: dict) -> None:
+        """Restore what :meth:`get_extra_state` saved (``load_state_dict`` calls it)."""
+        for c, (mean_square, weight) in state["scales"].items():
+            scale = self.disagreement_scale if c == "_disagreement" else self.scales[c]
+            scale.mean_square, scale.weight = float(mean_square), float(weight)
+        self.updates_seen = int(state["counters"]["updates_seen"])
+
     # ------------------------------------------------------------------ learning
     def train_step(self, batch: dict, posts: LatentState) -> dict[str, float]:
         """One update of the ensemble and the cross-sense heads on a replay batch, using the

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
+from embodied.brain.dopamine.critic_input import POOL
 from embodied.brain.dopamine.critics import ChannelCritics, CriticReplay
 from embodied.train.checkpoint import load_checkpoint, load_policy
 
@@ -65,11 +66,11 @@ def main(argv=None) -> None:
 
     checkpoint = args.run / "embodied_run" / "checkpoints" / "latest.pt"
     payload = load_checkpoint(checkpoint)
-    memory = payload["agent"].get("critic_replay")
+    memory = payload["agent"]["dopamine"].get("critic_replay")
     if memory is None:
         raise SystemExit(f"{checkpoint}: no critic replay memory (the run had critic_replay_updates=0)")
     agent = load_policy(checkpoint).agent
-    cfg, food = agent.cfg, agent.channels.index("food")
+    cfg, food = agent.cfg, agent.dopamine.channels.index("food")
     capacity, size = memory["features"].shape[0], int(memory["size"])
     order = (int(memory["head"]) - size + np.arange(size)) % capacity  # oldest first
     X = memory["features"].numpy()[order]
@@ -77,9 +78,9 @@ def main(argv=None) -> None:
     first = memory["is_first"].numpy()[order]
     steps, envs, dim = X.shape
     vision_at = (
-        agent.world_model.feature_dim if cfg.dopamine.critic_latent else 0
+        agent.perception.feature_dim if cfg.dopamine.critic_latent else 0
     )  # the pooled view starts the sense block
-    brightness = X[:, :, vision_at : vision_at + agent.sense_pool**2 * 3].mean(-1)
+    brightness = X[:, :, vision_at : vision_at + POOL**2 * 3].mean(-1)
     rises = int((np.diff(brightness, axis=0) > args.onset_jump).sum())
     print(
         f"{checkpoint}: {steps} steps x {envs} envs, critic input {dim}; {rises} one-step rises of the mean view "
@@ -108,10 +109,10 @@ def main(argv=None) -> None:
         von, vit = V[onset_mask].mean(), V[interval_mask].mean()
         print(f"  {label}: V onset {von:.3f}, V interval {vit:.3f}, learned difference {von - vit:+.3f}", flush=True)
 
-    report(agent.critics, "the run's own critic (trained online)")
+    report(agent.dopamine.critics, "the run's own critic (trained online)")
     fresh = ChannelCritics(
-        agent.critic_input_dim,
-        agent.channels,
+        agent.dopamine.critic_input.dim,
+        agent.dopamine.channels,
         cfg.dopamine.critic_taus,
         cfg.dopamine.critic_units,
         args.lr or cfg.dopamine.critic_lr,

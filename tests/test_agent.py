@@ -62,10 +62,10 @@ def test_tonic_rises_with_reward_rate_and_raises_top_speed(env_and_obs):
         for label, agent, food in (("rich", rich, 1.0), ("poor", poor, 0.0)):
             actions, info = agent.step(batch(obs), [food], [t == 0])
             forward[label].append(actions[0, 0])
-    assert rich.tonic.level[0] > 0.5 > abs(poor.tonic.level[0])
-    assert rich.tonic.vigour()[0] > poor.tonic.vigour()[0]
+    assert rich.dopamine.tonic.level[0] > 0.5 > abs(poor.dopamine.tonic.level[0])
+    assert rich.dopamine.tonic.vigour()[0] > poor.dopamine.tonic.vigour()[0]
     assert np.mean(forward["rich"][-20:]) > np.mean(forward["poor"][-20:]) * 1.2
-    assert rich.tonic.temperature()[0] < poor.tonic.temperature()[0]  # a rich world is exploited
+    assert rich.dopamine.tonic.temperature()[0] < poor.dopamine.tonic.temperature()[0]  # a rich world is exploited
 
 
 def test_fixed_tonic_stays_put(env_and_obs):
@@ -73,7 +73,7 @@ def test_fixed_tonic_stays_put(env_and_obs):
     agent = Agent(tiny(intrinsic=False, fixed_tonic=True).brain, env.observation_space, env.action_space, device="cpu")
     for t in range(30):
         agent.step(batch(obs), [1.0], [t == 0])
-    assert agent.tonic.level[0] == 0.0
+    assert agent.dopamine.tonic.level[0] == 0.0
 
 
 def test_policy_interface_and_extras(env_and_obs):
@@ -109,20 +109,21 @@ def test_nan_loss_is_caught_and_weights_unchanged(env_and_obs):
     agent = Agent(tiny(intrinsic=False).brain, env.observation_space, env.action_space, device="cpu")
     records = [agent.step(batch(obs), [0.0], [t == 0])[1]["record"] for t in range(6)]
     records[3]["reward"] = records[3]["reward"] * np.nan
-    before = {k: v.clone() for k, v in agent.critics.state_dict().items()}
+    before = {k: v.clone() for k, v in agent.dopamine.critics.state_dict().items()}
     actors_before = {
-        n: [p.detach().clone() for p in m.actor.parameters()] for n, m in agent.population.actors().items()
+        n: [p.detach().clone() for p in m.actor.parameters()]
+        for n, m in agent.basal_ganglia.population.actors().items()
     }
     out = agent.learn(records)
     assert out["nan_skips"] >= 1 and agent.nan_skips >= 1
-    after = agent.critics.state_dict()
+    after = agent.dopamine.critics.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     for name, params in actors_before.items():
-        for p0, p1 in zip(params, agent.population.modules[name].actor.parameters()):
+        for p0, p1 in zip(params, agent.basal_ganglia.population.modules[name].actor.parameters()):
             assert torch.isfinite(p1).all()
     # a clean rollout trains again
     clean = [agent.step(batch(obs), [0.0], [t == 0])[1]["record"] for t in range(6)]
     skips = agent.nan_skips
     agent.learn(clean)
     assert agent.nan_skips == skips
-    assert any(not torch.equal(before[k], agent.critics.state_dict()[k]) for k in before)
+    assert any(not torch.equal(before[k], agent.dopamine.critics.state_dict()[k]) for k in before)

@@ -36,7 +36,7 @@ def test_replayed_critic_updates_train_and_resume_exactly(tmp_path):
     train(load_config(None, dict(TINY, **REPLAY)), whole, progress=False)
     replayed = [float(r["losses/critic_replay"]) for r in rows(whole) if r.get("losses/critic_replay")]
     assert len(replayed) >= 2 and all(np.isfinite(replayed)) and replayed[0] != replayed[-1]
-    ckpt = load_checkpoint(whole / "checkpoints" / "latest.pt")["agent"]
+    ckpt = load_checkpoint(whole / "checkpoints" / "latest.pt")["agent"]["dopamine"]
     assert ckpt["critic_replay"]["size"] == 96  # the memory filled and wrapped (128 steps > 96)
     assert torch.all(ckpt["critics"]["return_var"] >= 0)
     # critic input: 2 x 2 x ... latent features + (48 pooled pixels + 4 scent) x (now + 2 traces)
@@ -46,7 +46,7 @@ def test_replayed_critic_updates_train_and_resume_exactly(tmp_path):
     train(load_config(None, dict(TINY, **REPLAY)), split, resume=True, progress=False)
     strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rs]  # noqa: E731
     assert strip(rows(whole)) == strip(rows(split))
-    b = load_checkpoint(split / "checkpoints" / "latest.pt")["agent"]
+    b = load_checkpoint(split / "checkpoints" / "latest.pt")["agent"]["dopamine"]
     assert all(torch.equal(ckpt["critics"][k], b["critics"][k]) for k in ckpt["critics"])
 
 
@@ -62,7 +62,7 @@ def test_the_default_run_has_no_replayed_critic_path(tmp_path):
     assert dop.critic_sense_delays == [] and cfg.env.task_options == {}
     train(load_config(None, dict(TINY, total_steps=64)), tmp_path / "run", progress=False)
     assert "losses/critic_replay" not in rows(tmp_path / "run")[-1]
-    agent = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]
+    agent = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]["dopamine"]
     assert "critic_replay" not in agent and "return_var" not in agent["critics"]
 
 
@@ -104,17 +104,17 @@ def test_the_sense_delay_line_holds_the_senses_of_d_steps_ago():
             batch = {k: np.asarray(v)[None] for k, v in obs.items()}
             # a bright flash on some steps, so consecutive senses differ clearly
             batch["vision"] = (batch["vision"] * 0 + rng.integers(0, 255)).astype(batch["vision"].dtype)
-            senses.append(agent._senses(batch)[0])
+            senses.append(agent.dopamine.critic_input.senses(batch)[0])
             inputs.append(
-                agent.critic_input(np.zeros((1, agent.world_model.feature_dim), np.float32), batch, np.array([t == 0]))[
-                    0
-                ]
+                agent.dopamine.critic_input.step(
+                    np.zeros((1, agent.perception.feature_dim), np.float32), batch, np.array([t == 0])
+                )[0]
             )
             obs, *_ = env.step(env.action_space.sample())
     finally:
         env.close()
-    D = agent.sense_dim
-    assert inputs[0].shape[0] == agent.critic_input_dim == agent.world_model.feature_dim + D * 4
+    D = agent.dopamine.critic_input.sense_dim
+    assert inputs[0].shape[0] == agent.dopamine.critic_input.dim == agent.perception.feature_dim + D * 4
     for t, x in enumerate(inputs):
         assert np.allclose(x[-2 * D : -D], senses[max(t - 1, 0)]) and np.allclose(x[-D:], senses[max(t - 3, 0)])
     assert not np.allclose(senses[4], senses[1])  # the check can fail: the delays carry different senses
@@ -136,12 +136,13 @@ def test_critics_without_the_latent_read_only_the_senses_and_learn(tmp_path):
         )
         obs, _ = env.reset(seed=0)
         batch = {k: np.asarray(v)[None] for k, v in obs.items()}
-        latent = np.full((1, agent.world_model.feature_dim), 7.0, np.float32)  # a value no sense takes
-        x = agent.critic_input(latent, batch, np.array([True]))[0]
+        latent = np.full((1, agent.perception.feature_dim), 7.0, np.float32)  # a value no sense takes
+        x = agent.dopamine.critic_input.step(latent, batch, np.array([True]))[0]
     finally:
         env.close()
-    assert agent.critic_input_dim == agent.sense_dim * 3 == x.shape[0]
-    assert not np.any(x == 7.0) and np.allclose(x[: agent.sense_dim], agent._senses(batch)[0])
+    critic_input = agent.dopamine.critic_input
+    assert critic_input.dim == critic_input.sense_dim * 3 == x.shape[0]
+    assert not np.any(x == 7.0) and np.allclose(x[: critic_input.sense_dim], critic_input.senses(batch)[0])
     train(
         load_config(
             None,
@@ -160,6 +161,6 @@ def test_critics_without_the_latent_read_only_the_senses_and_learn(tmp_path):
     )
     row = rows(tmp_path / "run")[-1]
     assert np.isfinite(float(row["losses/critic"])) and np.isfinite(float(row["losses/critic_replay"]))
-    critics = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]["critics"]
+    critics = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["agent"]["dopamine"]["critics"]
     first = next(v for k, v in critics.items() if k.startswith("net.") and v.dim() == 2)
-    assert first.shape[1] == agent.sense_dim * 2  # senses + one delayed copy, no latent
+    assert first.shape[1] == critic_input.sense_dim * 2  # senses + one delayed copy, no latent

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from embodied.brain.basal_ganglia.config import BasalGangliaConfig
 from embodied.brain.basal_ganglia.reflexes import ReflexProgram, make_program
 from embodied.brain.basal_ganglia.selection import OpponentSelector
 from embodied.brain.nets import mlp
@@ -100,53 +101,70 @@ class Module:
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlasticityConfig:
-    enabled: bool = True
-    strength_rate: float = 0.1
-    strength_gain: float = 1.0
-    strength_decay: float = 0.999
-    prune_threshold: float = 0.3
-    spawn_threshold: float = 1.3
-    mutation_std: float = 0.05
-    min_modules: int = 3
-    max_modules: int = 12
-    min_age: int = 200
+    """The structural-plasticity knobs of ``brain.basal_ganglia`` (no defaults of its own:
+    :meth:`from_config` reads them from :class:`BasalGangliaConfig`, their one source)."""
+
+    enabled: bool
+    strength_rate: float
+    strength_gain: float
+    strength_decay: float
+    prune_threshold: float
+    spawn_threshold: float
+    mutation_std: float
+    min_modules: int
+    max_modules: int
+    min_age: int
+
+    @classmethod
+    def from_config(cls, cfg: BasalGangliaConfig) -> "PlasticityConfig":
+        return cls(
+            enabled=cfg.plasticity,
+            strength_rate=cfg.strength_rate,
+            strength_gain=cfg.strength_gain,
+            strength_decay=cfg.strength_decay,
+            prune_threshold=cfg.prune_threshold,
+            spawn_threshold=cfg.spawn_threshold,
+            mutation_std=cfg.mutation_std,
+            min_modules=cfg.min_modules,
+            max_modules=cfg.max_modules,
+            min_age=cfg.min_age,
+        )
 
 
 class PathwayPopulation:
-    """The module population, its Go/NoGo selector and its births and prunes."""
+    """The module population, its Go/NoGo selector and its births and prunes, built from the
+    ``brain.basal_ganglia`` section (starting modules, routing, context bits, selector and actor
+    knobs, plasticity). ``scalar``: one scalar RPE reaches every module as is (no routing)."""
 
     def __init__(
         self,
         feature_dim: int,
-        initial_modules,
-        routing: dict,
+        cfg: BasalGangliaConfig,
         rng: np.random.Generator,
-        plasticity: PlasticityConfig | None = None,
-        context_bits: int = 2,
-        beta: float = 2.0,
-        alpha: float = 0.1,
-        baseline_rate: float = 0.1,
-        actor_units: int = 64,
-        actor_lr: float = 3e-4,
         device="cpu",
         scalar: bool = False,
     ):
-        self.feature_dim, self.routing, self.rng, self.device = feature_dim, routing, rng, device
-        self.plasticity = plasticity or PlasticityConfig()
-        self.actor_units, self.actor_lr, self.beta, self.scalar = actor_units, actor_lr, beta, scalar
-        self.projection = (
-            rng.normal(size=(feature_dim, context_bits)) if context_bits > 0 else np.zeros((feature_dim, 0))
-        )
+        self.feature_dim, self.routing, self.rng, self.device = feature_dim, cfg.routing, rng, device
+        self.plasticity = PlasticityConfig.from_config(cfg)
+        self.actor_units, self.actor_lr, self.scalar = cfg.actor_units, cfg.actor_lr, scalar
+        self.beta = cfg.selector_beta
+        bits = cfg.context_bits
+        self.projection = rng.normal(size=(feature_dim, bits)) if bits > 0 else np.zeros((feature_dim, 0))
         self.selector = OpponentSelector(
-            alpha_critic=baseline_rate, alpha_go=alpha, alpha_nogo=alpha, beta=beta, rule="opal", rng=rng
+            alpha_critic=cfg.selector_baseline_rate,
+            alpha_go=cfg.selector_alpha,
+            alpha_nogo=cfg.selector_alpha,
+            beta=cfg.selector_beta,
+            rule="opal",
+            rng=rng,
         )
         self.modules: dict[str, Module] = {}
         self.next_id = 0
         self.births = self.prunes = 0
         self.events: list[tuple[int, str, str, str, float]] = []  # (step, event, module, parent, strength)
-        for base in initial_modules:
+        for base in cfg.initial_modules:
             self._add(self._new_module(base, born=0), step=0, log=True)
 
     # -- population -------------------------------------------------------------------------

@@ -1,0 +1,120 @@
+"""The basal-ganglia part on its own: options last option_steps steps and are reinforced with their
+summed-then-weighted RPE, vigour scales the forward drive, actors learn from a routed advantage,
+and the state (population, RNG, counters) round-trips exactly."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from embodied.brain.basal_ganglia.config import BasalGangliaConfig
+from embodied.brain.basal_ganglia.part import BasalGanglia
+from embodied.brain.basal_ganglia.pathways import PlasticityConfig
+
+torch.set_num_threads(1)
+FEATURES = 6
+CHANNELS = ["prediction_success", "novelty", "coherence", "food", "effort"]
+WEIGHTS = {"prediction_success": 0.5, "novelty": 1.0, "coherence": 0.25, "food": 5.0, "effort": 0.5}
+
+
+def basal_ganglia(modules, num_envs=1, seed=0, **overrides):
+    cfg = BasalGangliaConfig(initial_modules=list(modules), actor_units=8, plasticity=False, **overrides)
+    rng = np.random.default_rng(seed)
+    return BasalGanglia(cfg, FEATURES, WEIGHTS, CHANNELS, rng, num_envs, torch.device("cpu"))
+
+
+def obs(num_envs=1):
+    """Whiskers untouched and no smell: the reflexes read only these."""
+    return {"touch": np.zeros((num_envs, 20), np.float32), "scent": np.zeros((num_envs, 2), np.float32)}
+
+
+def rpe(value, num_envs=1, channel="food"):
+    return {c: np.full(num_envs, value if c == channel else 0.0, np.float32) for c in CHANNELS}
+
+
+def step(part, t, delta=0.0, vigour=1.0, learn=True, features=None, num_envs=1):
+    features = np.zeros((num_envs, FEATURES), np.float32) if features is None else features
+    ones = np.ones(num_envs)
+    is_first = np.full(num_envs, t == 0)
+    return part.step(obs(num_envs), features, is_first, rpe(delta, num_envs), 0 * ones, ones, vigour * ones, learn)
+
+
+def test_a_module_keeps_control_for_option_steps_and_is_reinforced_with_its_weighted_mean_rpe():
+    part = basal_ganglia(["forward", "turn_left"], option_steps=3)
+    left = []
+    for t in range(7):
+        step(part, t, delta=0.1)  # every transition: a food RPE of 0.1
+        left.append(int(part.option_left[0]))
+    assert left == [2, 1, 0, 2, 1, 0, 2]  # chosen at t = 0, 3, 6
+    selected = [e for e in part.take_events() if e[1] == "select"]
+    assert [e[0] for e in selected] == [3, 6]  # reinforced at the option's end, at the step count then
+    # the option's mean food RPE 0.1, weighted by w_food = 5: global RPE 0.5, δ = 0.5 − V(context) = 0.5,
+    # and the strength moves s ← s + η (1 + g δ − s) from 1 with η = 0.1, g = 1
+    assert selected[0][4] == pytest.approx(1.0 + 0.1 * 0.5)
+    assert part.take_events() == []  # taken once
+
+
+def test_vigour_scales_only_the_forward_drive():
+    actions = {}
+    for vigour in (1.0, 0.5):
+        part = basal_ganglia(["forward"])  # the same RNG stream: the same reflex noise
+        actions[vigour], _ = step(part, 0, vigour=vigour)
+    assert actions[1.0][0, 0] > 0 and actions[0.5][0, 0] == pytest.approx(0.5 * actions[1.0][0, 0])
+    assert np.array_equal(actions[0.5][0, 1:], actions[1.0][0, 1:])
+
+
+def rollout(part, steps=6, num_envs=2):
+    rng = np.random.default_rng(1)
+    records = []
+    for t in range(steps):
+        features = rng.normal(size=(num_envs, FEATURES)).astype(np.float32)
+        _, raw = step(part, t, features=features, num_envs=num_envs)
+        records.append({"features": features, "module": list(part.module), "raw": raw})
+    return records
+
+
+def actor_params(part):
+    return [p.detach().clone() for m in part.population.actors().values() for p in m.actor.parameters()]
+
+
+def test_actors_learn_from_the_routed_advantage_and_skip_a_non_finite_one():
+    part = basal_ganglia(["explorer"], num_envs=2)
+    records = rollout(part)
+    advantage = np.random.default_rng(2).normal(size=(5, 2, len(CHANNELS))).astype(np.float32)
+    mask = np.ones((5, 2), np.float32)
+    before = actor_params(part)
+    out = part.learn(records, advantage, mask)
+    assert np.isfinite(out["actor"]) and part.nan_skips == 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, actor_params(part)))
+    before = actor_params(part)
+    assert part.learn(records, advantage * np.nan, mask) == {} and part.nan_skips == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, actor_params(part)))
+
+
+def saved(state: dict) -> dict:
+    """``state`` through a checkpoint file: plain data that loads with ``weights_only``."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_the_state_round_trips_and_the_next_choices_and_actions_repeat():
+    modules = ["forward", "turn_left", "explorer", "explorer"]
+    part = basal_ganglia(modules, num_envs=2, option_steps=2)
+    rollout(part)
+    clone = basal_ganglia(modules, num_envs=2, seed=7, option_steps=2)  # another RNG: all must come from the state
+    clone.load_state_dict(saved(part.state_dict()))
+    assert clone.step_count == part.step_count == 12 and clone.population.names == part.population.names
+    a, b = rollout(part), rollout(clone)
+    assert [r["module"] for r in a] == [r["module"] for r in b]
+    assert all(np.array_equal(x["raw"], y["raw"]) for x, y in zip(a, b))
+
+
+def test_plasticity_knobs_come_from_the_config_section_alone():
+    part = basal_ganglia(["forward"], spawn_threshold=1.4)
+    assert part.population.plasticity == PlasticityConfig.from_config(part.cfg)
+    assert part.population.plasticity.spawn_threshold == 1.4 and part.population.plasticity.enabled is False
+    with pytest.raises(TypeError):
+        PlasticityConfig()  # no defaults of its own to drift from BasalGangliaConfig's

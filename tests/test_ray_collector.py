@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -32,7 +33,13 @@ from embodied.train.checkpoint import load_checkpoint  # noqa: E402
 from embodied.train.collector import episode_seeds  # noqa: E402
 from embodied.train.config import load_config  # noqa: E402
 from embodied.train.loop import train  # noqa: E402
-from embodied.train.ray_collector import RayCollectionError, RayVectorEnv, connect, probe_address  # noqa: E402
+from embodied.train.ray_collector import (  # noqa: E402
+    INSTALL_HINT,
+    RayCollectionError,
+    RayVectorEnv,
+    connect,
+    probe_address,
+)
 
 torch.set_num_threads(1)
 
@@ -193,9 +200,9 @@ def test_a_worker_killed_mid_run_stops_training_with_one_line(local_ray, tmp_pat
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             pids = _env_worker_pids()
-            if len(pids) == 2 and (run / "metrics.csv").is_file():  # mid-run: a row is written, steps remain
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
+            if len(pids) >= 2 and (run / "metrics.csv").is_file():  # mid-run: the actors work, steps remain
+                os.kill(max(pids), signal.SIGKILL)  # the newest: this run's, not a previous test's leftover
+                killed.append(max(pids))
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_a_worker_once_training_runs, daemon=True)
@@ -215,3 +222,13 @@ def test_an_unreachable_cluster_is_one_line_within_the_timeout():
     cfg = load_config(None, dict(TINY, **RAY, ray_address="127.0.0.1:1", ray_timeout_s=2))
     with pytest.raises(RayCollectionError, match=r"^ray_address=127\.0\.0\.1:1: (no Ray cluster answered|cannot join)"):
         probe_address(cfg.run.ray_address, cfg.run.ray_timeout_s)
+
+
+def test_without_ray_the_run_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    from embodied.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    overrides = [f"{k}={json.dumps(v)}" for k, v in dict(TINY, **RAY).items()]
+    assert main(["train", "--no-progress", "--run-dir", str(tmp_path / "run"), "--set", *overrides]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"embodied train: {INSTALL_HINT}" and "pip install -e '.[ray]'" in err and "\n" not in err, err

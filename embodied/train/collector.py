@@ -90,6 +90,15 @@ def make_vector_env(cfg) -> gym.vector.VectorEnv:
     return gym.vector.SyncVectorEnv(fns, **kwargs)
 
 
+def check_vector_env(cfg) -> None:
+    """Fail now, in one line, on what would stop ``make_vector_env`` before its first step: for ``ray``, Ray
+    missing or ``ray_address`` not answering (``train`` calls it before it touches the run folder)."""
+    if cfg.run.vector_env == "ray":
+        from embodied.train.ray_collector import check
+
+        check(cfg.run.ray_address, cfg.run.ray_timeout_s)
+
+
 class BatchedAgentPolicy:
     """A batched agent (``Agent.step(obs, reward, is_first)``) as the driver's policy over a vector env.
 

@@ -93,6 +93,18 @@ def probe_address(address: str, timeout_s: float) -> None:
         raise RayCollectionError(f"ray_address={address}: cannot join the Ray cluster: {why}")
 
 
+#: addresses that answered a probe in this process (``check`` before the run folder, ``connect`` after it)
+_ANSWERED: set[str] = set()
+
+
+def check(address: str, timeout_s: float) -> None:
+    """What can fail before any actor starts: Ray missing, ``address`` not answering. Cheap without an address."""
+    ray = import_ray()
+    if address and not ray.is_initialized() and address not in _ANSWERED:
+        probe_address(address, timeout_s)
+        _ANSWERED.add(address)
+
+
 def connect(address: str, timeout_s: float, workers: int) -> bool:
     """Join ``address`` (``auto`` or ``HOST:PORT``), or start a local instance when it is empty, unless this
     process already joined one (a test, a notebook, a sweep trial: used as it is). Returns True when this
@@ -102,7 +114,7 @@ def connect(address: str, timeout_s: float, workers: int) -> bool:
         return False
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False)
     if address:
-        probe_address(address, timeout_s)
+        check(address, timeout_s)
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as err:

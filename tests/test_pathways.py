@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from embodied.brain.basal_ganglia.config import DEFAULT_ROUTING
-from embodied.brain.basal_ganglia.pathways import PathwayPopulation, PlasticityConfig, kind_of
+from embodied.brain.basal_ganglia.config import BasalGangliaConfig
+from embodied.brain.basal_ganglia.pathways import PathwayPopulation, kind_of
 
 torch.set_num_threads(1)
 FEATURES = 12
 
 
 def population(modules=("forward", "turn_left", "explorer"), **plasticity):
-    config = PlasticityConfig(**{"min_age": 0, **plasticity})
-    return PathwayPopulation(
-        FEATURES, list(modules), DEFAULT_ROUTING, np.random.default_rng(0), config, context_bits=2, actor_units=8
+    cfg = BasalGangliaConfig(
+        initial_modules=list(modules), context_bits=2, actor_units=8, **{"min_age": 0, **plasticity}
     )
+    return PathwayPopulation(FEATURES, cfg, np.random.default_rng(0))
 
 
 def test_kinds_and_names():
@@ -111,7 +111,7 @@ def test_strong_module_spawns_a_mutated_copy():
 
 
 def test_plasticity_off_keeps_the_module_set():
-    pop = population(enabled=False)
+    pop = population(plasticity=False)
     names = pop.names
     for step in range(500):
         pop.tick(step, active=set(), n_steps=1)

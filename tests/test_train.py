@@ -98,9 +98,10 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     assert strip(rows(whole)) == strip(rows(split))
     assert (whole / "population.csv").read_text() == (split / "population.csv").read_text()
     a, b = load_checkpoint(whole / "checkpoints" / "latest.pt"), load_checkpoint(split / "checkpoints" / "latest.pt")
-    for part in ("world_model", "critics"):
-        assert all(torch.equal(a["agent"][part][k], b["agent"][part][k]) for k in a["agent"][part])
-    assert a["agent"]["population"]["go"] == b["agent"]["population"]["go"]
+    for part, weights in (("perception", "world_model"), ("dopamine", "critics")):
+        x, y = a["agent"][part][weights], b["agent"][part][weights]
+        assert all(torch.equal(x[k], y[k]) for k in x)
+    assert a["agent"]["basal_ganglia"]["population"]["go"] == b["agent"]["basal_ganglia"]["population"]["go"]
 
 
 def test_a_finished_run_is_never_written_over_without_resume(tmp_path):

@@ -42,8 +42,6 @@ from embodied.brain.basal_ganglia.part import BasalGanglia
 from embodied.brain.config import BrainConfig
 from embodied.brain.dopamine.part import Dopamine
 from embodied.brain.perception.part import Perception
-from embodied.brain.rng import generator_state as _rng_state  # noqa: F401  (train/loop.py imports these names)
-from embodied.brain.rng import set_generator_state as _set_rng_state  # noqa: F401
 
 
 class Agent:
@@ -87,15 +85,6 @@ class Agent:
     def nan_skips(self) -> int:
         """Updates skipped for a non-finite loss or gradient, all parts together."""
         return self.perception.nan_skips + self.dopamine.nan_skips + self.basal_ganglia.nan_skips
-
-    # kept while train/loop.py reads them here; the parts own them
-    @property
-    def world_model(self):
-        return self.perception.world_model
-
-    @property
-    def population(self):
-        return self.basal_ganglia.population
 
     # ------------------------------------------------------------------ per-env state
     def reset(self, num_envs: int | None = None) -> None:

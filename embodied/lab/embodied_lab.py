@@ -173,9 +173,9 @@ class _ChannelFilter:
 def _value(policy, channel: str) -> float:
     """The critic's V_channel(s_t) for the step just taken (NaN for policies without critics)."""
     agent = getattr(policy, "agent", None)
-    if agent is None or channel not in getattr(agent, "channels", ()):
+    if agent is None or channel not in agent.dopamine.channels:
         return float("nan")
-    return float(agent.prev_value[0, agent.channels.index(channel)])
+    return float(agent.dopamine.value_estimate(channel)[0])
 
 
 def _config(checkpoint: Path) -> dict:

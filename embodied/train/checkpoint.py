@@ -46,7 +46,12 @@ import torch
 from embodied.errors import NoSpaceError, UserError
 
 FORMAT = "embodied.train.checkpoint"
-VERSION = 4  # 2: new world-model next-step heads (warps of the last frame, first order in the action); 3: vector heads read the senses and their last change, smell in log space; 4: the frame head's warps read the senses too; older weights do not fit
+#: 2: new world-model next-step heads (warps of the last frame, first order in the action); 3: vector heads read
+#: the senses and their last change, smell in log space; 4: the frame head's warps read the senses too; 5: the brain
+#: in three parts: "agent" is {perception, dopamine, basal_ganglia} and "config" the config tree. Older files do not fit.
+VERSION = 5
+#: what changed at each version, for the error an old file gets
+VERSION_CHANGES = {5: "the brain was split into perception, dopamine and basal ganglia (issue 12)"}
 REQUIRED = ("format", "version", "step", "config", "agent")
 DIGEST_SUFFIX = ".sha256"
 #: a checkpoint is read into memory once (hashed, then unpickled); bigger files are refused
@@ -287,6 +292,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     if payload["version"] != VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format version {payload['version']}; this code reads version {VERSION}"
+            + (
+                f" ({VERSION_CHANGES[VERSION]}; retrain, or load it with the commit that wrote it)"
+                if isinstance(payload["version"], int) and payload["version"] < VERSION and VERSION in VERSION_CHANGES
+                else ""
+            )
         )
     return payload
 

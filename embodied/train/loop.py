@@ -50,9 +50,8 @@ import numpy as np
 import torch
 
 from embodied.brain.agent import Agent
-from embodied.brain.agent import _rng_state as rng_state_of
-from embodied.brain.agent import _set_rng_state as set_rng_state_of
 from embodied.brain.replay import SequenceReplay
+from embodied.brain.rng import generator_state, set_generator_state
 from embodied.errors import NoSpaceError, TrainingInterrupted
 from embodied.train.checkpoint import (
     CheckpointError,
@@ -67,7 +66,7 @@ from embodied.train.checkpoint import (
     set_rng_states,
     write_atomic,
 )
-from embodied.train.collector import LocalCollector
+from embodied.train.collector import LocalCollector, check_vector_env
 from embodied.train.config import TrainConfig, leaves_of
 from embodied.train.metrics import MetricsWriter, append_text
 
@@ -160,7 +159,7 @@ def _save(run_dir: Path, cfg: TrainConfig, step: int, agent, collector, replay, 
         "agent": agent.state_dict(),
         "collector": collector.state(),
         "replay": replay_state(replay),
-        "replay_rng": rng_state_of(replay_rng),
+        "replay_rng": generator_state(replay_rng),
         "rng": rng_states(),
         "loop": loop_state,
     }
@@ -307,6 +306,7 @@ def train(
     from embodied.arena.catalogue import resolve_world
 
     resolve_world(cfg.env.world)  # a bad world fails here, before the run folder is touched
+    check_vector_env(cfg)  # so does a missing Ray or a silent ray_address (vector_env=ray)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -364,7 +364,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
         collector.observation_space, collector.action_space, capacity_steps=cfg.run.replay_capacity, num_envs=B
     )
     replay_rng = np.random.default_rng([cfg.run.seed, 2])
-    wm_cfg = agent.world_model.config
+    wm_cfg = agent.perception.world_model.config
     loop = {
         "wm_debt": 0.0,
         "last_checkpoint": 0,
@@ -380,7 +380,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
         agent.load_state_dict(checkpoint["agent"])
         collector.load_state(checkpoint["collector"])
         load_replay_state(replay, checkpoint["replay"])
-        set_rng_state_of(replay_rng, checkpoint["replay_rng"])
+        set_generator_state(replay_rng, checkpoint["replay_rng"])
         set_rng_states(checkpoint["rng"])
         loop.update(checkpoint["loop"])
         start_step = int(checkpoint["step"])
@@ -389,9 +389,9 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
     if resume:
         metrics.truncate_after(start_step)
     population_log = PopulationLog(run_dir / "population.csv", start_step if resume else None)
+    births = agent.basal_ganglia.take_events()  # the initial modules
     if not resume:
-        population_log.add(agent.population.events)
-    agent.population.events = []
+        population_log.add(births)
 
     bar = None
     if progress:
@@ -438,10 +438,10 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                         window.add(f"losses/{name}", value)
                 # 5. structural plasticity
                 agent.plasticity_tick(T)
-                population_log.add(agent.population.events)
-                window.add("population/births", float(sum(e[1] == "birth" for e in agent.population.events)), 0.0)
-                window.add("population/prunes", float(sum(e[1] == "prune" for e in agent.population.events)), 0.0)
-                agent.population.events = []
+                events = agent.basal_ganglia.take_events()
+                population_log.add(events)
+                window.add("population/births", float(sum(e[1] == "birth" for e in events)), 0.0)
+                window.add("population/prunes", float(sum(e[1] == "prune" for e in events)), 0.0)
                 # 6. metrics (rewards and RPEs averaged over steps and envs)
                 for info in batch["info"]:
                     for c, v in info["rewards"].items():
@@ -463,7 +463,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                     row = {k: v for k, v in means.items() if k != "food_events"}
                     row["population/births"] = window.sums.get("population/births", 0.0)
                     row["population/prunes"] = window.sums.get("population/prunes", 0.0)
-                    row["population/size"] = float(len(agent.population))
+                    row["population/size"] = float(len(agent.basal_ganglia.population))
                     row["losses/nan_skips"] = float(agent.nan_skips)
                     row["charts/coverage"] = float(np.mean(loop["episode_coverage"] or batch["coverage"][-1]))
                     row["charts/coverage_now"] = float(np.mean(batch["coverage"][-1]))
@@ -480,7 +480,7 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
                             food=f"{row['charts/food_per_1000_steps']:.1f}",
                             tonic=f"{row.get('dopamine/tonic', 0.0):+.2f}",
                             sps=f"{row['time/steps_per_second']:.0f}",
-                            mods=len(agent.population),
+                            mods=len(agent.basal_ganglia.population),
                         )
                 # checkpoints (and videos) only at episode boundaries: that is what makes resume exact
                 saved = None
@@ -515,9 +515,9 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
             metrics.close()
             collector.close()
     summary.update(
-        population_size=len(agent.population),
-        births=agent.population.births,
-        prunes=agent.population.prunes,
+        population_size=len(agent.basal_ganglia.population),
+        births=agent.basal_ganglia.population.births,
+        prunes=agent.basal_ganglia.population.prunes,
         total_steps=step,
     )
     return summary

@@ -48,9 +48,9 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def bench(preset: str, device: str, updates: int, steps: int) -> dict:
+def bench(preset: str, device: str, updates: int, steps: int, precision: str | None = None) -> dict:
     obs_space, act_space = spaces()
-    cfg = WorldModelConfig.preset(preset, device=device)
+    cfg = WorldModelConfig.preset(preset, device=device, **({"precision": precision} if precision else {}))
     wm = WorldModel(obs_space, act_space, cfg)
     ir = IntrinsicRewards(wm, IntrinsicConfig(), num_envs=1)
     rng = np.random.default_rng(0)
@@ -68,6 +68,7 @@ def bench(preset: str, device: str, updates: int, steps: int) -> dict:
             times.append(time.perf_counter() - t0)
     out = {
         "preset": preset,
+        "precision": cfg.precision,
         "device": str(wm.device),
         "params": sum(p.numel() for p in wm.parameters()),
         "update_s": statistics.median(times),
@@ -99,16 +100,18 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=200, help="timed acting steps")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    runs = [("cpu", "cpu")]
-    if torch.cuda.is_available():
-        runs += [("cpu", "cuda"), ("gpu", "cuda")]
+    runs = [("cpu", "cpu", None)]
+    if torch.cuda.is_available():  # the gpu preset trains in bf16; float32 beside it shows what autocast gives
+        runs += [("cpu", "cuda", None), ("gpu", "cuda", "float32"), ("gpu", "cuda", "bf16")]
     print(
-        f"{'preset':<7}{'device':<8}{'params':>10}{'update s':>10}{'frames/s':>10}{'step ms (1 env)':>17}{'step ms (8 envs)':>18}"
+        f"{'preset':<7}{'precision':<10}{'device':<8}{'params':>10}{'update s':>10}{'frames/s':>10}"
+        f"{'step ms (1 env)':>17}{'step ms (8 envs)':>18}"
     )
-    for preset, device in runs:
-        r = bench(preset, device, args.updates, args.steps)
+    for preset, device, precision in runs:
+        r = bench(preset, device, args.updates, args.steps, precision)
         print(
-            f"{r['preset']:<7}{r['device']:<8}{r['params']:>10,}{r['update_s']:>10.3f}{r['frames_per_s']:>10.0f}"
+            f"{r['preset']:<7}{r['precision']:<10}{r['device']:<8}{r['params']:>10,}{r['update_s']:>10.3f}"
+            f"{r['frames_per_s']:>10.0f}"
             f"{r['step_ms_1env']:>17.2f}{r['step_ms_8env']:>18.2f}",
             flush=True,
         )

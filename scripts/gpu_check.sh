@@ -46,4 +46,8 @@ stage train
 timeout 80 python3 -m embodied.cli train --device cuda --steps 1024 --run-dir /tmp/run_cuda --no-progress \
   --set world_model=gpu 2>&1 | grep -v "build time" | tee "$OUT/train_cuda.log" | tail -4
 cp /tmp/run_cuda/metrics.csv "$OUT/train_cuda_metrics.csv" 2>/dev/null
+
+stage "the CUDA checkpoint loads and acts on the CPU"
+timeout 60 python3 -m embodied.cli eval --checkpoint /tmp/run_cuda/checkpoints/latest.pt --device cpu --seeds 1 \
+  --episode-steps 50 --no-progress 2>&1 | grep -v "build time" | tee "$OUT/cuda_checkpoint_on_cpu.log" | tail -3
 stage done

@@ -115,6 +115,29 @@ def test_shapes_follow_the_observation_space(vision, touch):
     assert np.isfinite(losses["total"]) and {"recon_vision", "next_touch", "kl"} <= set(losses)
 
 
+def test_bf16_training_learns_like_float32_and_hands_back_float32_states():
+    """precision="bf16" (the gpu preset's) runs the loss under bfloat16 autocast, on the CPU too:
+    the loss falls as in float32 (25 updates at lr 3e-3 on the moving bar end at 0.42-0.44 of the
+    first loss in both precisions over seeds 0-2, asserted < 0.5; bf16/float32 last-loss ratio
+    measured 1.000-1.001, asserted < 1.5), weights stay float32 and the returned states are float32
+    for the intrinsic heads."""
+    last = {}
+    for precision in ("float32", "bf16"):
+        torch.manual_seed(0)
+        wm = WorldModel(*spaces(), WorldModelConfig(**dict(TINY, lr=3e-3, precision=precision)))
+        batch = moving_bar_batch(8, 8)
+        first = wm.train_step(batch)["total"]
+        for _ in range(25):
+            losses, posts = wm.train_step(batch, return_states=True)
+        assert losses["skipped"] == 0 and losses["total"] < 0.5 * first, (precision, first, losses["total"])
+        assert posts.deter.dtype == torch.float32 and all(p.dtype == torch.float32 for p in wm.parameters())
+        last[precision] = losses["total"]
+    assert last["bf16"] < 1.5 * last["float32"]
+    assert WorldModelConfig.preset("gpu").precision == "bf16" and WorldModelConfig.preset("cpu").precision == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        WorldModelConfig(precision="fp8").validated()
+
+
 def test_is_first_resets_the_recurrent_state():
     wm = WorldModel(*spaces(), WorldModelConfig(**TINY))
     batch = moving_bar_batch(2, 6)

@@ -110,6 +110,7 @@ class WorldModelConfig:
     batch_size: int = 16  # sequences per training batch
     seq_len: int = 32  # steps per training sequence
     seed: int = 0  # torch seed for parameter initialisation
+    precision: str = "float32"  # "float32" | "bf16": the training loss under torch.autocast(bfloat16) (weights, optimiser and acting stay float32)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "WorldModelConfig":
@@ -129,6 +130,7 @@ class WorldModelConfig:
                 batch_size=32,
                 seq_len=64,
                 lr=3e-4,
+                precision="bf16",
             ),
         }
         if name not in presets:
@@ -162,6 +164,8 @@ class WorldModelConfig:
             raise ValueError(
                 f"WorldModelConfig.vector_next_inputs={self.vector_next_inputs!r} must be 'senses' or 'latent'"
             )
+        if self.precision not in ("float32", "bf16"):
+            raise ValueError(f"WorldModelConfig.precision={self.precision!r} must be 'float32' or 'bf16'")
         if not 0 < self.log_floor < float("inf"):
             raise ValueError(f"WorldModelConfig.log_floor={self.log_floor} must be a finite number > 0")
         if not 0 <= self.unimix < 1:
@@ -553,7 +557,11 @@ class WorldModel(nn.Module):
         skipped, leaving weights and optimiser moments untouched.
         """
         self.train()
-        total, metrics, posts = self.loss(batch)
+        # bf16 autocast (precision="bf16"): matmuls and convolutions in bfloat16, which tensor cores
+        # run several times faster; torch keeps reductions, softmax and norms in float32 under autocast
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+            total, metrics, posts = self.loss(batch)
+        total = total.float()
         out = {k: float(v.detach()) for k, v in metrics.items()}
         self.optimizer.zero_grad(set_to_none=True)
         skipped = not math.isfinite(out["total"])
@@ -570,7 +578,9 @@ class WorldModel(nn.Module):
             self.updates += 1
         out["skipped"] = float(skipped)
         self.eval()
-        return (out, posts.detach()) if return_states else out
+        # states leave in float32 whatever the autocast computed them in (the intrinsic heads train on them)
+        posts = posts._map(lambda t: t.detach().float() if t.is_floating_point() else t.detach())
+        return (out, posts) if return_states else out
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self, *args, **kwargs):

@@ -118,3 +118,23 @@ def test_plasticity_knobs_come_from_the_config_section_alone():
     assert part.population.plasticity.spawn_threshold == 1.4 and part.population.plasticity.enabled is False
     with pytest.raises(TypeError):
         PlasticityConfig()  # no defaults of its own to drift from BasalGangliaConfig's
+
+
+def test_without_innate_reflexes_only_learned_modules_start_and_act():
+    """innate_reflexes=false (issue 14's reflex-free newborn): the default starting list loses its
+    reflexes, every module in control is a learned actor, and a list of reflexes alone is refused."""
+    from embodied.brain.basal_ganglia.config import DEFAULT_MODULES
+    from embodied.brain.basal_ganglia.pathways import REFLEX_KINDS
+    from embodied.train.config import ConfigError, load_config
+
+    part = basal_ganglia(DEFAULT_MODULES, innate_reflexes=False)
+    kinds = sorted(m.kind for m in part.population.modules.values())
+    assert kinds == ["explorer", "explorer", "forager", "motor"]
+    with_reflexes = basal_ganglia(DEFAULT_MODULES)
+    assert {m.kind for m in with_reflexes.population.modules.values()} & set(REFLEX_KINDS)
+    for t in range(40):
+        step(part, t)
+        assert part.population.modules[part.module[0]].kind not in REFLEX_KINDS
+    with pytest.raises(ConfigError, match="innate_reflexes=false leaves no module"):
+        load_config(None, ["innate_reflexes=false", 'initial_modules=["forward", "turn_left"]'])
+    assert load_config(None, ["brain.basal_ganglia.innate_reflexes=false"]).brain.basal_ganglia.innate_reflexes is False

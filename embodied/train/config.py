@@ -433,7 +433,7 @@ def _validate_task_options(v, need) -> None:
 
 
 def _validate_dopamine(v, need) -> None:
-    from embodied.brain.basal_ganglia.pathways import MODULE_KINDS, kind_of
+    from embodied.brain.basal_ganglia.pathways import MODULE_KINDS, REFLEX_KINDS, kind_of
 
     unknown = set(v.channel_weights) - set(REWARD_CHANNELS)
     need(
@@ -459,6 +459,12 @@ def _validate_dopamine(v, need) -> None:
         for channel, weight in weights.items():
             _check_number(f"routing.{kind}.{channel}", weight, WEIGHT_RANGE, "routing", integer=False)
     need(len(v.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
+    need(
+        v.innate_reflexes or any(kind_of(m) not in REFLEX_KINDS for m in v.initial_modules if isinstance(m, str)),
+        f"innate_reflexes=false leaves no module: initial_modules={v.initial_modules} are all reflexes "
+        f"({', '.join(REFLEX_KINDS)}); add a learned one (explorer, forager, motor)",
+        "innate_reflexes",
+    )
     for name in v.initial_modules:
         need(
             isinstance(name, str) and kind_of(name) in MODULE_KINDS,

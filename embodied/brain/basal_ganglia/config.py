@@ -37,6 +37,11 @@ class BasalGangliaConfig:
     """Knobs of the basal-ganglia part (defaults here and nowhere else)."""
 
     plasticity: bool = setting(True, "structural plasticity: module births and prunes on/off (off: fixed module set)")
+    innate_reflexes: bool = setting(
+        True,
+        "start with the innate reflexes listed in initial_modules (forward, turn, wall_follow, chemotaxis); "
+        "false: the learned modules of initial_modules only (births copy existing modules, so none appear later)",
+    )
     routing: dict = setting(DEFAULT_ROUTING, "module kind -> channel weights of the RPE that reaches that module")
     initial_modules: list = setting(
         DEFAULT_MODULES,

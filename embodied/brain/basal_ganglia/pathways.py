@@ -133,6 +133,12 @@ class PlasticityConfig:
         )
 
 
+def starting_modules(cfg: BasalGangliaConfig) -> list[str]:
+    """``initial_modules``, without the reflex kinds when ``innate_reflexes`` is false (a newborn
+    without reflexes: everything it does must be learned)."""
+    return [m for m in cfg.initial_modules if cfg.innate_reflexes or kind_of(m) not in REFLEX_KINDS]
+
+
 class PathwayPopulation:
     """The module population, its Go/NoGo selector and its births and prunes, built from the
     ``brain.basal_ganglia`` section (starting modules, routing, context bits, selector and actor
@@ -164,7 +170,7 @@ class PathwayPopulation:
         self.next_id = 0
         self.births = self.prunes = 0
         self.events: list[tuple[int, str, str, str, float]] = []  # (step, event, module, parent, strength)
-        for base in cfg.initial_modules:
+        for base in starting_modules(cfg):
             self._add(self._new_module(base, born=0), step=0, log=True)
 
     # -- population -------------------------------------------------------------------------

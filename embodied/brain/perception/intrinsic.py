@@ -285,7 +285,7 @@ class IntrinsicRewards(nn.Module):
 
     def _posterior_probs(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
         wm = self.world_model
-        logits = wm.rssm._logits(wm.rssm.post_net(torch.cat([deter, torch.cat([embeds[k] for k in wm.keys], -1)], -1)))
+        logits = wm.rssm.posterior_logits(deter, torch.cat([embeds[k] for k in wm.keys], -1))
         return logits.exp().flatten(-2)
 
     def episodic_novelty(self, streams: _Streams, embedding: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:

@@ -122,8 +122,12 @@ class RSSM(nn.Module):
         self, deter: torch.Tensor, embed: torch.Tensor, sample: bool = True
     ) -> tuple[LatentState, torch.Tensor]:
         """Posterior: (h_t, e_t) -> z_t ~ q(z_t | h_t, e_t); returns (state, posterior logits)."""
-        logits = self._logits(self.post_net(torch.cat([deter, embed], -1)))
+        logits = self.posterior_logits(deter, embed)
         return LatentState(deter, self.sample(logits, sample)), logits
+
+    def posterior_logits(self, deter: torch.Tensor, embed: torch.Tensor) -> torch.Tensor:
+        """log q(z_t | h_t, e_t) per group and class (unimix applied), without sampling."""
+        return self._logits(self.post_net(torch.cat([deter, embed], -1)))
 
 
 def categorical_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:

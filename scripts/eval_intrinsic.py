@@ -2,7 +2,7 @@
 
     python scripts/eval_intrinsic.py --seeds 0 1 2 [--scenarios noisy_tv dark_room] [--set KEY=VALUE ...] [--json out.json]
 
-Runs the scripted scenarios of ``embodied.evaluation.scenarios`` (the same ones ``tests/test_intrinsic.py``
+Runs the scripted scenarios of ``embodied.evaluation.scenarios`` (the same ones ``tests/test_intrinsic*.py``
 asserts at seed 0) with world-model seeds ``--seeds`` and prints, per floor, the measured ratio
 per seed, the floor, and how many seeds meet it. Ratios: the reward in the test condition over
 its reference (first pass, first corridor, exploring, clean), so <= floor passes

@@ -3,7 +3,7 @@
 A ``Brain`` (world model + intrinsic rewards + replay, learning online, small model) is taken
 through the real env by a ``ScriptedRide`` (scripted actions, stepped by ``embodied.driver.Driver``);
 each scenario function returns the figures its floor is about, so the tests
-(``tests/test_intrinsic.py``, one seed) and the benchmark (``scripts/eval_intrinsic.py``, several
+(``tests/test_intrinsic*.py``, one seed) and the benchmark (``scripts/eval_intrinsic.py``, several
 seeds, every floor) measure the same thing.
 
 The ride steers with the privileged ``info['position']``/``info['heading']``: it is
@@ -271,7 +271,7 @@ def coherence_scenario(seed: int = 0, intrinsic: dict | None = None, head_update
     heads had learned to lean on decided the ratios: over model seeds 0-4, touch noise / clean
     0.33, 0.64, -8.0, -1.4, 0.33 and late vision / clean 0.32, 0.48, -0.35, 0.51, 0.67, and the
     same seed moved across the 0.5 floor with the CPU's floating-point path (an agent's heads
-    train for thousands of updates). With 300 more: see ``tests/test_intrinsic.py``."""
+    train for thousands of updates). With 300 more: see ``tests/test_intrinsic_dark_room_and_coherence.py``."""
     env = make_env(WORLDS / "two_corridors.maze")
     brain = Brain(env, train_every=2, seed=seed, intrinsic=intrinsic)
     drv = ScriptedRide(env, brain, start=(1, 1), heading=0.0, record_obs=True)

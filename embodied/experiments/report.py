@@ -32,8 +32,8 @@ SEED_FLOOR = 5  # issue 13: at least five training seeds per condition behind ev
 DIGITS = {"coverage": 3, "steps_to_50": 0, "steps_to_90": 0, "food_per_1000": 2}
 LABELS = {
     "coverage": "coverage (fraction of free cells visited)",
-    "steps_to_50": "steps to 50 % coverage",
-    "steps_to_90": "steps to 90 % coverage",
+    "steps_to_50": "steps to 50 % coverage (the episode length where never reached)",
+    "steps_to_90": "steps to 90 % coverage (the episode length where never reached)",
     "food_per_1000": "pellets per 1,000 steps",
 }
 

@@ -47,6 +47,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from tiny import TINY_INTRINSIC, TINY_WORLD_MODEL
+
 ROOT = Path(__file__).resolve().parents[1]
 CLEAR, ACCEPTED, TRACEBACK, CRASH, HANG, SILENT = "clear", "accepted", "traceback", "crash", "hang", "silent-wrong"
 OUTCOMES = (CLEAR, ACCEPTED, TRACEBACK, CRASH, HANG, SILENT)
@@ -90,21 +92,8 @@ TINY_CONFIG = {
     "episode_steps": 64,
     "rollout_steps": 32,
     "learning_starts": 32,
-    "world_model_overrides": {
-        "image_size": 16,
-        "cnn_depth": 4,
-        "vision_embed": 32,
-        "vector_embed": 8,
-        "mlp_units": 32,
-        "mlp_layers": 1,
-        "deter": 32,
-        "stoch_groups": 4,
-        "stoch_classes": 4,
-        "hidden": 32,
-        "batch_size": 4,
-        "seq_len": 8,
-    },
-    "intrinsic_overrides": {"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+    "world_model_overrides": TINY_WORLD_MODEL,
+    "intrinsic_overrides": TINY_INTRINSIC,
     "critic_units": 32,
     "actor_units": 16,
     "log_every": 32,

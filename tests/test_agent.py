@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_INTRINSIC, TINY_WORLD_MODEL
 
 import embodied  # noqa: F401
 from embodied import ENV_ID
@@ -12,31 +13,16 @@ from embodied.train.config import load_config
 
 torch.set_num_threads(1)
 
-TINY_WM = {
-    "image_size": 16,
-    "cnn_depth": 4,
-    "vision_embed": 32,
-    "vector_embed": 8,
-    "mlp_units": 32,
-    "mlp_layers": 1,
-    "deter": 32,
-    "stoch_groups": 4,
-    "stoch_classes": 4,
-    "hidden": 32,
-    "batch_size": 4,
-    "seq_len": 8,
-}
-
 
 def tiny(**overrides):
     base = dict(
         num_envs=1,
         vision_size=16,
-        world_model_overrides=TINY_WM,
+        world_model_overrides=TINY_WORLD_MODEL,
         device="cpu",
         critic_units=32,
         actor_units=16,
-        intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+        intrinsic_overrides=TINY_INTRINSIC,
     )
     return load_config(None, {**base, **overrides})
 

@@ -28,6 +28,8 @@ import torch
 
 ray = pytest.importorskip("ray")
 
+from tiny import TINY_INTRINSIC, TINY_WORLD_MODEL  # noqa: E402
+
 from embodied import ENV_ID  # noqa: E402
 from embodied.train.checkpoint import load_checkpoint  # noqa: E402
 from embodied.train.collector import episode_seeds  # noqa: E402
@@ -51,21 +53,8 @@ TINY = dict(
     rollout_steps=8,
     learning_starts=32,
     train_ratio=2,
-    world_model_overrides={
-        "image_size": 16,
-        "cnn_depth": 4,
-        "vision_embed": 32,
-        "vector_embed": 8,
-        "mlp_units": 32,
-        "mlp_layers": 1,
-        "deter": 32,
-        "stoch_groups": 4,
-        "stoch_classes": 4,
-        "hidden": 32,
-        "batch_size": 4,
-        "seq_len": 8,
-    },
-    intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+    world_model_overrides=TINY_WORLD_MODEL,
+    intrinsic_overrides=TINY_INTRINSIC,
     critic_units=32,
     actor_units=16,
     log_every=16,

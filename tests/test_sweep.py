@@ -14,6 +14,7 @@ import sys
 
 import pytest
 import ray
+from tiny import TINY_INTRINSIC, TINY_WORLD_MODEL
 
 from embodied.cli import main
 from embodied.experiments import sweep as sweep_command
@@ -34,24 +35,8 @@ TINY_SET = [
     "device=cpu",
     "critic_units=32",
     "actor_units=16",
-    "world_model_overrides="
-    + json.dumps(
-        {
-            "image_size": 16,
-            "cnn_depth": 4,
-            "vision_embed": 32,
-            "vector_embed": 8,
-            "mlp_units": 32,
-            "mlp_layers": 1,
-            "deter": 32,
-            "stoch_groups": 4,
-            "stoch_classes": 4,
-            "hidden": 32,
-            "batch_size": 4,
-            "seq_len": 8,
-        }
-    ),
-    'intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256}',
+    "world_model_overrides=" + json.dumps(TINY_WORLD_MODEL),
+    "intrinsic_overrides=" + json.dumps(TINY_INTRINSIC),
 ]
 
 SPEC = {

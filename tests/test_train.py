@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from tiny import TINY_INTRINSIC, TINY_WORLD_MODEL
 
 from embodied import train_command as cli
 from embodied.train.checkpoint import CheckpointError, load_checkpoint
@@ -21,21 +22,8 @@ TINY = dict(
     episode_steps=64,
     rollout_steps=32,
     learning_starts=32,
-    world_model_overrides={
-        "image_size": 16,
-        "cnn_depth": 4,
-        "vision_embed": 32,
-        "vector_embed": 8,
-        "mlp_units": 32,
-        "mlp_layers": 1,
-        "deter": 32,
-        "stoch_groups": 4,
-        "stoch_classes": 4,
-        "hidden": 32,
-        "batch_size": 4,
-        "seq_len": 8,
-    },
-    intrinsic_overrides={"ensemble_units": 16, "coherence_units": 16, "episodic_capacity": 256},
+    world_model_overrides=TINY_WORLD_MODEL,
+    intrinsic_overrides=TINY_INTRINSIC,
     critic_units=32,
     actor_units=16,
     log_every=32,

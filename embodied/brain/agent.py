@@ -201,32 +201,75 @@ class Agent:
 
 
 class AgentPolicy:
-    """The Policy interface (docs/architecture.md) over one env: ``act(obs) -> (action, extras)``.
+    """The Policy interface (docs/architecture.md) over one env, or over ``num_envs`` envs stepped together.
 
-    Acting does not learn. ``observe_reward(r)`` passes the env's reward for the food channel
-    (optional: without it food reads 0, the rat just does not know it ate).
+    ``num_envs=None`` (one env): ``act(obs)`` takes one unbatched observation and returns one action,
+    ``observe_reward(r)`` a float. ``num_envs=N`` (batched, N ≥ 1): the driver's vector-env protocol,
+    one ``Agent.step`` for all N bodies: ``act(obs)`` takes ``(N, ...)`` arrays and returns ``(N, 3)``
+    actions and extras with one entry per env, ``observe_reward`` takes ``(N,)`` rewards and
+    ``reset_envs(done)`` marks the envs whose next observation starts an episode.
+
+    Acting does not learn (``learn=False``). ``observe_reward`` passes the env's reward for the food
+    channel (optional: without it food reads 0, the rat just does not know it ate). The N envs share
+    the agent's random streams (module selection, actor noise, the world model's latent samples), so
+    what one env draws depends on its batch partners: a batched run equals a one-env run in
+    distribution, not draw for draw.
     """
 
-    def __init__(self, agent: Agent, predict: bool = True):
+    def __init__(self, agent: Agent, predict: bool = True, num_envs: int | None = None):
+        if num_envs is not None and (isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1):
+            raise ValueError(f"AgentPolicy num_envs must be None (one env) or a whole number ≥ 1; got {num_envs!r}")
         self.agent = agent
         self.predict = predict  # False: skip the predicted frame (extras["predicted_vision"]), e.g. for probes
+        self.num_envs = num_envs
         self.reset()
 
-    def reset(self, num_envs: int = 1) -> None:
-        if num_envs != 1:
-            raise ValueError(
-                f"AgentPolicy acts in one env at a time (act takes one unbatched obs); got num_envs={num_envs}"
-            )
-        self.agent.reset(1)
-        self._first, self._reward = True, 0.0
+    @property
+    def batched(self) -> bool:
+        """Whether ``act`` takes ``(N, ...)`` arrays (``num_envs`` given) rather than one observation."""
+        return self.num_envs is not None
 
-    def observe_reward(self, reward: float) -> None:
-        self._reward = float(reward)
+    def reset(self, num_envs: int | None = None) -> None:
+        """Every env starts an episode: the agent forgets its per-env streams (latent state, options)."""
+        n = self.num_envs or 1
+        if num_envs is not None and num_envs != n:
+            acts_in = f"{n} envs" if self.batched else "one env (unbatched observations)"
+            raise ValueError(
+                f"this AgentPolicy acts in {acts_in}, set when it was built (num_envs=N for N envs); "
+                f"got reset(num_envs={num_envs})"
+            )
+        self.agent.reset(n)
+        self._first, self._reward = np.ones(n, bool), np.zeros(n, np.float32)
+
+    def observe_reward(self, reward) -> None:
+        self._reward = np.asarray(reward, np.float32).reshape(len(self._first))
+
+    def reset_envs(self, done) -> None:
+        """The envs whose next observation starts an episode (a vector env's same-step autoreset)."""
+        self._first = np.asarray(done, bool).reshape(len(self._first)).copy()
 
     def act(self, obs: dict) -> tuple[np.ndarray, dict]:
-        batch = {k: np.asarray(v)[None] for k, v in obs.items()}
-        actions, info = self.agent.step(batch, [self._reward], [self._first], learn=False, predict=self.predict)
-        self._first, self._reward = False, 0.0
+        if not self.batched:
+            return self._act_one(obs)
+        for key, value in obs.items():
+            if np.shape(value)[:1] != (self.num_envs,):
+                raise ValueError(
+                    f"AgentPolicy for {self.num_envs} envs got observation {key!r} of shape {np.shape(value)}; "
+                    f"expected a leading dimension of {self.num_envs}"
+                )
+        actions, info = self._step({k: np.asarray(v) for k, v in obs.items()})
+        extras = {
+            "rpe": {c: np.asarray(v, np.float32).copy() for c, v in info["rpe"].items()},
+            "tonic": np.asarray(info["tonic"], np.float64).copy(),
+            "module": [str(m) for m in info["module"]],
+            "rewards": {c: np.asarray(v, np.float32).copy() for c, v in info["rewards"].items()},
+        }
+        if info["predicted_vision"] is not None:
+            extras["predicted_vision"] = info["predicted_vision"]
+        return actions, extras
+
+    def _act_one(self, obs: dict) -> tuple[np.ndarray, dict]:
+        actions, info = self._step({k: np.asarray(v)[None] for k, v in obs.items()})
         extras = {
             "rpe": {c: float(v[0]) for c, v in info["rpe"].items()},
             "tonic": float(info["tonic"][0]),
@@ -236,3 +279,9 @@ class AgentPolicy:
         if info["predicted_vision"] is not None:
             extras["predicted_vision"] = info["predicted_vision"][0]
         return actions[0], extras
+
+    def _step(self, batch: dict) -> tuple[np.ndarray, dict]:
+        """One ``Agent.step`` without learning; the reward and episode-start flags are used once."""
+        actions, info = self.agent.step(batch, self._reward, self._first, learn=False, predict=self.predict)
+        self._first, self._reward = np.zeros_like(self._first), np.zeros_like(self._reward)
+        return actions, info

@@ -2,7 +2,8 @@
 
 Both read only the observation (the one hard rule), never privileged state. The env loops step
 them through ``embodied.driver.Driver``, which also passes the reward to a policy that listens
-(``observe_reward``).
+(``observe_reward``). :class:`PolicyStack` puts single-env policies side by side for envs that are
+stepped together.
 """
 
 from __future__ import annotations
@@ -61,6 +62,40 @@ class WallFollowPolicy(_ReflexPolicy):
 
     def __init__(self, seed: int | None = None, side: str = "right"):
         super().__init__(WallFollowProgram(REFLEX_PRESETS[f"wall_follow_{side}"]), seed)
+
+
+class PolicyStack:
+    """Single-env policies side by side as one batched policy for envs stepped together (``reset()``,
+    ``act(obs (B, ...))``, ``observe_reward((B,))``; every env starts together, none restarts alone):
+    row i of every array belongs to ``policies[i]``, which sees only its own observation and reward.
+    Each keeps its own state and random generator, so a policy in a stack acts exactly as it
+    would alone (evaluation batches reference policies and oracles this way)."""
+
+    def __init__(self, policies):
+        self.policies = list(policies)
+        if not self.policies:
+            raise ValueError("PolicyStack needs at least one policy")
+        self.num_envs = len(self.policies)
+
+    def reset(self, num_envs: int | None = None) -> None:
+        if num_envs is not None and num_envs != self.num_envs:
+            raise ValueError(f"this PolicyStack holds {self.num_envs} policies; got reset(num_envs={num_envs})")
+        for policy in self.policies:
+            policy.reset()
+
+    def act(self, obs: dict) -> tuple[np.ndarray, dict]:
+        rows = [
+            policy.act({key: np.asarray(value)[i] for key, value in obs.items()})
+            for i, policy in enumerate(self.policies)
+        ]
+        return np.stack([action for action, _ in rows]), {"per_env": [extras for _, extras in rows]}
+
+    def observe_reward(self, reward) -> None:
+        reward = np.asarray(reward, np.float64).reshape(self.num_envs)
+        for policy, r in zip(self.policies, reward):
+            listen = getattr(policy, "observe_reward", None)
+            if listen is not None:
+                listen(float(r))
 
 
 #: reference policies by name (what ``--policy`` accepts across the commands)

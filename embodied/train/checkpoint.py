@@ -354,11 +354,16 @@ def load_replay_state(replay, state: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------- policies
-def load_policy(path: str | Path, env=None, device: str = "cpu"):
-    """A trained agent as a Policy (``reset``, ``act(obs) -> (action, extras)``) over one env.
+def load_policy(path: str | Path, env=None, device: str = "cpu", num_envs: int | None = None, predict: bool = True):
+    """A trained agent as a Policy (``reset``, ``act(obs) -> (action, extras)``) over one env, or
+    with ``num_envs=N`` over N envs stepped together (batched arrays; ``AgentPolicy``'s docstring).
 
-    ``env`` gives the observation space (any vision size works: the world model resizes);
-    without it the checkpoint's config builds one env briefly to read the spaces.
+    ``env`` gives the observation space (any vision size works: the world model resizes; a vector
+    env's single-env spaces are read); without it the checkpoint's config builds one env briefly to
+    read the spaces. ``predict=False`` skips the predicted frame in the extras (evaluation reads
+    none; it draws no random numbers, so acting is the same either way). Every call builds the
+    agent afresh from the file: the tonic level starts at the saved one (its mean over the saved
+    envs) and the selection generator at its seed, whatever an earlier policy did.
     """
     from embodied.brain.agent import Agent, AgentPolicy
     from embodied.brain.device import resolve_device
@@ -392,4 +397,4 @@ def load_policy(path: str | Path, env=None, device: str = "cpu"):
         ) from err
     finally:
         torch.set_rng_state(rng)
-    return AgentPolicy(agent)
+    return AgentPolicy(agent, predict=predict, num_envs=num_envs)

@@ -6,6 +6,7 @@ eval``, ``embodied plot`` and ``embodied train --resume`` accept it) plus three 
     trial.json   who the trial is (condition, seed, overrides, the spec's fingerprint); written first
     train.json   written when training returned: its summary, wall-clock, the step it resumed from
     eval.json    written last: the evaluation of ``checkpoints/latest.pt`` and that file's SHA-256
+                 (its held-out mazes side by side, up to 8 at once as ``embodied eval`` runs them)
 
 A trial is *finished* when eval.json parses, carries this trial's fingerprint and names the SHA-256
 of the checkpoint that is there now (:func:`finished_record`). A re-run skips finished trials,
@@ -115,7 +116,7 @@ def _train(job: dict, run_dir: Path) -> dict:
 
 
 def _evaluate(job: dict, run_dir: Path) -> dict:
-    from embodied.train.evaluate import evaluate_policy, limit_threads, policy_factory
+    from embodied.train.evaluate import DEFAULT_BATCH, evaluate_policy, limit_threads, policy_factory
 
     evaluation = job["eval"]
     checkpoint = run_dir / "checkpoints" / "latest.pt"
@@ -129,6 +130,7 @@ def _evaluate(job: dict, run_dir: Path) -> dict:
         evaluation["maze_seeds"],
         int(evaluation["episode_steps"]),
         env_kwargs=env_kwargs,
+        batch=DEFAULT_BATCH,  # the mazes side by side: one agent step for all of them (docs/benchmarks.md)
     )
     record = {
         "fingerprint": job["fingerprint"],

@@ -7,6 +7,7 @@ draws; the figures are the mean over seeds with a bootstrap 95% interval (``embo
 
     embodied eval runs/explore/checkpoints/latest.pt --task explore --seeds 10
     embodied eval --policy random --task forage --seeds 5 --episode-steps 2000
+    embodied eval runs/explore --seeds 16 --batch 8    # 8 mazes at once, one agent step for all of them
 
 Metrics per episode: ``coverage`` (fraction of free cells visited by the end), ``food_per_1000``
 (pellets eaten per 1,000 steps), ``steps_to_50`` / ``steps_to_90`` (first step with that
@@ -17,6 +18,12 @@ Library use (the scripts under ``scripts/`` call this)::
     evaluate_policy(make_policy, world, task, seeds, episode_steps) -> dict
 
 ``make_policy(env, seed)`` returns an object with ``reset()`` and ``act(obs) -> (action, extras)``.
+With ``batch=N`` and a ``make_policy`` that can batch (a :class:`PolicyMaker` with ``batched``),
+up to N mazes run side by side, one env each, and the policy acts for all of them in one call:
+the agent's step for N envs costs far less than N one-env steps, so evaluation is faster
+(docs/benchmarks.md, "Batched evaluation", measures how much). Each maze's figures mean what they
+mean one maze at a time; an agent's draws are shared by the batch, so a stochastic agent's batched
+figures equal its one-at-a-time figures in distribution, not draw for draw.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import argparse
 import inspect
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -77,34 +85,98 @@ def make_eval_env(world: str, task: str, episode_steps: int, env_kwargs: dict | 
     return gym.make(ENV_ID, world=world, task=task, max_episode_steps=int(episode_steps), **(env_kwargs or {}))
 
 
+class _EpisodeFigures:
+    """The ``on_step`` callback that measures one maze's episode; ``result`` gives its figures.
+    ``bar`` (a tqdm bar) advances by one per step and by the rest when the env ends it early."""
+
+    def __init__(self, seed: int, episode_steps: int, bar=None):
+        self.seed, self.episode_steps, self.bar = int(seed), int(episode_steps), bar
+        self.steps_to = {50: None, 90: None}
+
+    def __call__(self, step) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        for level in self.steps_to:
+            if self.steps_to[level] is None and step.next_info["coverage"] >= level / 100:
+                self.steps_to[level] = step.episode_step
+
+    def result(self, steps: int, info: dict) -> dict:
+        """The figures after ``steps`` steps; ``info`` is the last step's (privileged, metrics only)."""
+        if self.bar is not None:
+            self.bar.update(self.episode_steps - steps)
+        eaten = int(info.get("food_eaten", 0))
+        return {
+            "seed": self.seed,
+            "steps": steps,
+            "coverage": float(info["coverage"]),
+            "food_eaten": eaten,
+            "food_per_1000": 1000.0 * eaten / max(steps, 1),
+            "steps_to_50": self.steps_to[50] or steps,
+            "steps_to_90": self.steps_to[90] or steps,
+        }
+
+
 def run_episode(env, policy, seed: int, episode_steps: int, bar=None) -> dict:
     """One episode of exactly ``episode_steps`` steps (or until the env ends it) on maze ``seed``;
     ``bar`` (a tqdm bar) advances by one per step and by the rest when the env ends it early."""
-    steps_to = {50: None, 90: None}
-
-    def measure(step) -> None:
-        if bar is not None:
-            bar.update(1)
-        for level in steps_to:
-            if steps_to[level] is None and step.next_info["coverage"] >= level / 100:
-                steps_to[level] = step.episode_step
-
-    driver = Driver(env, policy, on_step=[measure])
+    figures = _EpisodeFigures(seed, episode_steps, bar)
+    driver = Driver(env, policy, on_step=[figures])
     driver.reset(seed=seed)
     steps = driver.run(steps=episode_steps, episodes=1)
-    if bar is not None:
-        bar.update(episode_steps - steps)
-    info = driver.info  # the last step's (a run never resets after its last step)
-    eaten = int(info.get("food_eaten", 0))
-    return {
-        "seed": int(seed),
-        "steps": steps,
-        "coverage": float(info["coverage"]),
-        "food_eaten": eaten,
-        "food_per_1000": 1000.0 * eaten / max(steps, 1),
-        "steps_to_50": steps_to[50] or steps,
-        "steps_to_90": steps_to[90] or steps,
-    }
+    return figures.result(steps, driver.info)  # the last step's info (a run never resets after its last step)
+
+
+class _BatchRow:
+    """Maze ``index`` of a batch as its driver's single-env policy: the action is row ``index`` of the
+    batched policy's one ``act`` for every maze; the reward the driver tells it goes back to the batch."""
+
+    def __init__(self, batch: dict, index: int):
+        self.batch, self.index = batch, index
+
+    def reset(self) -> None:
+        pass  # the batched policy is reset once, after every maze's env has been reset
+
+    def act(self, obs: dict) -> tuple[np.ndarray, dict]:
+        return self.batch["actions"][self.index], {}
+
+    def observe_reward(self, reward: float) -> None:
+        self.batch["rewards"][self.index] = reward
+
+
+def run_episodes_batched(envs, policy, seeds, episode_steps: int, bar=None) -> list[dict]:
+    """One episode per maze, the mazes stepped together: maze ``seeds[i]`` in ``envs[i]``, and
+    ``policy`` acting for all of them in one call (the driver's vector-env protocol: ``reset()``,
+    ``act(obs (B, ...)) -> (actions (B, ...), extras)``, ``observe_reward((B,))``).
+
+    Each maze has its own :class:`Driver` and figures, exactly as :func:`run_episode` gives them: it
+    starts from ``reset(seed=seeds[i])`` and runs ``episode_steps`` steps or until its env ends it.
+    A maze that has ended is not stepped again; until the others end, its row of the batch repeats
+    its last observation with reward 0 and the action the policy gives it is dropped. Whether that
+    row changes the other rows' actions is the policy's matter: a :class:`PolicyStack` keeps its
+    rows apart, the agent's rows share its random streams (``AgentPolicy``).
+    """
+    seeds = [int(s) for s in seeds]
+    if len(envs) != len(seeds):
+        raise ValueError(f"run_episodes_batched got {len(envs)} envs for {len(seeds)} maze seeds")
+    batch = {"actions": None, "rewards": np.zeros(len(envs), np.float64)}
+    figures = [_EpisodeFigures(seed, episode_steps, bar) for seed in seeds]
+    drivers = [Driver(env, _BatchRow(batch, i), on_step=[figures[i]]) for i, env in enumerate(envs)]
+    for driver, seed in zip(drivers, seeds):
+        driver.reset(seed=seed)
+    policy.reset()
+    running = list(range(len(envs)))
+    for _ in range(int(episode_steps)):
+        if not running:
+            break
+        obs = {key: np.stack([driver.obs[key] for driver in drivers]) for key in drivers[0].obs}
+        batch["actions"], _ = policy.act(obs)
+        batch["rewards"][:] = 0.0  # an ended maze's row: no reward
+        for i in running:
+            drivers[i].step()  # the row's action, env.step, the reward back into the batch, the figures
+        if hasattr(policy, "observe_reward"):
+            policy.observe_reward(batch["rewards"].copy())
+        running = [i for i in running if not drivers[i].needs_reset]  # the env ended that maze
+    return [f.result(d.episode_step, d.info) for f, d in zip(figures, drivers)]
 
 
 def _bar(enabled: bool, total: int, desc: str, unit: str):
@@ -129,40 +201,55 @@ def evaluate_policy(
     progress: bool = False,
     label: str = "",
     progress_bar: bool = False,
+    batch: int = 1,
 ) -> dict:
     """Run ``make_policy(env, seed)`` for one episode on each held-out maze seed.
 
-    ``progress`` prints one line per seed; ``progress_bar`` shows a tqdm bar over every step
-    of every seed on stderr. Returns per-episode lists (``coverage``, ``food_per_1000``,
-    ``steps_to_50``, ``steps_to_90``, ``episodes``) and bootstrap intervals (``coverage_ci``,
-    ``food_per_1000_ci`` as dicts).
+    ``batch`` > 1 runs up to that many mazes at once when ``make_policy`` can batch (it has a
+    ``batched(envs, seeds)`` method, as :class:`PolicyMaker` from :func:`policy_factory` does):
+    one env per maze, stepped together, one ``act`` for all of them (:func:`run_episodes_batched`;
+    each maze's figures mean what they mean one maze at a time). Otherwise, and for ``batch=1``,
+    the mazes run one after another. ``progress`` prints one line per seed; ``progress_bar``
+    shows a tqdm bar over every step of every seed on stderr. Returns per-episode lists
+    (``coverage``, ``food_per_1000``, ``steps_to_50``, ``steps_to_90``, ``episodes``), bootstrap
+    intervals (``coverage_ci``, ``food_per_1000_ci`` as dicts) and ``batch``, the mazes run at once.
     """
     seeds = check_seeds(seeds, allow_training_seeds)
-    env = make_eval_env(world, task, episode_steps, env_kwargs)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"evaluate_policy batch must be a whole number ≥ 1; got {batch!r}")
+    batched = getattr(make_policy, "batched", None)
+    batch = min(int(batch), len(seeds)) if batched is not None else 1
     episodes, start = [], time.time()
     bar = _bar(progress_bar, len(seeds) * int(episode_steps), f"eval {label or 'policy'}", "step")
+    envs = [make_eval_env(world, task, episode_steps, env_kwargs) for _ in range(batch)]
     try:
-        for seed in seeds:
-            policy = make_policy(env, seed)
-            episodes.append(run_episode(env, policy, seed, int(episode_steps), bar=bar))
+        for first in range(0, len(seeds), batch):
+            group = seeds[first : first + batch]
+            if batch == 1:
+                found = [run_episode(envs[0], make_policy(envs[0], group[0]), group[0], int(episode_steps), bar=bar)]
+            else:
+                policy = batched(envs[: len(group)], group)
+                found = run_episodes_batched(envs[: len(group)], policy, group, int(episode_steps), bar=bar)
+            episodes += found
             if bar is not None:
-                bar.set_postfix(seed=str(seed), coverage=f"{episodes[-1]['coverage']:.2f}")
-            if progress:
-                e = episodes[-1]
+                bar.set_postfix(seed=str(group[-1]), coverage=f"{found[-1]['coverage']:.2f}")
+            for e in found if progress else ():
                 print(
-                    f"  {label or 'policy'} seed {seed}: coverage {e['coverage']:.3f}, "
+                    f"  {label or 'policy'} seed {e['seed']}: coverage {e['coverage']:.3f}, "
                     f"food/1000 {e['food_per_1000']:.2f}",
                     flush=True,
                 )
     finally:
         if bar is not None:
             bar.close()
-        env.close()
+        for env in envs:
+            env.close()
     result = {
         "world": world,
         "task": task,
         "seeds": seeds,
         "episode_steps": int(episode_steps),
+        "batch": batch,
         "wall_s": time.time() - start,
         "episodes": episodes,
     }
@@ -337,19 +424,51 @@ def write_json(path, data) -> None:
 
 
 # ---- policies by name --------------------------------------------------------------------
-def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
+@dataclass
+class PolicyMaker:
+    """How :func:`evaluate_policy` gets a policy: ``one(env, seed)`` for one maze (a single-env
+    policy), and ``batched(envs, seeds)`` for mazes stepped together (a policy over
+    ``len(envs)`` envs, the vector protocol), or None where only one maze at a time is possible.
+    Calling it is calling ``one``, so it stands wherever a ``make_policy(env, seed)`` does."""
+
+    one: Callable
+    batched: Callable | None = None
+
+    def __call__(self, env, seed):
+        return self.one(env, seed)
+
+
+def _stacked(one: Callable) -> Callable:
+    """``batched`` for single-env policies that keep their own state: one per maze, side by side."""
+    from ..brain.policies import PolicyStack
+
+    return lambda envs, seeds: PolicyStack([one(env, seed) for env, seed in zip(envs, seeds)])
+
+
+def policy_factory(spec: str, device: str = "cpu") -> tuple[PolicyMaker, dict]:
     """``random``, ``wander``, ``oracle`` (privileged; forage or dfs by task) or a checkpoint path.
 
-    Returns (make_policy(env, seed), env kwargs read from the checkpoint's run folder)."""
+    Returns (a :class:`PolicyMaker`, env kwargs read from the checkpoint's run folder). Every maze
+    or batch of mazes gets a fresh policy: a reference policy seeded by the maze seed, an oracle
+    bound to its env, an agent loaded afresh from the checkpoint (its tonic level and selection
+    generator as saved, whatever the mazes before did), acting without the predicted frame."""
     from ..brain.policies import REFERENCE_POLICIES, make_reference_policy
 
     if spec in REFERENCE_POLICIES:
-        return (lambda env, seed: make_reference_policy(spec, env.action_space, seed)), {}
+
+        def reference(env, seed):
+            return make_reference_policy(spec, env.action_space, seed)
+
+        return PolicyMaker(reference, _stacked(reference)), {}
     if spec in ("forage-oracle", "dfs-oracle"):
         from ..evaluation.oracles import DFSOracle, ForageOracle
 
         cls = ForageOracle if spec == "forage-oracle" else DFSOracle
-        return (lambda env, seed: cls(env)), {}
+
+        def oracle(env, seed):
+            return cls(env)  # it reads its env (privileged); the maze seed is the env's
+
+        return PolicyMaker(oracle, _stacked(oracle)), {}
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint {spec!r} (and not one of random, wander, forage-oracle, dfs-oracle)")
@@ -366,14 +485,14 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[Callable, dict]:
             except (ValueError, UnicodeDecodeError) as err:
                 raise CheckpointError(f"run config {config_path} is not valid JSON: {err}") from None
             break
-    cache = {}
 
-    def make(env, seed):
-        if "policy" not in cache:
-            cache["policy"] = load_policy(str(path), env=env, device=device)
-        return cache["policy"]
+    def one(env, seed):
+        return load_policy(path, env=env, device=device, predict=False)
 
-    return make, env_kwargs
+    def batched(envs, seeds):
+        return load_policy(path, env=envs[0], device=device, num_envs=len(envs), predict=False)
+
+    return PolicyMaker(one, batched), env_kwargs
 
 
 def summary_line(name: str, result: dict) -> str:
@@ -406,6 +525,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"steps per episode, 1..{MAX_EPISODE_STEPS}; 'auto' = 3x the DFS oracle's steps "
         f"(explore) or 2000 (forage)",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        help=f"mazes evaluated at once, 1..{MAX_BATCH} (one env each, one policy step for all; "
+        f"default: all the seeds, at most {DEFAULT_BATCH}); 1 runs them one after another",
+    )
     parser.add_argument("--allow-training-seeds", action="store_true", help="permit seeds < 10000 (training mazes)")
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the policy (0 = torch's default)")
@@ -414,7 +539,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 #: bounds of the command's arguments (a run of more is a typo, not an evaluation)
-MAX_SEEDS, MAX_SEED, MAX_EPISODE_STEPS = 10_000, 2**32 - 1, 10_000_000
+MAX_SEEDS, MAX_SEED, MAX_EPISODE_STEPS, MAX_BATCH = 10_000, 2**32 - 1, 10_000_000, 64
+#: ``--batch`` when not given: every seed at once up to this many (each maze holds a PyBullet env in memory)
+DEFAULT_BATCH = 8
 
 
 def _checked_args(args: argparse.Namespace) -> int:
@@ -430,6 +557,8 @@ def _checked_args(args: argparse.Namespace) -> int:
             f"--seed-start {args.seed_start}: allowed 0..{MAX_SEED - args.seeds + 1} "
             f"(seeds are whole numbers in [0, 2^32 - 1])"
         )
+    if args.batch is not None and not 1 <= args.batch <= MAX_BATCH:
+        raise UsageError(f"--batch {args.batch}: allowed 1..{MAX_BATCH}")
     if not 0 <= args.threads <= 1024:
         raise UsageError(f"--threads {args.threads}: allowed 0..1024")
     from ..brain.device import resolve_device
@@ -479,9 +608,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             episode_steps = 2000
     name = args.policy or args.checkpoint
+    batch = min(len(seeds), DEFAULT_BATCH if args.batch is None else args.batch)
     print(
         f"evaluating {name} on {args.world} task {args.task}: seeds {seeds[0]}..{seeds[-1]}, "
-        f"{episode_steps} steps each",
+        f"{episode_steps} steps each, {batch} at once",
         flush=True,
     )
     result = evaluate_policy(
@@ -494,6 +624,7 @@ def run(args: argparse.Namespace) -> int:
         env_kwargs=env_kwargs,
         label=Path(name).name,
         progress_bar=bars,
+        batch=batch,
     )
     cov, food = result["coverage_ci"], result["food_per_1000_ci"]
     print(f"coverage        mean {cov['mean']:.3f}  95% CI [{cov['low']:.3f}, {cov['high']:.3f}]  (n={cov['n']})")

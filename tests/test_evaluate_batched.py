@@ -14,7 +14,9 @@ What need not hold: a stochastic agent's batched figures equal to its sequential
 shares one random stream), so no test asks for that.
 """
 
+import importlib.util
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +42,7 @@ torch.set_num_threads(1)
 WORLD = "procedural:7x7:loops=0.3"
 SMALL = {"vision_size": 16}
 SEEDS = [10_000, 10_001, 10_002]
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +232,16 @@ def test_eval_batches_a_checkpoints_mazes_by_default(checkpoint, tmp_path, capsy
     assert result["batch"] == 2 and [e["steps"] for e in result["episodes"]] == [12, 12]
     assert cli_main(argv + ["--batch", "1", "--json", str(out)]) == 0
     assert "1 at once" in capsys.readouterr().out and json.loads(out.read_text())["batch"] == 1
+
+
+def test_the_benchmark_script_runs_and_prints_the_ratio(checkpoint, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("bench_eval", SCRIPTS / "bench_eval.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    argv = [str(checkpoint), "--world", WORLD, "--mazes", "2", "--episode-steps", "6", "--with-predicted-frame"]
+    assert bench.main(argv + ["--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "batched" in printed and "sequential, predicted frame" in printed and "paired over the mazes" in printed
+    rows = json.loads(out.read_text())["runs"][0]["rows"]
+    assert rows["batched"]["batch"] == 2 and rows["sequential"]["batch"] == 1 and rows["sequential"]["speedup"] == 1

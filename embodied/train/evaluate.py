@@ -220,8 +220,8 @@ def evaluate_policy(
     batched = getattr(make_policy, "batched", None)
     batch = min(int(batch), len(seeds)) if batched is not None else 1
     episodes, start = [], time.time()
-    bar = _bar(progress_bar, len(seeds) * int(episode_steps), f"eval {label or 'policy'}", "step")
-    envs = [make_eval_env(world, task, episode_steps, env_kwargs) for _ in range(batch)]
+    envs = [make_eval_env(world, task, episode_steps, env_kwargs) for _ in range(batch)]  # a bad world fails here,
+    bar = _bar(progress_bar, len(seeds) * int(episode_steps), f"eval {label or 'policy'}", "step")  # before a bar
     try:
         for first in range(0, len(seeds), batch):
             group = seeds[first : first + batch]

@@ -138,3 +138,76 @@ def test_without_innate_reflexes_only_learned_modules_start_and_act():
     with pytest.raises(ConfigError, match="innate_reflexes=false leaves no module"):
         load_config(None, ["innate_reflexes=false", 'initial_modules=["forward", "turn_left"]'])
     assert load_config(None, ["brain.basal_ganglia.innate_reflexes=false"]).brain.basal_ganglia.innate_reflexes is False
+
+
+def actor_mean(part, features):
+    module = next(iter(part.population.actors().values()))
+    with torch.no_grad():
+        return module.actor(torch.as_tensor(features))[0].numpy()
+
+
+@pytest.mark.parametrize("epochs", [1, 4])
+def test_an_actor_update_moves_its_action_toward_a_positive_advantage_and_away_from_a_negative(epochs):
+    """Issue 14's test: the learned actor's update moves the mean action toward the sample taken
+    where the routed advantage was positive, and away where it was negative (plain policy gradient
+    with one epoch, PPO's clipped surrogate with four)."""
+    for sign in (1.0, -1.0):
+        part = basal_ganglia(["explorer"], num_envs=2, actor_epochs=epochs, actor_lr=1e-2)
+        records = rollout(part, steps=9)
+        features = np.stack([r["features"] for r in records[:-1]])
+        before = actor_mean(part, features)
+        raw = np.stack([r["raw"] for r in records[:-1]])
+        advantage = np.zeros((8, 2, len(CHANNELS)), np.float32)
+        advantage[..., CHANNELS.index("novelty")] = sign  # explorers read novelty with weight 1.5
+        part.learn(records, advantage, np.ones((8, 2), np.float32))
+        after = actor_mean(part, features)
+        # the step along each sample's offset from the old mean: + for a positive advantage, − for a negative
+        moved = ((after - before) * (raw - before)).sum(-1).mean()
+        assert sign * moved > 0
+
+
+def test_held_noise_keeps_an_actors_exploration_for_its_option_and_draws_it_anew_at_the_next():
+    """actor_noise_correlation=1: ε is one draw per option (raw − μ constant over the option's
+    steps while the features stay put); 0: a fresh draw every step."""
+    features = np.ones((1, FEATURES), np.float32)
+    offsets = {}
+    for rho in (1.0, 0.0):
+        part = basal_ganglia(["explorer"], option_steps=4, actor_noise_correlation=rho)
+        mean = actor_mean(part, features)
+        offsets[rho] = np.array([step(part, t, features=features)[1][0] - mean[0] for t in range(8)])
+    held = offsets[1.0]
+    assert np.allclose(held[:4], held[0], atol=1e-6) and np.allclose(held[4:], held[4], atol=1e-6)
+    assert not np.allclose(held[0], held[4])  # the next option draws anew
+    assert not np.allclose(offsets[0.0][0], offsets[0.0][1])  # white noise: every step anew
+
+
+def test_actors_that_read_the_senses_see_the_whiskers_beside_the_latent():
+    """actor_senses=[touch]: the actor's input is the latent ⊕ symlog(touch); a touched whisker
+    changes a learned module's proposal even when the latent is unchanged."""
+    import gymnasium as gym
+
+    space = gym.spaces.Dict(
+        {"touch": gym.spaces.Box(0, 1, (20,), np.float32), "scent": gym.spaces.Box(0, 1, (2,), np.float32)}
+    )
+    cfg = BasalGangliaConfig(initial_modules=["explorer"], actor_units=8, plasticity=False, actor_senses=["touch"])
+    part = BasalGanglia(
+        cfg, FEATURES, WEIGHTS, CHANNELS, np.random.default_rng(0), 1, torch.device("cpu"), observation_space=space
+    )
+    module = next(iter(part.population.actors().values()))
+    assert module.actor.net[0].in_features == FEATURES + 20
+    touched = obs()
+    touched["touch"][0, 3] = 1.0
+    features = np.zeros((1, FEATURES), np.float32)
+    inputs = [part._actor_input(o, features) for o in (obs(), touched)]
+    assert inputs[1][0, FEATURES + 3] == pytest.approx(np.log1p(1.0)) and not np.array_equal(*inputs)
+    with pytest.raises(ValueError, match="'whiskers'"):
+        BasalGanglia(
+            BasalGangliaConfig(initial_modules=["explorer"], actor_senses=["whiskers"]),
+            FEATURES,
+            WEIGHTS,
+            CHANNELS,
+            np.random.default_rng(0),
+            1,
+            "cpu",
+            observation_space=space,
+        )

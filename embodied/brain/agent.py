@@ -73,6 +73,7 @@ class Agent:
             rng,
             num_envs,
             self.device,
+            observation_space=observation_space,
         )
         self.reset(num_envs)
 
@@ -144,6 +145,8 @@ class Agent:
         }
         if dopamine.critic_input is not None:
             record["critic_input"] = dopamine.critic_input
+        if self.basal_ganglia.reads_senses:
+            record["actor_input"] = self.basal_ganglia.actor_input
         self.action_prev2, self.action_prev = self.action_prev, actions.copy()
         info = {
             "rpe": dopamine.rpe,

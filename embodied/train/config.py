@@ -351,7 +351,13 @@ def _validate(v) -> None:
     )
     need(0 < v.critic_slow_rate <= 1, f"critic_slow_rate={v.critic_slow_rate} must lie in (0, 1]")
     for name, allowed in CHOICES.items():
-        need(getattr(v, name) in allowed, f"{name}={getattr(v, name)!r}; allowed: {', '.join(allowed)}")
+        value = getattr(v, name)
+        if isinstance(value, list):  # a list of choices: each item allowed, none twice
+            bad = [item for item in value if item not in allowed]
+            need(not bad, f"{name} has {bad[0]!r}; allowed items: {', '.join(allowed)}" if bad else "", name)
+            need(len(set(value)) == len(value), f"{name}={value!r} names an item twice", name)
+            continue
+        need(value in allowed, f"{name}={value!r}; allowed: {', '.join(allowed)}")
     need(
         bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", v.device.strip().lower())),
         f"device={v.device!r}; allowed: auto, cpu, cuda, cuda:N",

@@ -60,6 +60,26 @@ class BasalGangliaConfig:
         0.1, "rate of the per-context critic whose value is subtracted from an option's global RPE", UNIT
     )
     actor_units: int = setting(64, "hidden width of each learned actor module", WIDTH)
+    actor_noise_correlation: float = setting(
+        0.0,
+        "AR(1) coefficient ρ of a learned actor's exploration noise within an option, "
+        "ε_t = ρ ε_{t−1} + √(1−ρ²) η_t, ε fresh at each option start: 0 white noise, 1 one sample held "
+        "for the whole option (temporally extended exploration)",
+        UNIT,
+    )
+    actor_senses: list = setting(
+        [],
+        "observation keys the learned actors read directly beside the latent (symlog, flattened), e.g. "
+        "[touch, proprio, scent]: the whisker-to-motor shortcut a brainstem gives; [] the latent only",
+        choices=("touch", "proprio", "scent"),
+        max_items=3,
+    )
+    actor_epochs: int = setting(
+        1, "passes of each actor's policy-gradient step over its rollout (>1: PPO's clipped ratio)", Range(1, 64)
+    )
+    actor_clip: float = setting(
+        0.2, "PPO clip ε of the ratio π/π_old when actor_epochs > 1 (Schulman et al. 2017)", Range(0, 10)
+    )
     actor_lr: float = setting(3e-4, "Adam learning rate of the actor modules", Range(0, 1, lo_open=True))
     entropy_coef: float = setting(1e-3, "entropy bonus of the actors", Range(0, 1000))
     strength_rate: float = setting(0.1, "rate of the strength average when a module is selected", UNIT)

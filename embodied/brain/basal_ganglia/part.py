@@ -9,7 +9,13 @@ RPE vector ``δ_t`` and the tonic signals:
            ``Σ_c w_c δ̄_c`` (one currency for choosing between modules; ``pathways.py``)
 * select   a new module is drawn in the latent's striatal context (an LSH of ``f_t``), Go/NoGo
            tilted by tonic modulation and sharpened by a low temperature (OpAL, ``selection.py``)
-* act      each module proposes for the envs it controls; the forward drive is scaled by vigour
+* act      each module proposes for the envs it controls; the forward drive is scaled by vigour.
+           A learned actor's exploration noise may be held across its option,
+           ``ε_t = ρ ε_{t−1} + √(1−ρ²) η_t`` (ε fresh at the option's start; ρ =
+           ``actor_noise_correlation``): a motor program that commits to a direction for a while
+           instead of jittering, as in temporally extended ε-greedy (Dabney et al. 2021) and
+           state-dependent exploration held for n steps (gSDE, Raffin et al. 2022). White noise
+           (ρ = 0) averages to a random walk that stays near where it started.
 
 :meth:`BasalGanglia.learn` is the learned actors' policy gradient on their own steps,
 ``−log π(a|f) · Â − β_H H[π]`` with ``Â`` the critics' advantage routed by the module's kind
@@ -29,6 +35,18 @@ from embodied.brain.basal_ganglia.pathways import PathwayPopulation
 from embodied.brain.rng import generator_state, set_generator_state
 
 
+def actor_sense_dim(senses: list[str], observation_space) -> int:
+    """Numbers the learned actors read besides the latent: the flattened sizes of ``senses``."""
+    if not senses:
+        return 0
+    if observation_space is None:
+        raise ValueError("actor_senses needs the observation space (the sizes of the senses)")
+    missing = [k for k in senses if k not in observation_space.spaces]
+    if missing:
+        raise ValueError(f"actor_senses names {missing[0]!r}, which the observation does not have")
+    return int(sum(np.prod(observation_space.spaces[k].shape) for k in senses))
+
+
 class BasalGanglia:
     """The pathway population and each env's option (``brain.basal_ganglia``)."""
 
@@ -41,11 +59,16 @@ class BasalGanglia:
         rng: np.random.Generator,
         num_envs: int,
         device,
+        observation_space=None,
     ) -> None:
         self.cfg, self.device, self.rng = cfg, device, rng
         self.channel_weights, self.channels = dict(channel_weights), list(channels)
         scalar = self.channels == ["total"]
-        self.population = PathwayPopulation(feature_dim, cfg, rng, device, scalar=scalar)
+        self.sense_dim = actor_sense_dim(cfg.actor_senses, observation_space)
+        self.population = PathwayPopulation(
+            feature_dim, cfg, rng, device, scalar=scalar, actor_input_dim=feature_dim + self.sense_dim
+        )
+        self.actor_input: np.ndarray | None = None  # the last step's actor input (latent ⊕ senses)
         self.nan_skips = 0
         self.step_count = 0  # env steps seen while learning (all envs): module ages and event times
         self.reset(num_envs)
@@ -59,6 +82,8 @@ class BasalGanglia:
         self.option_rpe = [defaultdict(float) for _ in range(num_envs)]
         self.option_len = np.zeros(num_envs, np.int64)
         self.t_in_episode = np.zeros(num_envs, np.int64)
+        self.noise = np.zeros((num_envs, 3))  # each env's actor exploration noise ε (held options)
+        self.noise_fresh = np.ones(num_envs, bool)  # an option starts: draw ε anew
 
     # ------------------------------------------------------------------ options
     def end_episode(self, learn: bool) -> None:
@@ -96,11 +121,26 @@ class BasalGanglia:
                 self.module[b] = self.population.choose(contexts[b], modulation[b], temperature[b])
                 self.option_context[b] = contexts[b]
                 self.option_left[b] = self.cfg.option_steps
+                self.noise_fresh[b] = True
             self.option_left[b] -= 1
-        actions, raw = self._act(obs, features, is_first, vigour)
+        self.actor_input = self._actor_input(obs, features)
+        actions, raw = self._act(obs, self.actor_input, is_first, vigour)
         if learn:
             self.step_count += self.num_envs
         return actions, raw
+
+    @property
+    def reads_senses(self) -> bool:
+        return bool(self.cfg.actor_senses)
+
+    def _actor_input(self, obs: dict, features: np.ndarray) -> np.ndarray:
+        """The learned actors' input: the latent features, then ``symlog`` of each sense in
+        ``actor_senses`` flattened per env (the rat's own whiskers, body and nose; no simulator state)."""
+        if not self.reads_senses:
+            return features
+        senses = [np.asarray(obs[k], np.float32).reshape(self.num_envs, -1) for k in self.cfg.actor_senses]
+        senses = [np.sign(x) * np.log1p(np.abs(x)) for x in senses]
+        return np.concatenate([np.asarray(features, np.float32), *senses], axis=-1)
 
     def _act(self, obs: dict, features: np.ndarray, is_first: np.ndarray, vigour: np.ndarray):
         """Each module proposes for the envs it controls; vigour scales the forward drive."""
@@ -114,10 +154,24 @@ class BasalGanglia:
                 {k: np.asarray(v)[rows] for k, v in obs.items()},
                 features[rows],
                 self.t_in_episode[rows].astype(np.float64),
+                noise=self._held_noise(name, rows),
             )
             actions[rows], raw[rows] = a, r
+        self.noise_fresh[:] = False
         actions[:, 0] = np.where(actions[:, 0] > 0, actions[:, 0] * vigour, actions[:, 0])
         return actions, raw
+
+    def _held_noise(self, name: str, rows: np.ndarray) -> np.ndarray | None:
+        """ε for a learned actor's rows under ``actor_noise_correlation`` ρ > 0 (None: the
+        population draws white noise, ρ = 0)."""
+        rho = self.cfg.actor_noise_correlation
+        if rho <= 0 or self.population.modules[name].actor is None:
+            return None
+        eta = self.rng.standard_normal((len(rows), 3))
+        held = rho * self.noise[rows] + math.sqrt(max(1.0 - rho * rho, 0.0)) * eta
+        eps = np.where(self.noise_fresh[rows, None], eta, held)
+        self.noise[rows] = eps
+        return eps
 
     def plasticity_tick(self, n_steps: int) -> None:
         """Structural plasticity after ``n_steps`` steps per env (decay, prune, spawn)."""
@@ -142,7 +196,8 @@ class BasalGanglia:
                     routed[t, b] = self.population.route(name, dict(zip(self.channels, advantage[t, b])))
         scale = routed[mask > 0].std() + 1e-6 if (mask > 0).sum() > 1 else 1.0
         routed = routed / scale
-        features = torch.as_tensor(np.stack([r["features"] for r in records[:-1]]), device=self.device)
+        key = "actor_input" if self.reads_senses else "features"
+        features = torch.as_tensor(np.stack([r[key] for r in records[:-1]]), device=self.device)
         raw = np.stack([r["raw"] for r in records[:-1]])
         losses = []
         for name, module in self.population.actors().items():
@@ -156,23 +211,43 @@ class BasalGanglia:
         return {"actor": float(np.mean(losses))} if losses else {}
 
     def _actor_step(self, module, features, raw, routed, acted) -> float | None:
-        """One guarded Adam step of a module's actor; None (and a skip counted) if not finite."""
+        """``actor_epochs`` guarded Adam steps of a module's actor on its rows; the loss of the
+        first, or None (and a skip counted) if it was not finite.
+
+        One epoch is the plain policy gradient ``−log π(a|f) Â − β_H H``. More epochs reuse the
+        rollout with PPO's clipped surrogate ``−min(ρ Â, clip(ρ, 1 ± ε) Â)``, ``ρ = π/π_old``
+        (Schulman et al. 2017): π_old is the policy that acted, since actors change only here."""
         a = torch.as_tensor(raw[acted], device=self.device)
         adv = torch.as_tensor(routed[acted], device=self.device)
-        logp, entropy = module.actor.log_prob(features, a)
-        loss = -(logp * adv).mean() - self.cfg.entropy_coef * entropy.mean()
+        epochs, clip = self.cfg.actor_epochs, self.cfg.actor_clip
+        old_logp, first = None, None
+        for _ in range(epochs):
+            logp, entropy = module.actor.log_prob(features, a)
+            if epochs == 1:
+                surrogate = logp * adv
+            else:
+                old_logp = logp.detach() if old_logp is None else old_logp
+                ratio = torch.exp(logp - old_logp)
+                surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
+            loss = -surrogate.mean() - self.cfg.entropy_coef * entropy.mean()
+            if not self._guarded_update(module, loss):
+                return first
+            first = float(loss.detach()) if first is None else first
+        return first
+
+    def _guarded_update(self, module, loss: torch.Tensor) -> bool:
         module.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             self.nan_skips += 1
-            return None
+            return False
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(module.actor.parameters(), 10.0)
         if not math.isfinite(float(norm)):
             module.optimizer.zero_grad(set_to_none=True)
             self.nan_skips += 1
-            return None
+            return False
         module.optimizer.step()
-        return float(loss.detach())
+        return True
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:

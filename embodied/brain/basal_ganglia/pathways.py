@@ -142,7 +142,9 @@ def starting_modules(cfg: BasalGangliaConfig) -> list[str]:
 class PathwayPopulation:
     """The module population, its Go/NoGo selector and its births and prunes, built from the
     ``brain.basal_ganglia`` section (starting modules, routing, context bits, selector and actor
-    knobs, plasticity). ``scalar``: one scalar RPE reaches every module as is (no routing)."""
+    knobs, plasticity). ``scalar``: one scalar RPE reaches every module as is (no routing).
+    Contexts hash the latent (``feature_dim``); actors read ``actor_input_dim`` numbers (the latent,
+    then any senses of ``actor_senses``)."""
 
     def __init__(
         self,
@@ -151,8 +153,10 @@ class PathwayPopulation:
         rng: np.random.Generator,
         device="cpu",
         scalar: bool = False,
+        actor_input_dim: int | None = None,
     ):
         self.feature_dim, self.routing, self.rng, self.device = feature_dim, cfg.routing, rng, device
+        self.actor_input_dim = feature_dim if actor_input_dim is None else actor_input_dim  # latent (⊕ senses)
         self.plasticity = PlasticityConfig.from_config(cfg)
         self.actor_units, self.actor_lr, self.scalar = cfg.actor_units, cfg.actor_lr, scalar
         self.beta = cfg.selector_beta
@@ -182,7 +186,7 @@ class PathwayPopulation:
         if kind in REFLEX_KINDS:
             module.reflex = make_program(base, parent.reflex.params if parent else None)
         else:
-            module.actor = GaussianActor(self.feature_dim, self.actor_units).to(self.device)
+            module.actor = GaussianActor(self.actor_input_dim, self.actor_units).to(self.device)
             if parent is not None:
                 module.actor.load_state_dict(parent.actor.state_dict())
             module.optimizer = torch.optim.Adam(module.actor.parameters(), lr=self.actor_lr, eps=1e-6)
@@ -223,15 +227,20 @@ class PathwayPopulation:
         return float(sum(weights.get(c, 0.0) * float(v) for c, v in channel_rpe.items()))
 
     # -- acting ------------------------------------------------------------------------------
-    def act(self, name: str, obs: dict, features: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Actions ``[n, 3]`` of module ``name`` for n rows, and the raw Gaussian samples (actors)."""
+    def act(
+        self, name: str, obs: dict, features: np.ndarray, t: np.ndarray, noise: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Actions ``[n, 3]`` of module ``name`` for n rows, and the raw Gaussian samples (actors):
+        ``raw = μ(f) + σ ⊙ ε`` with ε the given standard-normal ``noise [n, 3]`` (fresh white
+        noise when None)."""
         module = self.modules[name]
         if module.reflex is not None:
             action = module.reflex.act(obs, t, self.rng)
             return action, action.copy()
         with torch.no_grad():
             mean, std = module.actor(torch.as_tensor(features, dtype=torch.float32, device=self.device))
-        raw = mean.cpu().numpy() + std.cpu().numpy() * self.rng.standard_normal(mean.shape)
+        eps = self.rng.standard_normal(mean.shape) if noise is None else noise
+        raw = mean.cpu().numpy() + std.cpu().numpy() * eps
         return np.clip(raw, -1, 1).astype(np.float32), raw.astype(np.float32)
 
     # -- learning ----------------------------------------------------------------------------
@@ -349,7 +358,7 @@ class PathwayPopulation:
             if entry["reflex"] is not None:
                 m.reflex = make_program(base_name(m.name), entry["reflex"])
             else:
-                m.actor = GaussianActor(self.feature_dim, self.actor_units).to(self.device)
+                m.actor = GaussianActor(self.actor_input_dim, self.actor_units).to(self.device)
                 m.actor.load_state_dict(entry["actor"])
                 m.optimizer = torch.optim.Adam(m.actor.parameters(), lr=self.actor_lr, eps=1e-6)
                 if entry["optimizer"] is not None:

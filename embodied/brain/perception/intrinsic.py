@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from embodied.brain.nets import mlp
+from embodied.brain.perception.place import CONTROL_PERIOD, PathIntegrator, PlaceMemory
 from embodied.brain.perception.rssm import LatentState
 from embodied.brain.perception.world_model import WorldModel
 
@@ -47,6 +48,9 @@ class IntrinsicConfig:
     embedding_smoothing: float = (
         0.95  # EMA factor of the episodic embedding over steps (~20-step memory): averages out flicker
     )
+    episodic_space: str = "latent"  # what the episodic memory stores: "latent" views, or "place" (place.py)
+    place_field: float = 0.1  # side of a place field in metres (episodic_space="place"; maze cells are 0.3)
+    path_integration_dt: float = CONTROL_PERIOD  # the body's control period: the Δt of dead reckoning
     novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
     coherence_units: int = 128  # width of the cross-sense predictors
     scale_decay: float = 0.9999  # EMA decay of each channel's running mean square (~10,000 steps: a dull stretch does not re-inflate itself)
@@ -74,6 +78,10 @@ class IntrinsicConfig:
             raise ValueError(
                 f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)"
             )
+        if self.episodic_space not in ("latent", "place"):
+            raise ValueError(f"IntrinsicConfig.episodic_space={self.episodic_space!r}; allowed: latent, place")
+        if not (self.place_field > 0 and self.path_integration_dt > 0):
+            raise ValueError("IntrinsicConfig.place_field and path_integration_dt must be > 0")
         if self.novelty_max_modulator < 1:
             raise ValueError(f"IntrinsicConfig.novelty_max_modulator={self.novelty_max_modulator} must be >= 1")
         return self
@@ -157,6 +165,7 @@ class _Streams:
     lagged: LatentState | None
     memory: EpisodicMemory
     smoothed: torch.Tensor | None
+    place: tuple[PathIntegrator, PlaceMemory] | None = None  # episodic_space="place"
 
 
 class IntrinsicRewards(nn.Module):
@@ -164,6 +173,8 @@ class IntrinsicRewards(nn.Module):
         super().__init__()
         self.config = cfg = (config or IntrinsicConfig()).validated()
         self.wm = [world_model]  # a list: not registered as a submodule (its weights are not ours)
+        if cfg.episodic_space == "place" and "proprio" not in world_model.keys:
+            raise ValueError("episodic_space='place' integrates the proprio sense, which the world model does not read")
         self.lagged = world_model.copy_frozen()
         wm, device = world_model, world_model.device
         feat, act = wm.feature_dim, wm.action_dim
@@ -197,10 +208,15 @@ class IntrinsicRewards(nn.Module):
         self.streams = self._new_streams(num_envs)
 
     def _new_streams(self, num_envs: int) -> _Streams:
+        cfg = self.config
+        place = None
+        if cfg.episodic_space == "place":
+            place = (PathIntegrator(num_envs, cfg.path_integration_dt), PlaceMemory(num_envs, cfg.place_field))
         return _Streams(
             None,
-            EpisodicMemory(num_envs, self.config.episodic_capacity, self.latent_dim, self.world_model.device),
+            EpisodicMemory(num_envs, cfg.episodic_capacity, self.latent_dim, self.world_model.device),
             None,
+            place,
         )
 
     # ------------------------------------------------------------------ the three signals
@@ -303,6 +319,16 @@ class IntrinsicRewards(nn.Module):
         streams.memory.add(streams.smoothed)
         return torch.where(is_first, torch.zeros_like(distance), distance)
 
+    def place_novelty(self, streams: _Streams, proprio, is_first: torch.Tensor) -> torch.Tensor:
+        """Episodic novelty of the place (``episodic_space="place"``): ``1/√n`` visits of the
+        path-integrated place field this episode (``place.py``); 0 at an episode's first step."""
+        integrator, memory = streams.place
+        first = is_first.cpu().numpy()
+        proprio = proprio.cpu().numpy() if isinstance(proprio, torch.Tensor) else np.asarray(proprio)
+        bonus = memory.visit(integrator.step(proprio, first), first)
+        bonus = torch.as_tensor(bonus, device=is_first.device)
+        return torch.where(is_first, torch.zeros_like(bonus), bonus)
+
     # ------------------------------------------------------------------ per step
     @torch.no_grad()
     def _compute(
@@ -332,7 +358,10 @@ class IntrinsicRewards(nn.Module):
             dis = self.disagreement(state_before.features, action_prev)
         ps = torch.where(is_first, torch.zeros_like(ps), ps)
         dis = torch.where(is_first, torch.zeros_like(dis), dis)
-        episodic = self.episodic_novelty(streams, self._posterior_probs(state_after.deter, embeds), is_first)
+        if streams.place is None:
+            episodic = self.episodic_novelty(streams, self._posterior_probs(state_after.deter, embeds), is_first)
+        else:
+            episodic = self.place_novelty(streams, obs["proprio"], is_first)
         coherence = self.coherence(state_after.deter, embeds)
         return {"prediction_success": ps, "disagreement": dis, "episodic": episodic, "coherence": coherence}
 

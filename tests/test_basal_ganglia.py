@@ -211,3 +211,18 @@ def test_actors_that_read_the_senses_see_the_whiskers_beside_the_latent():
             "cpu",
             observation_space=space,
         )
+
+
+def test_centred_advantages_ignore_an_offset_common_to_the_whole_rollout():
+    """actor_advantage_centring: a constant advantage (a lagging critic's common offset) moves no
+    weight of the actor's mean network (only the entropy bonus reaches log σ); uncentred, it does."""
+    moved = {}
+    for centring in (True, False):
+        part = basal_ganglia(["explorer"], num_envs=2, actor_advantage_centring=centring, actor_lr=1e-2)
+        records = rollout(part, steps=9)
+        net = next(iter(part.population.actors().values())).actor.net
+        before = [p.detach().clone() for p in net.parameters()]
+        advantage = np.full((8, 2, len(CHANNELS)), 0.7, np.float32)
+        part.learn(records, advantage, np.ones((8, 2), np.float32))
+        moved[centring] = max(float((p - b).abs().max()) for p, b in zip(net.parameters(), before))
+    assert moved[True] == 0.0 and moved[False] > 1e-4

@@ -80,6 +80,9 @@ class BasalGangliaConfig:
     actor_clip: float = setting(
         0.2, "PPO clip ε of the ratio π/π_old when actor_epochs > 1 (Schulman et al. 2017)", Range(0, 10)
     )
+    actor_advantage_centring: bool = setting(
+        False, "subtract the rollout's mean routed advantage before the actors' step (PPO's normalisation)"
+    )
     actor_lr: float = setting(3e-4, "Adam learning rate of the actor modules", Range(0, 1, lo_open=True))
     entropy_coef: float = setting(1e-3, "entropy bonus of the actors", Range(0, 1000))
     strength_rate: float = setting(0.1, "rate of the strength average when a module is selected", UNIT)

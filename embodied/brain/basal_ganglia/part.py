@@ -19,7 +19,9 @@ RPE vector ``δ_t`` and the tonic signals:
 
 :meth:`BasalGanglia.learn` is the learned actors' policy gradient on their own steps,
 ``−log π(a|f) · Â − β_H H[π]`` with ``Â`` the critics' advantage routed by the module's kind
-(``Σ_c routing[kind][c] (G^λ_c − V_c)``) and divided by its standard deviation over the rollout.
+(``Σ_c routing[kind][c] (G^λ_c − V_c)``) and divided by its standard deviation over the rollout
+(with ``actor_advantage_centring``, minus its mean first: PPO's advantage normalisation; a lagging
+critic's common offset otherwise random-walks the actors' means into saturation).
 """
 
 from __future__ import annotations
@@ -195,6 +197,8 @@ class BasalGanglia:
                 if name is not None:
                     routed[t, b] = self.population.route(name, dict(zip(self.channels, advantage[t, b])))
         scale = routed[mask > 0].std() + 1e-6 if (mask > 0).sum() > 1 else 1.0
+        if self.cfg.actor_advantage_centring and (mask > 0).sum() > 1:
+            routed = routed - routed[mask > 0].mean()  # a common offset only adds variance to the gradient
         routed = routed / scale
         key = "actor_input" if self.reads_senses else "features"
         features = torch.as_tensor(np.stack([r[key] for r in records[:-1]]), device=self.device)

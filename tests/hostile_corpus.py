@@ -1207,6 +1207,44 @@ _cli_clear(
     r"procedural:8x8.*width 8",
 )
 _cli_clear("eval --threads -1", lambda ctx: _eval(ctx, "--policy", "random", "--threads", "-1"), r"--threads")
+_cli_clear(
+    "eval --batch 0", lambda ctx: _eval(ctx, "--policy", "random", "--batch", "0"), r"--batch 0: allowed 1\.\.64"
+)
+_cli_clear(
+    "eval --batch 65", lambda ctx: _eval(ctx, "--policy", "random", "--batch", "65"), r"--batch 65: allowed 1\.\.64"
+)
+_cli_clear("eval --batch two", lambda ctx: _eval(ctx, "--policy", "random", "--batch", "two"), r"--batch.*'two'")
+_cli_clear(
+    "eval --policy an unknown reflex",
+    lambda ctx: _eval(ctx, "--policy", "reflex:nope"),
+    r"--policy.*'reflex:nope'.*reflex:wall_follow_left",
+)
+
+
+def _sweep_spec(ctx, references, condition="full") -> list[str]:
+    """``embodied sweep`` on a one-trial spec whose ``references`` key is ``references`` (checked before Ray)."""
+    spec = {"seeds": [0], "conditions": {condition: []}, "eval": {"mazes": 1, "episode_steps": 5}}
+    return ["sweep", ctx.write("spec.json", json.dumps({**spec, "references": references})), "--out", str(ctx.tmp)]
+
+
+_cli_clear(
+    "sweep spec with an unknown reference policy",
+    lambda ctx: _sweep_spec(ctx, ["random", "reflex:nope"]),
+    r"spec\.json: key 'references\[1\]' = 'reflex:nope' is not a reference policy; allowed: random, wander",
+    category="config file",
+)
+_cli_clear(
+    "sweep spec with references as a string",
+    lambda ctx: _sweep_spec(ctx, "random,wander"),
+    r"spec\.json: key 'references' must be a list of policy names",
+    category="config file",
+)
+_cli_clear(
+    "sweep spec with a condition named like a reference",
+    lambda ctx: _sweep_spec(ctx, ["random", "wander"], condition="wander"),
+    r"spec\.json: key 'references\[1\]' = 'wander' is also a condition's name",
+    category="config file",
+)
 
 
 def _record(ctx, *extra):

@@ -100,3 +100,47 @@ def test_ppo_missing_gives_a_clear_message(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(SystemExit, match="pip install"):
         _script("ppo_baseline").require_sb3()
+
+
+def _side_contacts(make_env, policy_name, steps=300, maze=10_000):
+    """Steps on which the left whiskers touch more than the right ones, and the other way round, over a
+    run of the named reference policy (made as `embodied eval` makes it) on a looped 7x7 maze."""
+    env = make_env(world="procedural:7x7:loops=0.3", vision_size=16, max_episode_steps=steps)
+    policy = policy_factory(policy_name)[0](env, maze)
+    obs, _ = env.reset(seed=maze)
+    policy.reset()
+    left = right = 0
+    for _ in range(steps):
+        action, _ = policy.act(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        nearest_left, nearest_right = obs["touch"][:8].max(), obs["touch"][8:16].max()
+        left, right = left + int(nearest_left > nearest_right), right + int(nearest_right > nearest_left)
+        if terminated or truncated:
+            break
+    return left, right, info["coverage"]
+
+
+def test_a_single_reflex_alone_keeps_its_wall_on_its_side(make_env):
+    """reflex:wall_follow_left hugs the wall on its left (measured 289 left-heavy steps to 11 right-heavy over
+    300 steps); reflex:wall_follow_right mirrors it on the same maze, and reflex:forward (the wanderer's program,
+    turning away from either side) has no side (128 to 167)."""
+    left, right, _ = _side_contacts(make_env, "reflex:wall_follow_left")
+    assert left >= 4 * right and left > 150, (left, right)
+    left, right, _ = _side_contacts(make_env, "reflex:wall_follow_right")
+    assert right >= 4 * left and right > 150, (left, right)
+    forward, wander = _side_contacts(make_env, "reflex:forward"), _side_contacts(make_env, "wander")
+    assert forward == wander  # the same program, preset and generator under two names
+    assert max(forward[:2]) < 2 * min(forward[:2]), forward
+
+
+def test_eval_takes_a_reflex_policy_and_refuses_an_unknown_one_in_one_line(capsys):
+    argv = ["eval", "--policy", "reflex:wall_follow_left", "--seeds", "2", "--episode-steps", "20", "--no-progress"]
+    assert cli_main(argv) == 0
+    assert "evaluating reflex:wall_follow_left" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:  # argparse's own error: usage, then one line, exit 2
+        cli_main(["eval", "--policy", "reflex:nope", "--seeds", "1"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--policy" in err and "'reflex:nope'" in err and "reflex:wall_follow_left" in err, err
+    with pytest.raises(ValueError, match=r"unknown reflex policy 'reflex:nope'; allowed: reflex:forward"):
+        policy_factory("reflex:nope")

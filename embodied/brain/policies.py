@@ -1,6 +1,6 @@
 """Reference policies that need no learning: baselines, data collection and demos.
 
-Both read only the observation (the one hard rule), never privileged state. The env loops step
+All read only the observation (the one hard rule), never privileged state. The env loops step
 them through ``embodied.driver.Driver``, which also passes the reward to a policy that listens
 (``observe_reward``). :class:`PolicyStack` puts single-env policies side by side for envs that are
 stepped together.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .basal_ganglia.reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram
+from .basal_ganglia.reflexes import REFLEX_PRESETS, ChemotaxisProgram, WallFollowProgram, WanderProgram, make_program
 
 
 class RandomPolicy:
@@ -64,6 +64,23 @@ class WallFollowPolicy(_ReflexPolicy):
         super().__init__(WallFollowProgram(REFLEX_PRESETS[f"wall_follow_{side}"]), seed)
 
 
+class ReflexPolicy(_ReflexPolicy):
+    """One innate reflex module alone, by its base name (a key of ``reflexes.REFLEX_PRESETS``: ``forward``,
+    ``turn_left``, ``wall_follow_left``, ``chemotaxis``, ...): the program the brain's pathway of that name
+    starts with (``reflexes.make_program``), with its innate parameters, and nothing else: no world model,
+    no selection, no learning. ``reset`` builds the program afresh (chemotaxis keeps the last odour level)."""
+
+    def __init__(self, reflex: str, seed: int | None = None):
+        if reflex not in REFLEX_PRESETS:
+            raise ValueError(f"unknown reflex {reflex!r}; allowed: {', '.join(REFLEX_PRESETS)}")
+        self.reflex = reflex
+        super().__init__(make_program(reflex), seed)
+
+    def reset(self, num_envs: int = 1) -> None:
+        self.program = make_program(self.reflex)
+        super().reset(num_envs)
+
+
 class PolicyStack:
     """Single-env policies side by side as one batched policy for envs stepped together (``reset()``,
     ``act(obs (B, ...))``, ``observe_reward((B,))``; every env starts together, none restarts alone):
@@ -98,14 +115,20 @@ class PolicyStack:
                 listen(float(r))
 
 
-#: reference policies by name (what ``--policy`` accepts across the commands)
-REFERENCE_POLICIES = ("random", "wander")
+#: ``reflex:<name>``: one innate reflex module alone (:class:`ReflexPolicy`), for each reflex the brain knows
+REFLEX_PREFIX = "reflex:"
+REFLEX_POLICIES = tuple(f"{REFLEX_PREFIX}{reflex}" for reflex in REFLEX_PRESETS)
+#: reference policies by name (what ``--policy`` accepts across the commands); ``wander`` is
+#: ``reflex:forward`` under its older name (the same program, preset and generator: the same actions)
+REFERENCE_POLICIES = ("random", "wander", *REFLEX_POLICIES)
 
 
 def make_reference_policy(name: str, action_space, seed: int | None = None):
-    """``random`` or ``wander`` by name; an unknown name is an error listing the allowed ones."""
+    """``random``, ``wander`` or ``reflex:<name>`` by name; an unknown name is an error listing the allowed ones."""
     if name == "random":
         return RandomPolicy(action_space, seed)
     if name == "wander":
         return WanderPolicy(seed)
+    if name in REFLEX_POLICIES:
+        return ReflexPolicy(name[len(REFLEX_PREFIX) :], seed)
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(REFERENCE_POLICIES)}")

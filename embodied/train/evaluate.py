@@ -40,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 from .. import ENV_ID
+from ..brain.policies import REFERENCE_POLICIES
 from ..driver import Driver
 from ..stats import bootstrap_ci
 
@@ -424,6 +425,12 @@ def write_json(path, data) -> None:
 
 
 # ---- policies by name --------------------------------------------------------------------
+#: privileged baselines that read the map (evaluation only)
+ORACLES = ("forage-oracle", "dfs-oracle")
+#: the names ``policy_factory`` takes besides a checkpoint path, reflexes aside (for its error message)
+POLICY_NAMES = ("random", "wander", *ORACLES)
+
+
 @dataclass
 class PolicyMaker:
     """How :func:`evaluate_policy` gets a policy: ``one(env, seed)`` for one maze (a single-env
@@ -446,21 +453,24 @@ def _stacked(one: Callable) -> Callable:
 
 
 def policy_factory(spec: str, device: str = "cpu") -> tuple[PolicyMaker, dict]:
-    """``random``, ``wander``, ``oracle`` (privileged; forage or dfs by task) or a checkpoint path.
+    """A reference policy (``random``, ``wander``, ``reflex:<name>``: one innate reflex alone), an
+    oracle (``forage-oracle``, ``dfs-oracle``: privileged) or a checkpoint path.
 
     Returns (a :class:`PolicyMaker`, env kwargs read from the checkpoint's run folder). Every maze
     or batch of mazes gets a fresh policy: a reference policy seeded by the maze seed, an oracle
     bound to its env, an agent loaded afresh from the checkpoint (its tonic level and selection
     generator as saved, whatever the mazes before did), acting without the predicted frame."""
-    from ..brain.policies import REFERENCE_POLICIES, make_reference_policy
+    from ..brain.policies import REFERENCE_POLICIES, REFLEX_POLICIES, REFLEX_PREFIX, make_reference_policy
 
+    if spec.startswith(REFLEX_PREFIX) and spec not in REFERENCE_POLICIES:
+        raise ValueError(f"unknown reflex policy {spec!r}; allowed: {', '.join(REFLEX_POLICIES)}")
     if spec in REFERENCE_POLICIES:
 
         def reference(env, seed):
             return make_reference_policy(spec, env.action_space, seed)
 
         return PolicyMaker(reference, _stacked(reference)), {}
-    if spec in ("forage-oracle", "dfs-oracle"):
+    if spec in ORACLES:
         from ..evaluation.oracles import DFSOracle, ForageOracle
 
         cls = ForageOracle if spec == "forage-oracle" else DFSOracle
@@ -471,7 +481,9 @@ def policy_factory(spec: str, device: str = "cpu") -> tuple[PolicyMaker, dict]:
         return PolicyMaker(oracle, _stacked(oracle)), {}
     path = Path(spec)
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint {spec!r} (and not one of random, wander, forage-oracle, dfs-oracle)")
+        raise FileNotFoundError(
+            f"no checkpoint {spec!r} (and not a policy name: {', '.join(POLICY_NAMES)}; or reflex:<name>)"
+        )
     if path.is_dir():  # a run folder
         path = path / "checkpoints" / "latest.pt"
     from .checkpoint import CheckpointError, load_checkpoint, load_policy
@@ -507,8 +519,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", help="checkpoint .pt or run folder (or use --policy)")
     parser.add_argument(
         "--policy",
-        choices=["random", "wander", "forage-oracle", "dfs-oracle"],
-        help="a reference policy instead of a checkpoint (oracles are privileged baselines)",
+        choices=[*REFERENCE_POLICIES, *ORACLES],
+        metavar="POLICY",
+        help=f"a reference policy instead of a checkpoint: {', '.join(REFERENCE_POLICIES)} (reflex:<name> is one "
+        f"innate reflex alone), or an oracle ({', '.join(ORACLES)}: privileged baselines)",
     )
     parser.add_argument("--world", default=DEFAULT_WORLD, help="layout name, file, or procedural:WxH")
     parser.add_argument("--task", default="explore", choices=["explore", "forage"])

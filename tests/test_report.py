@@ -2,21 +2,24 @@
 
 The results folder is built without Ray or training: two reference policies (random, wander)
 stand in for two trained conditions, evaluated for real on the same held-out mazes by
-``evaluate_policy`` and aggregated by the sweep's own ``write_results``.
+``evaluate_policy`` and aggregated by the sweep's own ``write_results``, beside two of the sweep's
+references (single innate reflexes) evaluated as ``embodied sweep`` evaluates them.
 """
 
 import json
+import re
 
 import pytest
 
 from embodied.brain.policies import make_reference_policy
 from embodied.cli import main
 from embodied.experiments.grid import load_spec
-from embodied.experiments.report import END, START
+from embodied.experiments.report import END, LABELS, START
 from embodied.experiments.sweep import write_results
-from embodied.train.evaluate import evaluate_policy
+from embodied.train.evaluate import evaluate_policy, policy_factory
 
 MAZES, STEPS = [10000, 10001], 40
+REFERENCES = ["reflex:wall_follow_left", "reflex:turn_left"]
 STAMP = {"commit": "abc1234def5678", "dirty": False, "date": "2026-01-02T03:04:05Z"}
 
 
@@ -31,6 +34,7 @@ def results_dir(tmp_path_factory):
                 "conditions": {"random": [], "wander": []},
                 "seeds": [0, 1],
                 "eval": {"mazes": len(MAZES), "episode_steps": STEPS},
+                "references": REFERENCES,
             }
         )
     )
@@ -43,8 +47,16 @@ def results_dir(tmp_path_factory):
 
         result = evaluate_policy(make, spec.eval.world, spec.eval.task, MAZES, STEPS)
         records[trial.key] = {"result": result, "checkpoint_step": 0, **STAMP}
+    references = {
+        name: {
+            "result": evaluate_policy(policy_factory(name)[0], spec.eval.world, spec.eval.task, MAZES, STEPS),
+            **STAMP,
+        }
+        for name in REFERENCES
+    }
     out = folder / "out"
-    write_results(spec, out, records, [], {"eval": {**spec.eval.as_dict(), "episode_steps_used": STEPS}})
+    extra = {"eval": {**spec.eval.as_dict(), "episode_steps_used": STEPS}}
+    write_results(spec, out, records, [], extra, references)
     return out
 
 
@@ -76,11 +88,45 @@ def test_the_report_writes_stamped_tables_and_figures_between_markers(results_di
     assert "| `random` | 2 | 2 |" in section and "| baseline |" in section
 
 
+def test_the_report_lists_references_after_the_conditions_and_each_condition_minus_each_reference(
+    results_dir, tmp_path, capsys
+):
+    page = tmp_path / "results.md"
+    assert report(results_dir, page, capsys) == 0
+    section = page.read_text().split(START)[1].split(END)[0]
+    data = json.loads((results_dir / "results.json").read_text())
+    assert "References (untrained policies, marked *ref.*: `reflex:wall_follow_left`, `reflex:turn_left`)" in section
+    assert "Fewer than 5 training seeds" in section  # a reference's single run does not count as seeds
+    for metric in data["metrics"]:
+        digits = {"coverage": 3}.get(metric, 0)
+        table = section.split(f"**{LABELS[metric]}**")[1].split("![")[0]
+        rows = [line for line in table.splitlines() if line.startswith("| `")]
+        assert [row.split("`")[1] for row in rows[:4]] == ["random", "wander", *REFERENCES]  # references last
+        for name in REFERENCES:
+            ci = data["reference_summary"][name]["metrics"][metric]
+            mean = f"{ci['mean']:.{digits}f} [{ci['low']:.{digits}f}, {ci['high']:.{digits}f}]"
+            assert f"| `{name}` (ref.) | — | 2 | {mean} | — |" in rows
+        header = "| condition | − `reflex:wall_follow_left` | − `reflex:turn_left` |"
+        differences = table.split(header)[1]  # the second table: each condition minus each reference
+        for condition in ("random", "wander"):
+            row = next(line for line in differences.splitlines() if line.startswith(f"| `{condition}` | "))
+            cells = row.split("|")[2:-1]
+            assert len(cells) == len(REFERENCES), row
+            for name, cell in zip(REFERENCES, cells):
+                entry = data["paired_references"][condition][name]
+                assert entry["n_pairs"] == 4
+                shown = [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?", cell)]
+                expected = [entry["metrics"][metric][k] for k in ("mean", "low", "high")]
+                assert shown == pytest.approx(expected, abs=0.51 * 10**-digits), (condition, name, cell)
+
+
 def test_the_report_is_byte_identical_on_a_second_run_and_keeps_the_rest_of_the_page(results_dir, tmp_path, capsys):
     page = tmp_path / "results.md"
     page.write_text("# Results\n\nHand-written introduction.\n\n" + START + "\nstale\n" + END + "\n\n## Notes\nkept\n")
     assert report(results_dir, page, capsys) == 0
     first = page.read_bytes()
+    assert "| `reflex:turn_left` (ref.) | — |" in first.decode()  # the references are in what must not change
+    assert "| condition | − `reflex:wall_follow_left` | − `reflex:turn_left` |" in first.decode()
     figures = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "figures").glob("*.png")}
     assert report(results_dir, page, capsys) == 0
     assert page.read_bytes() == first

@@ -1,4 +1,5 @@
-"""`embodied sweep`: a real 2 x 2 grid of tiny trainings on a real local Ray instance, resumed after damage.
+"""`embodied sweep`: a real 2 x 2 grid of tiny trainings on a real local Ray instance, resumed after damage,
+with two reference policies (random actions, one innate reflex alone) evaluated on the same held-out mazes.
 
 One Ray instance for the module (started by the command's own starter), one sweep shared by the
 tests; each test that changes folders works on a copy (``shutil.copytree`` keeps mtimes).
@@ -46,8 +47,10 @@ SPEC = {
     "conditions": [{"name": "full", "set": []}, {"name": "no_intrinsic", "set": ["intrinsic=false"]}],
     "seeds": [0, 1],
     "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 2, "episode_steps": 32},
+    "references": ["random", "reflex:wall_follow_left"],
 }
 TRIALS = ["full/seed_0", "full/seed_1", "no_intrinsic/seed_0", "no_intrinsic/seed_1"]
+REFERENCES = {"random": "references/random", "reflex:wall_follow_left": "references/reflex-wall_follow_left"}
 
 
 def write_spec(folder: pathlib.Path, spec: dict, name: str = "spec.json") -> pathlib.Path:
@@ -122,7 +125,12 @@ def test_a_sweep_leaves_run_folders_and_aggregated_results_with_cis(swept, capsy
     assert paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)  # paired by seed x maze
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert {r["kind"] for r in rows} == {"trial", "condition", "paired"} and len(rows) == 4 * 3 + 2 * 3 + 3
+    assert {r["kind"] for r in rows} == {"trial", "condition", "reference", "paired"}
+    assert len(rows) == 4 * 3 + 2 * 3 + 2 * 3 + (1 + 2 * 2) * 3  # trials, conditions, references, paired
+    assert {(r["condition"], r["vs"]) for r in rows if r["kind"] == "paired"} == {
+        ("no_intrinsic", "full"),
+        *((c, ref) for c in ("full", "no_intrinsic") for ref in REFERENCES),
+    }
 
     for key in TRIALS:  # each trial is an ordinary run folder, trained with its condition and seed
         run = out / "trials" / key
@@ -135,6 +143,36 @@ def test_a_sweep_leaves_run_folders_and_aggregated_results_with_cis(swept, capsy
     capsys.readouterr()
     assert main(["eval", str(out / "trials/full/seed_0"), "--seeds", "1", "--episode-steps", "8", "--no-progress"]) == 0
     assert "coverage" in capsys.readouterr().out
+
+
+def test_a_sweep_evaluates_its_references_once_on_the_same_mazes_and_pairs_every_condition_with_them(swept):
+    from embodied.train.evaluate import evaluate_policy, policy_factory
+
+    _, out, log = swept
+    results = json.loads((out / "results.json").read_text())
+    assert results["references"] == list(REFERENCES) and set(results["reference_actions"]) == set(REFERENCES)
+    assert all(action.startswith("evaluated in") for action in results["reference_actions"].values())
+    coverage = {(t["condition"], t["seed"]): t["coverage_per_maze"] for t in results["trials"]}
+    for name, folder in REFERENCES.items():
+        record = json.loads((out / folder / "eval.json").read_text())
+        assert record["reference"] == name and record["commit"] and record["env_kwargs"]["vision_size"] == 16
+        result = record["result"]
+        assert result["seeds"] == [10000, 10001] and result["episode_steps"] == 32
+        # the figures `embodied eval --policy NAME` gives on these mazes with the baseline's body: seeded per maze
+        alone = evaluate_policy(
+            policy_factory(name)[0], "procedural:9x9", "explore", [10000, 10001], 32, env_kwargs={"vision_size": 16}
+        )
+        assert result["coverage"] == alone["coverage"] and result["steps_to_50"] == alone["steps_to_50"]
+        entry = results["reference_summary"][name]
+        assert entry["n_mazes"] == 2 and entry["coverage_per_maze"] == result["coverage"]
+        assert entry["metrics"]["coverage"]["n"] == 2
+        for condition in ("full", "no_intrinsic"):
+            paired = results["paired_references"][condition][name]
+            assert paired["vs"] == name and paired["n_pairs"] == 4 and paired["n_seeds"] == 2
+            diffs = [c - r for s in (0, 1) for c, r in zip(coverage[(condition, s)], result["coverage"])]
+            assert paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)  # seed x maze vs maze
+        assert f"reference {name}" in log
+    assert "full" not in results["reference_summary"] and "random" not in results["summary"]
 
 
 def test_a_rerun_skips_finished_trials_and_resumes_unfinished_ones(swept, tmp_path, capsys):
@@ -161,6 +199,7 @@ def test_a_rerun_skips_finished_trials_and_resumes_unfinished_ones(swept, tmp_pa
         "no_intrinsic/seed_1": "resumed from step 32",
     }
     assert mtimes(out / "trials/full/seed_0") == untouched
+    assert results["reference_actions"] == {name: "finished before" for name in REFERENCES}
     steps = [int(line.split(",")[0]) for line in (killed / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == [32, 64] and (killed / "metrics.csv").read_text().splitlines()[:2] == first_rows
     assert (killed / "checkpoints/latest.pt").is_file() and (killed / "eval.json").is_file()
@@ -187,6 +226,31 @@ def test_a_finished_sweep_reruns_without_ray_and_a_different_spec_is_refused(swe
     assert "\n" not in err and "trial full/seed_0" in err and "different spec" in err, err
 
 
+def test_adding_a_reference_evaluates_only_it_without_ray_and_keeps_every_trial(swept, tmp_path, capsys, monkeypatch):
+    spec, out = copy_of(swept, tmp_path)
+    trials, random_ref = mtimes(out / "trials"), mtimes(out / "references/random")
+    tampered = out / "references/reflex-wall_follow_left/eval.json"  # another evaluation's record: done again
+    tampered.write_text(json.dumps({**json.loads(tampered.read_text()), "fingerprint": "0" * 16}))
+    monkeypatch.setitem(sys.modules, "ray", None)  # every trial is finished: references alone need no Ray
+    added = write_spec(tmp_path, dict(SPEC, references=["random", "reflex:wall_follow_left", "wander"]), "added.json")
+    assert main(["sweep", str(added), "--out", str(out)]) == 0
+    assert "4 finished before, 0 to run" in capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["trial_actions"].values()) == {"finished before"} and mtimes(out / "trials") == trials
+    assert results["reference_actions"]["random"] == "finished before"
+    assert mtimes(out / "references/random") == random_ref
+    assert results["reference_actions"]["wander"].startswith("evaluated")
+    assert results["reference_actions"]["reflex:wall_follow_left"].startswith("evaluated")
+    assert results["references"] == ["random", "reflex:wall_follow_left", "wander"]
+    assert results["paired_references"]["no_intrinsic"]["wander"]["n_pairs"] == 4
+
+    removed = write_spec(tmp_path, dict(SPEC, references=["wander"]), "removed.json")  # and removing one
+    assert main(["sweep", str(removed), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["references"] == ["wander"] and results["reference_actions"] == {"wander": "finished before"}
+    assert set(results["trial_actions"].values()) == {"finished before"} and mtimes(out / "trials") == trials
+
+
 BAD_SPECS = [
     ({"seeds": []}, "key 'seeds' is empty"),
     ({"seeds": "0,1"}, "key 'seeds' must be a list"),
@@ -204,6 +268,14 @@ BAD_SPECS = [
     ({"eval": {"world": "no_such_maze"}}, "key 'eval.world'"),
     ({"set": ["total_steps=-5"]}, "total_steps"),
     ({"config": "missing.json"}, "key 'config' = 'missing.json': no such file"),
+    ({"references": ["random", "reflex:nope"]}, "key 'references[1]' = 'reflex:nope' is not a reference policy"),
+    ({"references": "random"}, "key 'references' must be a list of policy names"),
+    ({"references": ["wander", "wander"]}, "key 'references[1]' = 'wander' is listed twice"),
+    ({"references": ["dfs-oracle"]}, "key 'references[0]' = 'dfs-oracle' is not a reference policy"),
+    (
+        {"conditions": {"random": [], "b": []}, "references": ["random"]},
+        "key 'references[0]' = 'random' is also a condition's name",
+    ),
 ]
 
 

@@ -15,6 +15,15 @@ same training seed and the same maze):
 The flat bootstrap over seed x maze cells treats the cells as independent; cells of one training
 seed share a network, so this interval is narrower than a two-level (seed, then maze) bootstrap
 would be when seeds differ much. docs/experiments.md says so next to the figures.
+
+A reference R (an untrained policy evaluated once per maze: ``random``, ``wander``, ``reflex:<name>``)
+has one value per maze, ``value_R[m]``: its mean and CI are over its |M| mazes, and every trained
+condition C (the baseline too) is compared with it on the mazes both have, each training seed paired
+with the reference's run on the same maze:
+
+    diff_R  = (1 / n) * sum_{s,m} (value_C[s, m] - value_R[m])           n = |S| x |M| pairs
+
+The reference's value on a maze enters once per training seed; the bootstrap resamples the n pairs.
 """
 
 from __future__ import annotations
@@ -41,9 +50,12 @@ def _cells(result: dict, metric: str) -> dict[int, float]:
     return {int(seed): float(value) for seed, value in zip(result["seeds"], result[metric])}
 
 
-def aggregate(conditions, baseline: str, task: str, trials: list[dict]) -> dict:
-    """``trials``: finished trial records ({condition, seed, eval: {result}}). Returns the per-trial
-    figures, the per-condition CIs and the paired differences against ``baseline`` (see the module doc)."""
+def aggregate(conditions, baseline: str, task: str, trials: list[dict], references: dict | None = None) -> dict:
+    """``trials``: finished trial records ({condition, seed, eval: {result}}); ``references``: reference name
+    -> its evaluate_policy result, in the order to report them. Returns the per-trial figures, the
+    per-condition CIs, the paired differences against ``baseline``, and for the references their CIs over
+    mazes (``reference_summary``) and every condition's paired difference against each
+    (``paired_references[condition][reference]``; see the module doc)."""
     metrics = metrics_for(task)
     table: dict[str, dict[str, dict[tuple[int, int], float]]] = {c: {m: {} for m in metrics} for c in conditions}
     per_trial = []
@@ -84,20 +96,48 @@ def aggregate(conditions, baseline: str, task: str, trials: list[dict]) -> dict:
                 for m in metrics
             },
         }
+    reference_summary, paired_references = {}, {condition: {} for condition in conditions}
+    for name, result in (references or {}).items():
+        values = {m: _cells(result, m) for m in metrics}
+        mazes = [int(s) for s in result["seeds"]]
+        reference_summary[name] = {
+            "n_mazes": len(mazes),
+            "mazes": mazes,
+            "metrics": {m: bootstrap_ci([values[m][k] for k in mazes]).as_dict() for m in metrics},
+            **{f"{m}_per_maze": [values[m][k] for k in mazes] for m in metrics},
+        }
+        for condition in conditions:
+            shared = sorted(k for k in table[condition][metrics[0]] if k[1] in values[metrics[0]])
+            paired_references[condition][name] = {
+                "vs": name,
+                "n_pairs": len(shared),
+                "n_seeds": len({seed for seed, _ in shared}),
+                "n_mazes": len({maze for _, maze in shared}),
+                "metrics": {
+                    m: bootstrap_ci([table[condition][m][k] - values[m][k[1]] for k in shared]).as_dict()
+                    if shared
+                    else None
+                    for m in metrics
+                },
+            }
     return {
         "metrics": metrics,
         "better": {m: METRICS[m] for m in metrics},
         "trials": per_trial,
         "summary": summary,
         "paired": paired,
+        "references": list(reference_summary),
+        "reference_summary": reference_summary,
+        "paired_references": paired_references,
     }
 
 
 def results_csv(aggregated: dict) -> str:
-    """Long-format CSV: one row per (kind, condition, seed, metric); kind is trial, condition or paired.
+    """Long-format CSV: one row per (kind, condition, seed, metric); kind is trial, condition, reference or paired.
 
     ``trial`` rows hold the mean over mazes (no interval); ``condition`` rows the mean and CI over
-    seeds x mazes; ``paired`` rows the mean difference against ``vs`` and its CI."""
+    seeds x mazes; ``reference`` rows a reference's mean and CI over mazes; ``paired`` rows the mean
+    difference against ``vs`` (the baseline, then each reference) and its CI."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n"])
@@ -112,7 +152,16 @@ def results_csv(aggregated: dict) -> str:
                 writer.writerow(
                     ["condition", condition, "", "", m, _num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
                 )
-    for condition, entry in aggregated["paired"].items():
+    for name, entry in aggregated.get("reference_summary", {}).items():
+        for m in metrics:
+            ci = entry["metrics"][m]
+            writer.writerow(
+                ["reference", name, "", "", m, _num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
+            )
+    paired = [(condition, entry) for condition, entry in aggregated["paired"].items()]
+    for condition, against in aggregated.get("paired_references", {}).items():
+        paired += [(condition, entry) for entry in against.values()]
+    for condition, entry in paired:
         for m in metrics:
             ci = entry["metrics"][m]
             if ci:

@@ -13,13 +13,17 @@ values, or both crossed), training seeds and one held-out evaluation shared by e
       "baseline": "full",                       # optional; default the first condition
       "seeds": [0, 1, 2, 3, 4],                 # training seeds (or a count n: seeds 0..n-1)
       "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 10,
-               "maze_start": 10000, "episode_steps": "auto"}
+               "maze_start": 10000, "episode_steps": "auto"},
+      "references": ["random", "wander", "reflex:wall_follow_left"]   # optional: untrained policies
     }
 
 ``conditions`` may also be a mapping ``name -> [overrides]`` (the natural TOML table). A trial is
 (condition, seed); its overrides are ``set`` + the condition's + the grid point's + ``seed=<n>``,
 given to :func:`embodied.train.config.load_config` exactly as ``embodied train --set`` would.
 Every trial's config is loaded here, so a typo in the last condition fails before Ray starts.
+``references`` names reference policies (``embodied.brain.policies.REFERENCE_POLICIES``: ``random``,
+``wander``, ``reflex:<name>``) evaluated once per sweep on the same held-out mazes (:class:`Reference`);
+they are not trials and are not in a trial's fingerprint, so adding one keeps every finished trial.
 Errors are :class:`SpecError`: one line naming the file and the key (``conditions[1].set[0]``).
 """
 
@@ -38,7 +42,7 @@ from embodied.errors import UserError
 
 MAX_SPEC_BYTES = 1 << 20
 MAX_TRIALS = 10_000
-TOP_KEYS = ("name", "description", "config", "set", "conditions", "grid", "baseline", "seeds", "eval")
+TOP_KEYS = ("name", "description", "config", "set", "conditions", "grid", "baseline", "seeds", "eval", "references")
 EVAL_KEYS = ("world", "task", "mazes", "maze_start", "episode_steps")
 EVAL_TASKS = ("explore", "forage")  # what embodied.train.evaluate measures
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,=+-]{0,79}")  # a folder name on every filesystem
@@ -64,6 +68,22 @@ class Trial:
     @property
     def relative_dir(self) -> str:
         return f"trials/{self.condition}/seed_{self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A policy that is not trained (``random``, ``wander``, ``reflex:<name>``), evaluated once per sweep on
+    the held-out mazes, each maze with a fresh policy seeded by the maze seed (as ``embodied eval`` does)."""
+
+    name: str
+
+    @property
+    def folder(self) -> str:
+        return self.name.replace(":", "-")  # ``reflex:forward`` -> ``reflex-forward``: no colon in a folder name
+
+    @property
+    def relative_dir(self) -> str:
+        return f"references/{self.folder}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,15 +114,35 @@ class SweepSpec:
     eval: EvalSpec
     trials: tuple[Trial, ...]
     raw: dict  # the spec as read, stamped into results.json
+    references: tuple[Reference, ...] = ()  # in spec order; evaluated once per sweep, not part of any fingerprint
+
+    @property
+    def reference_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.references)
 
     def fingerprint(self, trial: Trial) -> str:
-        """What a finished trial must have been run with to be reused: base config text, overrides, evaluation."""
+        """What a finished trial must have been run with to be reused: base config text, overrides, evaluation
+        (not the references: adding or removing one leaves every trial finished)."""
         base = Path(self.config).read_bytes() if self.config else b""
         blob = json.dumps(
             {
                 "config": hashlib.sha256(base).hexdigest(),
                 "overrides": list(trial.overrides),
                 "eval": self.eval.as_dict(),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def reference_fingerprint(self, reference: Reference, episode_steps: int, env_kwargs: dict) -> str:
+        """What a finished reference must have been evaluated with to be reused: its name, the evaluation,
+        the episode length it ran (``auto`` resolved) and the env settings (the baseline's)."""
+        blob = json.dumps(
+            {
+                "reference": reference.name,
+                "eval": self.eval.as_dict(),
+                "episode_steps": int(episode_steps),
+                "env_kwargs": env_kwargs,
             },
             sort_keys=True,
         )
@@ -262,6 +302,33 @@ def _eval(data: dict, path: Path) -> EvalSpec:
     return EvalSpec(world, task, mazes, start, steps)
 
 
+def _references(data: dict, path: Path, conditions: list[str]) -> tuple[Reference, ...]:
+    """The ``references`` list: known reference policy names, each once, none a condition's name."""
+    from embodied.brain.policies import REFERENCE_POLICIES
+
+    raw = data.get("references", [])
+    if not isinstance(raw, list):
+        raise SpecError(
+            f"{path}: key 'references' must be a list of policy names ({', '.join(REFERENCE_POLICIES)}), "
+            f"got {type(raw).__name__}"
+        )
+    found = []
+    for i, name in enumerate(raw):
+        if name not in REFERENCE_POLICIES:
+            raise SpecError(
+                f"{path}: key 'references[{i}]' = {name!r} is not a reference policy; allowed: "
+                f"{', '.join(REFERENCE_POLICIES)}"
+            )
+        if name in found:
+            raise SpecError(f"{path}: key 'references[{i}]' = {name!r} is listed twice")
+        if name in conditions:
+            raise SpecError(
+                f"{path}: key 'references[{i}]' = {name!r} is also a condition's name; rename the condition"
+            )
+        found.append(name)
+    return tuple(Reference(name) for name in found)
+
+
 def _seeds(data: dict, path: Path) -> tuple[int, ...]:
     if "seeds" not in data:
         raise SpecError(f"{path}: key 'seeds' is missing; give training seeds, e.g. \"seeds\": [0, 1, 2, 3, 4]")
@@ -331,6 +398,7 @@ def load_spec(path) -> SweepSpec:
     baseline = data.get("baseline", names[0])
     if baseline not in names:
         raise SpecError(f"{path}: key 'baseline' = {baseline!r} is not a condition; conditions: {', '.join(names)}")
+    references = _references(data, path, names)
 
     trials = []
     for cond, where, overrides in named:
@@ -362,4 +430,5 @@ def load_spec(path) -> SweepSpec:
         eval=evaluation,
         trials=tuple(trials),
         raw=data,
+        references=references,
     )

@@ -5,8 +5,11 @@
 Reads each folder's ``results.json`` (written by ``embodied sweep``) and writes, between the markers
 :data:`START` and :data:`END` of ``--out``, one section per sweep: what was measured (commit, dates,
 mazes, episode length, seeds), one table per figure (condition, n seeds, n mazes, mean [95% CI],
-paired difference against the baseline [95% CI]) and a PNG bar chart per figure with CI whiskers
-(``embodied.train.evaluate.save_bar_figure``) under ``--figures`` (default ``figures/`` beside the page).
+paired difference against the baseline [95% CI]; the sweep's reference policies after the trained
+conditions, n seeds "—"), where the sweep has references a second table per figure (each trained
+condition minus each reference, paired by seed x maze, [95% CI]), and a PNG bar chart per figure with
+CI whiskers (``embodied.train.evaluate.save_bar_figure``) under ``--figures`` (default ``figures/``
+beside the page).
 
 Text outside the markers is kept: a page without markers gets the section appended at its end, a
 missing page is created. The output depends only on the results files and the arguments (no clock,
@@ -91,6 +94,8 @@ def _figure(data: dict, metric: str, path: Path) -> None:
         points = [v for row in data["trials"] if row["condition"] == condition for v in row[f"{metric}_per_maze"]]
         if data["summary"][condition]["metrics"][metric]:
             bars[condition] = {f"{metric}_ci": data["summary"][condition]["metrics"][metric], metric: points}
+    for name, entry in data.get("reference_summary", {}).items():
+        bars[f"{name} (ref.)"] = {f"{metric}_ci": entry["metrics"][metric], metric: entry[f"{metric}_per_maze"]}
     if not bars:
         return
     tmp = path.with_name(f".{path.name}.render.png")
@@ -125,6 +130,14 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
         lines.append(
             f"**Fewer than {SEED_FLOOR} training seeds per condition: below the project's floor for a claim.**"
         )
+    references = data.get("references") or []
+    if references:
+        lines.append("")
+        lines.append(
+            f"References (untrained policies, marked *ref.*: {', '.join(f'`{r}`' for r in references)}) ran once on "
+            f"each of the same mazes for the same number of steps, each maze with a fresh policy seeded by the maze "
+            f"seed; `reflex:<name>` is that one innate reflex alone, no world model and no learning."
+        )
     failed = data.get("failed") or []
     if failed:
         lines.append("")
@@ -148,6 +161,12 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
                 diff = _ci(data["paired"].get(condition, {}).get("metrics", {}).get(metric), digits, sign=True)
             mean = _ci(entry["metrics"][metric], digits)
             lines.append(f"| `{condition}` | {entry['n_seeds']} | {entry['n_mazes']} | {mean} | {diff} |")
+        for name in references:
+            entry = data["reference_summary"][name]
+            mean = _ci(entry["metrics"][metric], digits)
+            lines.append(f"| `{name}` (ref.) | — | {entry['n_mazes']} | {mean} | — |")
+        if references:
+            lines += _reference_table(data, metric, references, digits)
         figure = figures / f"sweep-{data['sweep']}-{metric}.png"
         _figure(data, metric, figure)
         if figure.is_file():
@@ -155,6 +174,23 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
             lines += ["", f"![{data['sweep']}: {metric}]({link})"]
         lines.append("")
     return "\n".join(lines)
+
+
+def _reference_table(data: dict, metric: str, references: list[str], digits: int) -> list[str]:
+    """Each trained condition minus each reference, paired by seed x maze, as a condition x reference table."""
+    lines = [
+        "",
+        "Difference from each reference (trained condition − reference), paired by maze: each training seed "
+        "against the reference's run on the same maze (n = seeds × mazes pairs), 95 % bootstrap CI:",
+        "",
+        "| condition | " + " | ".join(f"− `{name}`" for name in references) + " |",
+        "|---|" + "---|" * len(references),
+    ]
+    for condition in data["conditions"]:
+        against = data.get("paired_references", {}).get(condition, {})
+        cells = [_ci(against.get(name, {}).get("metrics", {}).get(metric), digits, sign=True) for name in references]
+        lines.append(f"| `{condition}` | " + " | ".join(cells) + " |")
+    return lines
 
 
 def render(results: list[dict], page: Path, figures: Path, command: str) -> str:

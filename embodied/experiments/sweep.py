@@ -13,7 +13,11 @@
    folder and evaluates ``checkpoints/latest.pt``. A live table on stderr shows each trial's
    status, steps and elapsed time (read from the trial folders, so it needs the folders visible to
    this machine: local runs, or a shared filesystem on a cluster).
-4. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial (``aggregate.py``),
+4. The spec's ``references`` (untrained policies: ``random``, ``wander``, ``reflex:<name>``) are
+   evaluated in this process once the trials are done, on the same mazes for the same episode length
+   with the baseline's env settings, each into ``OUT/references/<name>/eval.json``
+   (``trial.run_reference``); a finished one is skipped. They need no Ray and take seconds to minutes.
+5. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial and reference (``aggregate.py``),
    stamped with the spec, the git commit and the date. A failed trial is listed there and makes
    the command exit 1; re-running the same command retries it and skips the rest.
 
@@ -37,7 +41,15 @@ from embodied.errors import UsageError, UserError
 from .aggregate import aggregate, results_csv
 from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, write_text_atomic
 from .grid import SpecError, SweepSpec, load_spec
-from .trial import TRAIN_FILE, TRIAL_FILE, finished_record, last_logged_step, recorded_fingerprint, run_trial
+from .trial import (
+    TRAIN_FILE,
+    TRIAL_FILE,
+    finished_record,
+    last_logged_step,
+    recorded_fingerprint,
+    run_reference,
+    run_trial,
+)
 
 #: the local instance's object store: trials return small dicts, so the minimum Ray accepts (75 MiB) plus room
 OBJECT_STORE_BYTES = 128 * 1024**2
@@ -107,15 +119,50 @@ def _episode_steps(spec: SweepSpec, out: Path) -> int:
     cached = read_json_or_none(cache)
     if cached and cached.get("key") == key:
         return int(cached["episode_steps"])
-    from embodied.train.config import load_config
-    from embodied.train.evaluate import dfs_episode_steps, env_kwargs_from_config
+    from embodied.train.evaluate import dfs_episode_steps
 
-    baseline = next(t for t in spec.trials if t.condition == spec.baseline)
-    env_kwargs = env_kwargs_from_config(load_config(spec.config, overrides=list(baseline.overrides)).to_dict())
+    env_kwargs = _baseline_env_kwargs(spec)
     print(f"measuring the episode length: 3 x the DFS oracle on {spec.eval.mazes} maze(s)", file=sys.stderr, flush=True)
     dfs = dfs_episode_steps(spec.eval.world, spec.eval.maze_seeds, env_kwargs)
     write_json_atomic(cache, {"key": key, **dfs})
     return int(dfs["episode_steps"])
+
+
+def _baseline_env_kwargs(spec: SweepSpec) -> dict:
+    """The env settings (``vision_size``, ``task_options``, ...) of the baseline's first trial: the body the DFS
+    oracle measures the episode length with, and the one the references run in."""
+    from embodied.train.config import load_config
+    from embodied.train.evaluate import env_kwargs_from_config
+
+    baseline = next(t for t in spec.trials if t.condition == spec.baseline)
+    return env_kwargs_from_config(load_config(spec.config, overrides=list(baseline.overrides)).to_dict())
+
+
+def _run_references(spec: SweepSpec, out: Path, episode_steps: int) -> list[dict]:
+    """Each reference of the spec evaluated (or skipped when finished) in this process; their records in spec order."""
+    if not spec.references:
+        return []
+    env_kwargs = _baseline_env_kwargs(spec)
+    evaluation = {
+        "world": spec.eval.world,
+        "task": spec.eval.task,
+        "maze_seeds": spec.eval.maze_seeds,
+        "episode_steps": episode_steps,
+    }
+    records = []
+    for reference in spec.references:
+        job = {
+            "reference": reference.name,
+            "run_dir": str((out / reference.relative_dir).resolve()),
+            "fingerprint": spec.reference_fingerprint(reference, episode_steps, env_kwargs),
+            "env_kwargs": env_kwargs,
+            "eval": evaluation,
+        }
+        record = run_reference(job)
+        status = record["error"] if record["status"] == "failed" else record["action"]
+        print(f"reference {reference.name:<32} {record['status']:<8} {status}", file=sys.stderr, flush=True)
+        records.append(record)
+    return records
 
 
 class ProgressTable:
@@ -279,18 +326,29 @@ def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
     }
 
 
-def write_results(spec: SweepSpec, out: Path, records: dict[str, dict], failed: list[dict], extra: dict) -> dict:
-    """results.json and results.csv from the finished trials' eval records (``records`` by trial key)."""
+def write_results(
+    spec: SweepSpec,
+    out: Path,
+    records: dict[str, dict],
+    failed: list[dict],
+    extra: dict,
+    references: dict[str, dict] | None = None,
+) -> dict:
+    """results.json and results.csv from the finished trials' eval records (``records`` by trial key) and the
+    finished references' (``references`` by reference name; listed in the spec's order)."""
     finished = [
         {"condition": t.condition, "seed": t.seed, "eval": records[t.key]} for t in spec.trials if t.key in records
     ]
-    aggregated = aggregate(spec.conditions, spec.baseline, spec.eval.task, finished)
+    references = references or {}
+    evaluated = {name: references[name]["result"] for name in spec.reference_names if name in references}
+    aggregated = aggregate(spec.conditions, spec.baseline, spec.eval.task, finished, evaluated)
     for row in aggregated["trials"]:
         trial = next(t for t in spec.trials if t.condition == row["condition"] and t.seed == row["seed"])
         row["dir"] = trial.relative_dir
         row["checkpoint_step"] = records[trial.key].get("checkpoint_step")
-    measured = sorted({(r.get("commit", "unknown"), bool(r.get("dirty"))) for r in records.values()})
-    dates = sorted(r.get("date", "") for r in records.values())
+    stamped = [*records.values(), *(references[name] for name in evaluated)]
+    measured = sorted({(r.get("commit", "unknown"), bool(r.get("dirty"))) for r in stamped})
+    dates = sorted(r.get("date", "") for r in stamped)
     results = {
         "sweep": spec.name,
         "description": spec.description,
@@ -306,6 +364,8 @@ def write_results(spec: SweepSpec, out: Path, records: dict[str, dict], failed: 
         "seeds": list(spec.seeds),
         "n_trials": len(spec.trials),
         "n_finished": len(finished),
+        "n_references": len(spec.references),
+        "n_references_finished": len(evaluated),
         "failed": failed,
         **extra,
         **aggregated,
@@ -325,9 +385,10 @@ def run(args: argparse.Namespace) -> int:
     table = ProgressTable(spec, out)
     for key in finished:
         table.set(key, "skipped")
+    references = f" (and {len(spec.references)} reference policies)" if spec.references else ""
     print(
         f"sweep {spec.name}: {len(spec.conditions)} conditions x {len(spec.seeds)} seeds = {len(spec.trials)} trials "
-        f"in {out}; {len(finished)} finished before, {len(pending)} to run",
+        f"in {out}; {len(finished)} finished before, {len(pending)} to run{references}",
         file=sys.stderr,
         flush=True,
     )
@@ -350,6 +411,7 @@ def run(args: argparse.Namespace) -> int:
             if started:
                 ray.shutdown()
     table.draw(final=True)
+    reference_records = _run_references(spec, out, episode_steps)  # after Ray: the trials' workers are gone
     evals = dict(finished)
     failed = []
     for record in records:
@@ -358,6 +420,12 @@ def run(args: argparse.Namespace) -> int:
             failed.append({"trial": key, "error": record.get("error")})
         else:
             evals[key] = record["eval"]
+    reference_evals = {}
+    for reference, record in zip(spec.references, reference_records):
+        if record["status"] == "failed":
+            failed.append({"trial": reference.relative_dir, "error": record.get("error")})
+        else:
+            reference_evals[reference.name] = record["eval"]
     extra = {
         "eval": {**spec.eval.as_dict(), "maze_seeds": spec.eval.maze_seeds, "episode_steps_used": episode_steps},
         "ray": ray_info,
@@ -366,17 +434,23 @@ def run(args: argparse.Namespace) -> int:
             **{key: "finished before" for key in finished},
             **{f"{r['condition']}/seed_{r['seed']}": r.get("action") for r in records},
         },
+        "reference_actions": {r["reference"]: r.get("action", "failed") for r in reference_records},
     }
-    results = write_results(spec, out, evals, failed, extra)
+    results = write_results(spec, out, evals, failed, extra, reference_evals)
     metric = results["metrics"][0]
     for condition, entry in results["summary"].items():
         ci = entry["metrics"][metric]
         if ci:
             print(f"  {condition:<30} {metric} {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]  (n={ci['n']})")
+    for name, entry in results["reference_summary"].items():
+        ci = entry["metrics"][metric]
+        print(f"  {name:<30} {metric} {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]  (n={ci['n']}, reference)")
     print(f"results: {out / 'results.json'}, {out / 'results.csv'} ({results['n_finished']}/{len(spec.trials)} trials)")
     if failed:
+        total = len(spec.trials) + len(spec.references)
+        what = "trials and references" if spec.references else "trials"
         raise SweepIncomplete(
-            f"{len(failed)} of {len(spec.trials)} trials failed (first: {failed[0]['trial']}: {failed[0]['error']}); "
+            f"{len(failed)} of {total} {what} failed (first: {failed[0]['trial']}: {failed[0]['error']}); "
             f"the others are in {out / 'results.json'}; re-run the same command to retry"
         )
     return 0

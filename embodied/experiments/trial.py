@@ -1,4 +1,5 @@
-"""One trial of a sweep: train into an ordinary run folder, then evaluate its last checkpoint on held-out mazes.
+"""One trial of a sweep: train into an ordinary run folder, then evaluate its last checkpoint on held-out mazes;
+and one reference of a sweep: an untrained policy evaluated on the same mazes.
 
 The trial folder ``OUT/trials/<condition>/seed_<n>/`` is a run folder like any other (``embodied
 eval``, ``embodied plot`` and ``embodied train --resume`` accept it) plus three small files:
@@ -16,6 +17,13 @@ their newest checkpoint (``embodied.train.loop.train`` picks latest.pt, else the
 :func:`run_trial` takes and returns plain dicts so that a Ray task can run it on any node; it never
 raises for a failed trial: the record says ``failed`` with the one-line reason (and ``error.txt``
 holds the traceback of anything that is not a user error).
+
+A reference (``random``, ``wander``, ``reflex:<name>``; ``grid.Reference``) has a folder
+``OUT/references/<name, ':' as '-'>/`` holding only ``eval.json`` (and ``error.txt`` after a crash):
+its figures on the held-out mazes, the fingerprint of what it was evaluated with (name, evaluation,
+episode length, env settings), the commit and date. :func:`run_reference` skips a reference whose
+eval.json parses and carries that fingerprint (:func:`finished_reference`); otherwise it evaluates
+it again, which takes seconds to minutes: no training, and the policy's step costs next to nothing.
 """
 
 from __future__ import annotations
@@ -172,3 +180,58 @@ def run_trial(job: dict) -> dict:
     except Exception as err:  # a bug: keep the traceback beside the run, report one line
         write_text_atomic(run_dir / ERROR_FILE, traceback.format_exc())
         return {**record, "error": f"{type(err).__name__}: {err} (traceback in {run_dir / ERROR_FILE})"}
+
+
+def finished_reference(ref_dir, fingerprint: str) -> dict | None:
+    """A reference's eval.json content when it parses and carries ``fingerprint``, else None."""
+    record = read_json_or_none(Path(ref_dir) / EVAL_FILE)
+    if record is None or record.get("fingerprint") != fingerprint or not isinstance(record.get("result"), dict):
+        return None
+    return record
+
+
+def run_reference(job: dict) -> dict:
+    """Evaluate the reference policy ``job["reference"]`` on the sweep's held-out mazes unless its eval.json is
+    finished; returns its record (status ``skipped``, ``done`` or ``failed`` with a one-line ``error``).
+
+    ``job``: reference (a name of ``embodied.brain.policies.REFERENCE_POLICIES``), run_dir (absolute),
+    fingerprint, env_kwargs, eval {world, task, maze_seeds, episode_steps}. Each maze gets a fresh policy
+    seeded by the maze seed and up to 8 mazes run side by side (``policy_factory``, ``evaluate_policy``)."""
+    ref_dir = Path(job["run_dir"])
+    record = {"reference": job["reference"], "status": "failed", "error": None}
+    try:
+        ref_dir.mkdir(parents=True, exist_ok=True)
+        (ref_dir / ERROR_FILE).unlink(missing_ok=True)
+        done = finished_reference(ref_dir, job["fingerprint"])
+        if done is not None:
+            return {**record, "status": "skipped", "action": "finished before", "eval": done}
+        from embodied.train.evaluate import DEFAULT_BATCH, evaluate_policy, policy_factory
+
+        evaluation = job["eval"]
+        make, _ = policy_factory(job["reference"])
+        start = time.time()
+        result = evaluate_policy(
+            make,
+            evaluation["world"],
+            evaluation["task"],
+            evaluation["maze_seeds"],
+            int(evaluation["episode_steps"]),
+            env_kwargs=dict(job["env_kwargs"]),
+            batch=DEFAULT_BATCH,
+        )
+        evaluated = {
+            "fingerprint": job["fingerprint"],
+            "reference": job["reference"],
+            "env_kwargs": job["env_kwargs"],
+            "date": utc_now(),
+            **git_stamp(),
+            "result": result,
+        }
+        write_json_atomic(ref_dir / EVAL_FILE, evaluated)
+        return {**record, "status": "done", "action": f"evaluated in {time.time() - start:.1f} s", "eval": evaluated}
+    except UserError as err:
+        message = " | ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
+        return {**record, "error": message or type(err).__name__}
+    except Exception as err:  # a bug: keep the traceback beside the reference, report one line
+        write_text_atomic(ref_dir / ERROR_FILE, traceback.format_exc())
+        return {**record, "error": f"{type(err).__name__}: {err} (traceback in {ref_dir / ERROR_FILE})"}

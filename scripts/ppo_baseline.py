@@ -29,14 +29,15 @@ install is reported with that command. No RND library is used: docs/dependencies
 ``--sample-actions`` evaluates with actions sampled from the policy as it acts in training (the default is
 its mean action, SB3's evaluation default); the choice is recorded as ``spec.eval_actions``.
 
-Measured once (smoke, commit 9420ece with this script uncommitted): PPO+RND on forage, 16,384 steps, seed 0, trained at
-40 steps/s under ``nice -n 19`` beside other training on the 2 cores; on 3 held-out 9x9 mazes x 2,000 steps
-it covered 0.086 of the maze and ate 0.00 pellets per 1,000 steps with its mean action, 0.118 and 0.17
-with sampled actions (one pellet in all). A smoke figure, not a result.
+Measured once (smoke, commit 026051a): PPO+RND on forage, 16,384 steps (8 rollouts), seed 0, trained at
+39 steps/s under ``nice -n 19`` beside other training on the 2 cores. On 3 held-out 9x9 mazes x 2,000 steps
+its mean action never left the start cell (coverage 0.032 = 1 of 31 cells on each, 0.00 pellets per 1,000
+steps); with sampled actions it covered 0.237 [0.032, 0.344] and ate 0.17 [0.00, 0.50] (one pellet in all).
+The raw bonus fell from 2.95 (first rollout, untrained predictor) to 0.19 (eighth). A smoke figure, not a result.
 
 Issue 14's peers at 10x the agent's budget (8,192 env steps -> 81,920), five training seeds, the
 mazes and episode length of configs/sweeps/full_agent.json (explore) and the agent's 512-step
-training episodes. At 40 steps/s that is ~34 min of training per seed, ~3 h per command on 2 cores.
+training episodes. At 39 steps/s that is ~35 min of training per seed, ~3 h per command on 2 cores.
 On ``explore`` plain PPO has no reward at all: it is the issue's "plain SB3 PPO at the same budget",
 a policy trained on nothing.
 

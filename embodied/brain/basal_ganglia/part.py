@@ -14,8 +14,7 @@ RPE vector ``δ_t`` and the tonic signals:
            ``ε_t = ρ ε_{t−1} + √(1−ρ²) η_t`` (ε fresh at the option's start; ρ =
            ``actor_noise_correlation``): a motor program that commits to a direction for a while
            instead of jittering, as in temporally extended ε-greedy (Dabney et al. 2021) and
-           state-dependent exploration held for n steps (gSDE, Raffin et al. 2022). White noise
-           (ρ = 0) averages to a random walk that stays near where it started.
+           state-dependent exploration held for n steps (gSDE, Raffin, Kober & Stulp 2022).
 
 :meth:`BasalGanglia.learn` is the learned actors' policy gradient on their own steps,
 ``−log π(a|f) · Â − β_H H[π]`` with ``Â`` the critics' advantage routed by the module's kind

@@ -420,8 +420,11 @@ def save_bar_figure(
 
 
 def write_json(path, data) -> None:
+    """``data`` as JSON through a temporary file, fsync and rename: an old result is never torn."""
+    from .checkpoint import write_atomic
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=2, default=str))
+    write_atomic(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
 
 
 # ---- policies by name --------------------------------------------------------------------

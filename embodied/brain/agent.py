@@ -30,7 +30,8 @@ normalisation and sense inputs: ``brain.dopamine``) and hands their advantage to
 ganglia, whose learned actor modules take a policy-gradient step on their own steps.
 ``Agent.train_world_model(batch)`` is perception's update from replay. The agent itself holds
 no learning rule: only the order of the calls, the last two actions and the last record.
-``AgentPolicy`` wraps an agent into the single-env Policy interface with extras.
+``AgentPolicy`` wraps an agent into the single-env Policy interface with extras, or with
+``num_envs=N`` into the batched one (evaluation steps several held-out mazes together).
 """
 
 from __future__ import annotations

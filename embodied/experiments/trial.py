@@ -155,6 +155,16 @@ def _evaluate(job: dict, run_dir: Path) -> dict:
     return record
 
 
+def failure_line(err: Exception, folder: Path) -> str:
+    """One line for a trial's or reference's failure: a user error's own lines joined; any other
+    exception is a bug, so its traceback is kept in ``folder/error.txt`` and the line points there."""
+    if isinstance(err, UserError):
+        message = " | ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
+        return message or type(err).__name__
+    write_text_atomic(folder / ERROR_FILE, traceback.format_exc())
+    return f"{type(err).__name__}: {err} (traceback in {folder / ERROR_FILE})"
+
+
 def run_trial(job: dict) -> dict:
     """Train and evaluate one trial described by ``job`` (plain data, see ``sweep.py``); returns its record.
 
@@ -174,12 +184,8 @@ def run_trial(job: dict) -> dict:
         trained = _train(job, run_dir)
         evaluated = _evaluate(job, run_dir)
         return {**record, "status": "done", "action": trained["action"], "train": trained, "eval": evaluated}
-    except UserError as err:
-        message = " | ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
-        return {**record, "error": message or type(err).__name__}
-    except Exception as err:  # a bug: keep the traceback beside the run, report one line
-        write_text_atomic(run_dir / ERROR_FILE, traceback.format_exc())
-        return {**record, "error": f"{type(err).__name__}: {err} (traceback in {run_dir / ERROR_FILE})"}
+    except Exception as err:
+        return {**record, "error": failure_line(err, run_dir)}
 
 
 def finished_reference(ref_dir, fingerprint: str) -> dict | None:
@@ -229,9 +235,5 @@ def run_reference(job: dict) -> dict:
         }
         write_json_atomic(ref_dir / EVAL_FILE, evaluated)
         return {**record, "status": "done", "action": f"evaluated in {time.time() - start:.1f} s", "eval": evaluated}
-    except UserError as err:
-        message = " | ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
-        return {**record, "error": message or type(err).__name__}
-    except Exception as err:  # a bug: keep the traceback beside the reference, report one line
-        write_text_atomic(ref_dir / ERROR_FILE, traceback.format_exc())
-        return {**record, "error": f"{type(err).__name__}: {err} (traceback in {ref_dir / ERROR_FILE})"}
+    except Exception as err:
+        return {**record, "error": failure_line(err, ref_dir)}

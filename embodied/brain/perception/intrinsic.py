@@ -55,6 +55,7 @@ class IntrinsicConfig:
     coherence_units: int = 128  # width of the cross-sense predictors
     scale_decay: float = 0.9999  # EMA decay of each channel's running mean square (~10,000 steps: a dull stretch does not re-inflate itself)
     lr: float = 1e-3  # Adam learning rate of the ensemble and cross-sense heads
+    prediction_every: int = 1  # decode prediction success every k steps, held between (1: every step; speed)
 
     def validated(self) -> "IntrinsicConfig":
         for f in fields(self):
@@ -74,6 +75,9 @@ class IntrinsicConfig:
                 and value < 1
             ):
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be >= 1")
+        every = self.prediction_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"IntrinsicConfig.prediction_every={every!r} must be a whole number of steps >= 1")
         if self.ensemble_size < 2:
             raise ValueError(
                 f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)"
@@ -166,6 +170,8 @@ class _Streams:
     memory: EpisodicMemory
     smoothed: torch.Tensor | None
     place: tuple[PathIntegrator, PlaceMemory] | None = None  # episodic_space="place"
+    steps: int = 0  # steps filtered so far (prediction_every: which of them decode)
+    held: torch.Tensor | None = None  # the last decoded prediction success per env (prediction_every > 1)
 
 
 class IntrinsicRewards(nn.Module):
@@ -191,7 +197,9 @@ class IntrinsicRewards(nn.Module):
         self.slices = slices
         self.to(device)
         self.optimizer = torch.optim.Adam(
-            list(self.ensemble.parameters()) + list(self.expect.parameters()) + list(self.cross.parameters()), lr=cfg.lr
+            list(self.ensemble.parameters()) + list(self.expect.parameters()) + list(self.cross.parameters()),
+            lr=cfg.lr,
+            foreach=True,  # as the world model's: one kernel per moment update, the same maths bit for bit
         )
         self.scales = {c: RunningScale(cfg.scale_decay) for c in CHANNELS}
         self.updates_seen = 0
@@ -258,6 +266,12 @@ class IntrinsicRewards(nn.Module):
         an unlearnable stimulus (noisy TV) both errors are equal in expectation, and the signed
         difference averages to zero, whereas clipping at 0 would pay the positive half of the
         noise; a negative value (forgetting) is honest information for the critic.
+
+        With ``prediction_every = k > 1`` (opt-in; ``_compute``) the two decodes run on every k-th
+        step of the stream only and the value is held in between (zero-order hold; zero from an
+        episode's start until its first decoded step): the channel keeps its scale and its sum over
+        a window, but the progress of k transitions is sampled at one of them. A throughput lever:
+        the decodes are the costliest part of the acting step at 2 envs (docs/benchmarks.md).
         """
         current = self._prediction_error(self.world_model, state_before, action_prev, obs_targets, state_after)
         lagged = self._prediction_error(self.lagged, lagged_before, action_prev, obs_targets, lagged_after)
@@ -367,13 +381,22 @@ class IntrinsicRewards(nn.Module):
         lagged_before = streams.lagged
         lagged_after, _ = self.lagged.observe(obs, action_prev, lagged_before, is_first, targets)
         streams.lagged = lagged_after
+        decode = streams.steps % self.config.prediction_every == 0
+        streams.steps += 1
         if state_before is None or lagged_before is None or state_before.percept is None:
             ps = torch.zeros(len(is_first), device=wm.device)
             dis = torch.zeros_like(ps)
         else:
-            ps = self.prediction_success(state_before, lagged_before, action_prev, targets, state_after, lagged_after)
+            if decode:
+                ps = self.prediction_success(
+                    state_before, lagged_before, action_prev, targets, state_after, lagged_after
+                )
+            else:
+                ps = streams.held if streams.held is not None else torch.zeros(len(is_first), device=wm.device)
             dis = self.disagreement(state_before.features, action_prev)
         ps = torch.where(is_first, torch.zeros_like(ps), ps)
+        if self.config.prediction_every > 1:
+            streams.held = ps  # zero from an episode's start until its first decoded step
         dis = torch.where(is_first, torch.zeros_like(dis), dis)
         if streams.place is None:
             episodic = self.episodic_novelty(streams, self._posterior_probs(state_after, embeds), is_first)

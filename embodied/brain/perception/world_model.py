@@ -263,7 +263,9 @@ class WorldModel(nn.Module):
             self.register_buffer(f"high_{key}", torch.full(shape, float("-inf")))
         self.device = resolve_device(cfg.device)
         self.to(self.device)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        # foreach: one kernel per moment update for all tensors instead of a Python loop over them (the same
+        # elementwise maths, bit for bit; torch picks it by itself only on CUDA)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
         self.updates = 0  # optimizer steps taken
         self.skipped_updates = 0  # steps skipped by the NaN guard
 

@@ -159,7 +159,7 @@ def main(argv=None) -> int:
             results[label].append(_measure(tree, args, profile=False, extra=extra))
             print(f"{label}: {results[label][-1]['sps']:.1f} env steps/s", flush=True)
     base = runs[0][0]
-    for label, tree, extra in runs:
+    for label, tree, extra in runs if args.repeats > 0 else []:  # --repeats 0: the profile alone
         sps = [r["sps"] for r in results[label]]
         line = f"{label} ({tree.name}{' ' + ' '.join(extra) if extra else ''}): median {statistics.median(sps):.1f}"
         line += f" env steps/s over {len(sps)} run(s) {[round(s, 1) for s in sps]}"

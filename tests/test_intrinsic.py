@@ -49,7 +49,11 @@ def test_noisy_tv_gives_no_learning_progress():
     """Issue floor: prediction success AND novelty at the TV <= 20 % of the first corridor's.
     Asserted: prediction success at model seed 0. Not asserted (not met): novelty, and
     prediction success at other seeds — ``scripts/eval_intrinsic.py`` measures both, and
-    docs/world_model.md records the gaps."""
+    docs/world_model.md records the gaps. At commit f68ee7a over model seeds 0-4 prediction
+    success / corridor was -0.12, 0.11, 0.48, -0.53 and no ratio at seed 4 (the corridor's own
+    value negative): 3/5. Novelty over the place code (``episodic_space="place"``) meets the
+    floor at 5/5 (0.11 at each seed) but fails the corridor's fade (0.90 for <= 0.3), so it is not
+    asserted either."""
     m = noisy_tv_scenario(seed=0)
     assert (
         m["prediction_success_corridor"] > 0 and m["prediction_success_tv"] <= 0.2 * m["prediction_success_corridor"]

@@ -83,6 +83,13 @@ class BasalGangliaConfig:
     actor_advantage_centring: bool = setting(
         False, "subtract the rollout's mean routed advantage before the actors' step (PPO's normalisation)"
     )
+    actor_bias_std: float = setting(
+        0.0,
+        "std of each starting learned actor's output bias (before tanh): 0 every actor starts at the mean "
+        "action 0; > 0 a motor-babbling repertoire, each module proposing its own mean action from birth, "
+        "for selection to choose among (copies inherit their parent's)",
+        Range(0, 100),
+    )
     actor_lr: float = setting(3e-4, "Adam learning rate of the actor modules", Range(0, 1, lo_open=True))
     entropy_coef: float = setting(1e-3, "entropy bonus of the actors", Range(0, 1000))
     strength_rate: float = setting(0.1, "rate of the strength average when a module is selected", UNIT)

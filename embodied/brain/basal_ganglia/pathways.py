@@ -159,6 +159,7 @@ class PathwayPopulation:
         self.actor_input_dim = feature_dim if actor_input_dim is None else actor_input_dim  # latent (⊕ senses)
         self.plasticity = PlasticityConfig.from_config(cfg)
         self.actor_units, self.actor_lr, self.scalar = cfg.actor_units, cfg.actor_lr, scalar
+        self.actor_bias_std = cfg.actor_bias_std
         self.beta = cfg.selector_beta
         bits = cfg.context_bits
         self.projection = rng.normal(size=(feature_dim, bits)) if bits > 0 else np.zeros((feature_dim, 0))
@@ -189,6 +190,10 @@ class PathwayPopulation:
             module.actor = GaussianActor(self.actor_input_dim, self.actor_units).to(self.device)
             if parent is not None:
                 module.actor.load_state_dict(parent.actor.state_dict())
+            elif self.actor_bias_std > 0:  # motor babbling: this newborn module's own mean action
+                bias = self.rng.normal(0.0, self.actor_bias_std, module.actor.net[-1].bias.shape)
+                with torch.no_grad():
+                    module.actor.net[-1].bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
             module.optimizer = torch.optim.Adam(module.actor.parameters(), lr=self.actor_lr, eps=1e-6)
         return module
 

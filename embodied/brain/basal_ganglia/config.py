@@ -74,6 +74,11 @@ class BasalGangliaConfig:
         choices=("touch", "proprio", "scent"),
         max_items=3,
     )
+    actor_mirror_symmetric: bool = setting(
+        False,
+        "learned actors are left-right mirror-equivariant in the senses they read (basal_ganglia/mirror.py): "
+        "with symmetric senses their mean turn is 0, so a turn must answer something on one side",
+    )
     actor_epochs: int = setting(
         1, "passes of each actor's policy-gradient step over its rollout (>1: PPO's clipped ratio)", Range(1, 64)
     )

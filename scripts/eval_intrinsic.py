@@ -7,13 +7,19 @@ asserts at seed 0) with world-model seeds ``--seeds`` and prints, per floor, the
 per seed, the floor, and how many seeds meet it. Ratios: the reward in the test condition over
 its reference (first pass, first corridor, exploring, clean), so <= floor passes
 (``novelty.new_over_familiar``: >= floor).
+
+The table is headed by where it was measured (commit, whether tracked files differed from it,
+UTC date, the ``--set`` overrides, one thread), so a copy into docs/world_model.md carries its
+provenance; ``--json`` writes the same stamp and every figure, atomically (a NaN ratio, whose
+reference was not positive, as null).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's package, even from a stale editable install
 from embodied.brain.perception.intrinsic import IntrinsicConfig
 from embodied.evaluation.scenarios import AT_LEAST, FLOORS, SCENARIOS, meets
+from embodied.experiments.files import git_stamp, utc_now, write_json_atomic
 from embodied.train.config import field_overrides
 
 
@@ -44,6 +51,15 @@ def main(argv=None) -> int:
         IntrinsicConfig(**intrinsic).validated()
     except ValueError as err:  # ConfigError included
         ap.error(f"--set: {err}")
+    if args.json:  # a folder that cannot be written fails now, not after the long run
+        folder = Path(args.json).absolute().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError:
+            ap.error(f"--json {args.json}: cannot create or write the folder {folder}")
+    stamp = git_stamp()
+    meta = {**stamp, "date": utc_now(), "set": list(args.set), "seeds": args.seeds, "threads": 1}
     results: dict = {}
     for name in args.scenarios:
         for seed in args.seeds:
@@ -54,7 +70,10 @@ def main(argv=None) -> int:
                 + ", ".join(f"{k} {v:+.4g}" for k, v in figures.items()),
                 flush=True,
             )
-    print(f"\n| floor | {' | '.join(f'seed {s}' for s in args.seeds)} | needs | seeds meeting |")
+    dirty = " plus uncommitted changes" if stamp["dirty"] else ""
+    overrides = " ".join(args.set) or "none (the scenarios' own config)"
+    print(f"\ncommit {stamp['commit'][:7]}{dirty}, {meta['date']}, one thread, --set {overrides}")
+    print(f"| floor | {' | '.join(f'seed {s}' for s in args.seeds)} | needs | seeds meeting |")
     print(f"|---|{'---|' * len(args.seeds)}---|---|")
     for key, floor in FLOORS.items():
         scenario, figure = key.split(".")
@@ -65,7 +84,11 @@ def main(argv=None) -> int:
         sign = ">=" if key in AT_LEAST else "<="
         print(f"| {key} | {' | '.join(f'{v:.2f}' for v in values)} | {sign} {floor} | {n}/{len(values)} |")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        figures = {
+            name: {str(seed): {k: None if math.isnan(v) else v for k, v in by_seed[seed].items()} for seed in by_seed}
+            for name, by_seed in results.items()
+        }
+        write_json_atomic(args.json, {"meta": meta, "figures": figures})
     return 0
 
 

@@ -7,12 +7,15 @@ measures every floor over several seeds); the scripted driver there steers with 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
 
 from embodied.brain.perception.intrinsic import IntrinsicConfig, RunningScale
 from embodied.evaluation.scenarios import noisy_tv_scenario, novelty_scenario
+from embodied.paths import ROOT
 
 torch.set_num_threads(1)  # the floors were measured on one thread
 
@@ -51,3 +54,28 @@ def test_noisy_tv_gives_no_learning_progress():
     assert (
         m["prediction_success_corridor"] > 0 and m["prediction_success_tv"] <= 0.2 * m["prediction_success_corridor"]
     ), m
+
+
+def _eval_intrinsic():
+    """``scripts/eval_intrinsic.py`` as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("eval_intrinsic", ROOT / "scripts" / "eval_intrinsic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_intrinsic_refuses_bad_input_before_the_long_run(tmp_path, capsys):
+    """A ``--json`` path whose folder cannot be made (here: under a file) and an unknown ``--set`` key
+    each end the benchmark at once with exit 2 and one error line naming them, instead of a traceback
+    after tens of minutes of scenarios."""
+    main = _eval_intrinsic().main
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for argv, named in (
+        (["--scenarios", "novelty", "--seeds", "0", "--json", str(a_file / "out.json")], str(a_file)),
+        (["--scenarios", "novelty", "--seeds", "0", "--set", "no_such_key=1"], "no_such_key"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        error = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+        assert stop.value.code == 2 and len(error) == 1 and named in error[0], (argv, error)

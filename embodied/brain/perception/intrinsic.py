@@ -55,6 +55,7 @@ class IntrinsicConfig:
     coherence_units: int = 128  # width of the cross-sense predictors
     scale_decay: float = 0.9999  # EMA decay of each channel's running mean square (~10,000 steps: a dull stretch does not re-inflate itself)
     lr: float = 1e-3  # Adam learning rate of the ensemble and cross-sense heads
+    prediction_every: int = 1  # decode prediction success every k steps, held between (1: every step; speed)
 
     def validated(self) -> "IntrinsicConfig":
         for f in fields(self):
@@ -74,6 +75,9 @@ class IntrinsicConfig:
                 and value < 1
             ):
                 raise ValueError(f"IntrinsicConfig.{f.name}={value} must be >= 1")
+        every = self.prediction_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"IntrinsicConfig.prediction_every={every!r} must be a whole number of steps >= 1")
         if self.ensemble_size < 2:
             raise ValueError(
                 f"IntrinsicConfig.ensemble_size={self.ensemble_size} must be >= 2 (disagreement needs two members)"
@@ -166,6 +170,8 @@ class _Streams:
     memory: EpisodicMemory
     smoothed: torch.Tensor | None
     place: tuple[PathIntegrator, PlaceMemory] | None = None  # episodic_space="place"
+    steps: int = 0  # steps filtered so far (prediction_every: which of them decode)
+    held: torch.Tensor | None = None  # the last decoded prediction success per env (prediction_every > 1)
 
 
 class IntrinsicRewards(nn.Module):
@@ -191,7 +197,9 @@ class IntrinsicRewards(nn.Module):
         self.slices = slices
         self.to(device)
         self.optimizer = torch.optim.Adam(
-            list(self.ensemble.parameters()) + list(self.expect.parameters()) + list(self.cross.parameters()), lr=cfg.lr
+            list(self.ensemble.parameters()) + list(self.expect.parameters()) + list(self.cross.parameters()),
+            lr=cfg.lr,
+            foreach=True,  # as the world model's: one kernel per moment update, the same maths bit for bit
         )
         self.scales = {c: RunningScale(cfg.scale_decay) for c in CHANNELS}
         self.updates_seen = 0
@@ -221,17 +229,30 @@ class IntrinsicRewards(nn.Module):
 
     # ------------------------------------------------------------------ the three signals
     def _prediction_error(
-        self, model: WorldModel, state: LatentState, action: torch.Tensor, obs_targets: dict
+        self,
+        model: WorldModel,
+        state: LatentState,
+        action: torch.Tensor,
+        obs_targets: dict,
+        after: LatentState | None = None,
     ) -> torch.Tensor:
         """Mean over senses of next-step mse in copy-last units (the *current* model's running
-        copy error for both copies, so the two errors share one unit)."""
-        prior, _ = model.rssm.img_step(state, action, sample=False)
+        copy error for both copies, so the two errors share one unit). The prior is the mode of
+        p(z_t | h_t); ``after`` (the state ``model.observe`` made from ``state``) carries h_t and
+        the prior's logits, which equal a fresh ``img_step``'s wherever the episode goes on (the
+        rows where it starts are masked by the caller), so the GRU and prior head need not run again."""
+        if after is not None and after.logits is not None:
+            prior = LatentState(after.deter, model.rssm.sample(after.logits[0], sample=False))
+        else:
+            prior, _ = model.rssm.img_step(state, action, sample=False)
         pred = model.decode_next(prior.features, state.percept, action, state.change)
         unit = self.world_model.error_unit()
         errs = [((pred[k] - obs_targets[k]) ** 2).flatten(1).mean(-1) / unit[i] for i, k in enumerate(model.keys)]
         return torch.stack(errs, -1).mean(-1)
 
-    def prediction_success(self, state_before, lagged_before, action_prev, obs_targets) -> torch.Tensor:
+    def prediction_success(
+        self, state_before, lagged_before, action_prev, obs_targets, state_after=None, lagged_after=None
+    ) -> torch.Tensor:
         """Learning progress: r = E_lagged(o_t | s_{t-1}, a_{t-1}) - E_current(o_t | s_{t-1}, a_{t-1}).
 
         E is the next-step prediction error of a model on the *same* transition (mean over
@@ -245,9 +266,15 @@ class IntrinsicRewards(nn.Module):
         an unlearnable stimulus (noisy TV) both errors are equal in expectation, and the signed
         difference averages to zero, whereas clipping at 0 would pay the positive half of the
         noise; a negative value (forgetting) is honest information for the critic.
+
+        With ``prediction_every = k > 1`` (opt-in; ``_compute``) the two decodes run on every k-th
+        step of the stream only and the value is held in between (zero-order hold; zero from an
+        episode's start until its first decoded step): the channel keeps its scale and its sum over
+        a window, but the progress of k transitions is sampled at one of them. A throughput lever:
+        the decodes are the costliest part of the acting step at 2 envs (docs/benchmarks.md).
         """
-        current = self._prediction_error(self.world_model, state_before, action_prev, obs_targets)
-        lagged = self._prediction_error(self.lagged, lagged_before, action_prev, obs_targets)
+        current = self._prediction_error(self.world_model, state_before, action_prev, obs_targets, state_after)
+        lagged = self._prediction_error(self.lagged, lagged_before, action_prev, obs_targets, lagged_after)
         return lagged - current
 
     def disagreement(self, features_before: torch.Tensor, action_prev: torch.Tensor) -> torch.Tensor:
@@ -299,9 +326,13 @@ class IntrinsicRewards(nn.Module):
         )
         return expect, cross
 
-    def _posterior_probs(self, deter: torch.Tensor, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _posterior_probs(self, state: LatentState, embeds: dict[str, torch.Tensor]) -> torch.Tensor:
+        """q(z_t | h_t, e_t) flattened (B, G·C): the logits ``observe`` computed, or the head run again."""
         wm = self.world_model
-        logits = wm.rssm.posterior_logits(deter, torch.cat([embeds[k] for k in wm.keys], -1))
+        if state.logits is not None:
+            logits = state.logits[1]
+        else:
+            logits = wm.rssm.posterior_logits(state.deter, torch.cat([embeds[k] for k in wm.keys], -1))
         return logits.exp().flatten(-2)
 
     def episodic_novelty(self, streams: _Streams, embedding: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
@@ -348,18 +379,27 @@ class IntrinsicRewards(nn.Module):
             embeds = wm.encode(obs, targets)
         # the lagged model filters the same stream with its own weights and state
         lagged_before = streams.lagged
-        lagged_after, _ = self.lagged.observe(obs, action_prev, lagged_before, is_first)
+        lagged_after, _ = self.lagged.observe(obs, action_prev, lagged_before, is_first, targets)
         streams.lagged = lagged_after
+        decode = streams.steps % self.config.prediction_every == 0
+        streams.steps += 1
         if state_before is None or lagged_before is None or state_before.percept is None:
             ps = torch.zeros(len(is_first), device=wm.device)
             dis = torch.zeros_like(ps)
         else:
-            ps = self.prediction_success(state_before, lagged_before, action_prev, targets)
+            if decode:
+                ps = self.prediction_success(
+                    state_before, lagged_before, action_prev, targets, state_after, lagged_after
+                )
+            else:
+                ps = streams.held if streams.held is not None else torch.zeros(len(is_first), device=wm.device)
             dis = self.disagreement(state_before.features, action_prev)
         ps = torch.where(is_first, torch.zeros_like(ps), ps)
+        if self.config.prediction_every > 1:
+            streams.held = ps  # zero from an episode's start until its first decoded step
         dis = torch.where(is_first, torch.zeros_like(dis), dis)
         if streams.place is None:
-            episodic = self.episodic_novelty(streams, self._posterior_probs(state_after.deter, embeds), is_first)
+            episodic = self.episodic_novelty(streams, self._posterior_probs(state_after, embeds), is_first)
         else:
             episodic = self.place_novelty(streams, obs["proprio"], is_first)
         coherence = self.coherence(state_after.deter, embeds)

@@ -38,6 +38,9 @@ class LatentState:
     #: per vector sense, the percept's change over the last step (o_t - o_{t-1}, zero at an
     #: episode start), in the comparison space; the vector next-step heads read it
     change: dict | None = None
+    #: the (prior, posterior) log-probabilities (B, G, C) of the filter step that made this state
+    #: (set by ``observe``): the intrinsic rewards reuse them instead of running the same heads again
+    logits: tuple | None = None
 
     @property
     def features(self) -> torch.Tensor:
@@ -48,7 +51,8 @@ class LatentState:
         percept = None if self.percept is None else {k: fn(v) for k, v in self.percept.items()}
         embeds = None if self.embeds is None else {k: fn(v) for k, v in self.embeds.items()}
         change = None if self.change is None else {k: fn(v) for k, v in self.change.items()}
-        return LatentState(fn(self.deter), fn(self.stoch), percept, embeds, change)
+        logits = None if self.logits is None else tuple(fn(v) for v in self.logits)
+        return LatentState(fn(self.deter), fn(self.stoch), percept, embeds, change, logits)
 
     def detach(self) -> "LatentState":
         return self._map(lambda t: t.detach())

@@ -263,7 +263,9 @@ class WorldModel(nn.Module):
             self.register_buffer(f"high_{key}", torch.full(shape, float("-inf")))
         self.device = resolve_device(cfg.device)
         self.to(self.device)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        # foreach: one kernel per moment update for all tensors instead of a Python loop over them (the same
+        # elementwise maths, bit for bit; torch picks it by itself only on CUDA)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, eps=cfg.adam_eps, foreach=True)
         self.updates = 0  # optimizer steps taken
         self.skipped_updates = 0  # steps skipped by the NaN guard
 
@@ -395,24 +397,27 @@ class WorldModel(nn.Module):
         return self.rssm.initial(batch_size, self.device)
 
     @torch.no_grad()
-    def observe(self, obs: dict, action_prev, state: LatentState | None, is_first) -> tuple[LatentState, torch.Tensor]:
+    def observe(
+        self, obs: dict, action_prev, state: LatentState | None, is_first, targets: dict | None = None
+    ) -> tuple[LatentState, torch.Tensor]:
         """One env step for a batch of envs: (o_t, a_{t-1}, s_{t-1}, is_first_t) -> (s_t, features_t).
 
         ``obs[key]`` is (B, *space.shape); ``action_prev`` (B, A); ``is_first`` (B,) bool
-        (the state and action are zeroed there). ``state=None`` starts from zeros.
+        (the state and action are zeroed there). ``state=None`` starts from zeros. ``targets``:
+        ``self.targets(obs)`` if the caller has them (they depend on the config, not the weights,
+        so a lagged copy can reuse the current model's). The state keeps its percept, embeddings,
+        change and the step's (prior, posterior) logits for the intrinsic rewards.
         """
-        targets = self.targets(obs)
+        targets = self.targets(obs) if targets is None else targets
         embed = self.encode(obs, targets)
         batch = next(iter(embed.values())).shape[0]
         state = self.initial_state(batch) if state is None else state
-        post, _, _ = self._filter_step(
-            state,
-            self._tensor(action_prev, torch.float32),
-            self._tensor(is_first, torch.bool),
-            torch.cat([embed[k] for k in self.keys], -1),
+        first = self._tensor(is_first, torch.bool)
+        post, _, logits = self._filter_step(
+            state, self._tensor(action_prev, torch.float32), first, torch.cat([embed[k] for k in self.keys], -1)
         )
-        post.percept, post.embeds = targets, embed
-        post.change = self._change(targets, state.percept, self._tensor(is_first, torch.bool))
+        post.percept, post.embeds, post.logits = targets, embed, logits
+        post.change = self._change(targets, state.percept, first)
         return post, post.features
 
     def _change(self, now: dict, before: dict | None, is_first: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -285,6 +285,7 @@ INTRINSIC_RANGES: dict[str, Range] = {
     "coherence_units": WIDTH,
     "scale_decay": _r(0, 1, hi_open=True),
     "lr": _r(0, 1, lo_open=True),
+    "prediction_every": _r(1, 10**6),
 }
 #: task_options: ranges of the tasks' numeric options (steps, probabilities, metres, reward sizes)
 TASK_OPTION_RANGES: dict[str, Range] = {

@@ -226,3 +226,23 @@ def test_centred_advantages_ignore_an_offset_common_to_the_whole_rollout():
         part.learn(records, advantage, np.ones((8, 2), np.float32))
         moved[centring] = max(float((p - b).abs().max()) for p, b in zip(net.parameters(), before))
     assert moved[True] == 0.0 and moved[False] > 1e-4
+
+
+def test_motor_babbling_gives_each_newborn_actor_its_own_mean_action_and_copies_inherit_it():
+    """actor_bias_std > 0: the starting actors propose different mean actions from birth (a repertoire
+    for selection to choose among); 0 (the default) starts every actor at the mean action ≈ 0; a copy
+    starts from its parent's weights."""
+    features = np.zeros((1, FEATURES), np.float32)
+    flat = basal_ganglia(["explorer"] * 6)
+    flat_means = np.stack(
+        [m.actor(torch.as_tensor(features))[0].detach().numpy()[0] for m in flat.population.actors().values()]
+    )
+    assert np.abs(flat_means).max() <= np.tanh(1 / np.sqrt(8)) + 1e-3  # PyTorch's bias init U(±1/√units) alone
+    part = basal_ganglia(["explorer"] * 6, actor_bias_std=1.0)
+    modules = list(part.population.modules.values())
+    means = np.stack([m.actor(torch.as_tensor(features))[0].detach().numpy()[0] for m in modules])
+    assert means.std(0).min() > 0.3  # every action dim differs across the repertoire
+    assert (means[:, 0] > 0.2).any() and (means[:, 0] < -0.2).any()  # some go forward, some back
+    child = part.population._new_module("explorer", born=1, parent=modules[2])
+    child_mean = child.actor(torch.as_tensor(features))[0].detach().numpy()[0]
+    np.testing.assert_allclose(child_mean, means[2], atol=1e-6)

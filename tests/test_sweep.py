@@ -251,6 +251,30 @@ def test_adding_a_reference_evaluates_only_it_without_ray_and_keeps_every_trial(
     assert set(results["trial_actions"].values()) == {"finished before"} and mtimes(out / "trials") == trials
 
 
+def test_collect_aggregates_what_finished_runs_nothing_and_a_rerun_finishes_the_rest(
+    swept, tmp_path, capsys, monkeypatch
+):
+    """A stopped sweep's partial results: --collect writes results.json from the finished trials and
+    references alone (n_finished says how many), needs no Ray, trains and evaluates nothing."""
+    spec, out = copy_of(swept, tmp_path)
+    (out / "trials/no_intrinsic/seed_1/eval.json").unlink()  # stopped before this trial's evaluation
+    (out / "references/reflex-wall_follow_left/eval.json").unlink()
+    before = mtimes(out)
+    monkeypatch.setitem(sys.modules, "ray", None)  # nothing is run, so nothing needs Ray
+    assert main(["sweep", str(spec), "--out", str(out), "--collect"]) == 0
+    assert "--collect: aggregating 3 finished trial(s); 1 not run" in capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert results["n_finished"] == 3 and results["n_trials"] == 4
+    assert results["summary"]["no_intrinsic"]["metrics"]["coverage"]["n"] == 2  # one seed x two mazes
+    assert list(results["reference_summary"]) == ["random"]  # the unfinished reference is left out, not run
+    assert not (out / "trials/no_intrinsic/seed_1/eval.json").exists()
+    assert not (out / "references/reflex-wall_follow_left/eval.json").exists()
+    assert {k: v for k, v in mtimes(out).items() if "results." not in k} == before
+    empty = tmp_path / "empty"
+    assert main(["sweep", str(spec), "--out", str(empty), "--collect"]) == 2
+    assert "nothing to aggregate" in capsys.readouterr().err
+
+
 BAD_SPECS = [
     ({"seeds": []}, "key 'seeds' is empty"),
     ({"seeds": "0,1"}, "key 'seeds' must be a list"),

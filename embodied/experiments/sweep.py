@@ -45,6 +45,7 @@ from .trial import (
     TRAIN_FILE,
     TRIAL_FILE,
     finished_record,
+    finished_reference,
     last_logged_step,
     recorded_fingerprint,
     run_reference,
@@ -76,6 +77,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPU fraction per trial (default 0)")
     parser.add_argument(
         "--max-concurrent", type=int, default=0, help="at most this many trials at once (default 0: as resources allow)"
+    )
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="run nothing: aggregate the trials and references finished so far in --out (a stopped sweep's partial "
+        "results; the report says how many finished); re-run without it to finish the rest",
     )
 
 
@@ -138,8 +145,9 @@ def _baseline_env_kwargs(spec: SweepSpec) -> dict:
     return env_kwargs_from_config(load_config(spec.config, overrides=list(baseline.overrides)).to_dict())
 
 
-def _run_references(spec: SweepSpec, out: Path, episode_steps: int) -> list[dict]:
-    """Each reference of the spec evaluated (or skipped when finished) in this process; their records in spec order."""
+def _run_references(spec: SweepSpec, out: Path, episode_steps: int, collect: bool = False) -> list[dict]:
+    """Each reference of the spec evaluated (or skipped when finished) in this process; their records in spec order.
+    ``collect``: evaluate none; only the finished ones' records (an unfinished reference is left out)."""
     if not spec.references:
         return []
     env_kwargs = _baseline_env_kwargs(spec)
@@ -158,6 +166,13 @@ def _run_references(spec: SweepSpec, out: Path, episode_steps: int) -> list[dict
             "env_kwargs": env_kwargs,
             "eval": evaluation,
         }
+        if collect:
+            done = finished_reference(Path(job["run_dir"]), job["fingerprint"])
+            if done is not None:
+                records.append(
+                    {"reference": reference.name, "status": "skipped", "action": "finished before", "eval": done}
+                )
+            continue
         record = run_reference(job)
         status = record["error"] if record["status"] == "failed" else record["action"]
         print(f"reference {reference.name:<32} {record['status']:<8} {status}", file=sys.stderr, flush=True)
@@ -395,6 +410,11 @@ def run(args: argparse.Namespace) -> int:
     ray_info = {"address": args.address or "local", "cpus_per_trial": args.cpus_per_trial}
     ray_info.update(gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent)
     records = []
+    if args.collect:
+        if not finished:
+            raise UsageError(f"--collect: no trial of {spec.name} has finished in {out}; nothing to aggregate")
+        print(f"--collect: aggregating {len(finished)} finished trial(s); {len(pending)} not run", file=sys.stderr)
+        pending = []
     if not pending:
         episode_steps = _episode_steps(spec, out)
     else:
@@ -411,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
             if started:
                 ray.shutdown()
     table.draw(final=True)
-    reference_records = _run_references(spec, out, episode_steps)  # after Ray: the trials' workers are gone
+    reference_records = _run_references(spec, out, episode_steps, collect=args.collect)  # after Ray: workers gone
     evals = dict(finished)
     failed = []
     for record in records:
@@ -421,11 +441,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             evals[key] = record["eval"]
     reference_evals = {}
-    for reference, record in zip(spec.references, reference_records):
+    by_name = {reference.name: reference for reference in spec.references}
+    for record in reference_records:  # one per reference (with --collect: the finished ones only)
         if record["status"] == "failed":
-            failed.append({"trial": reference.relative_dir, "error": record.get("error")})
+            failed.append({"trial": by_name[record["reference"]].relative_dir, "error": record.get("error")})
         else:
-            reference_evals[reference.name] = record["eval"]
+            reference_evals[record["reference"]] = record["eval"]
     extra = {
         "eval": {**spec.eval.as_dict(), "maze_seeds": spec.eval.maze_seeds, "episode_steps_used": episode_steps},
         "ray": ray_info,

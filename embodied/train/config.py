@@ -285,6 +285,7 @@ INTRINSIC_RANGES: dict[str, Range] = {
     "coherence_units": WIDTH,
     "scale_decay": _r(0, 1, hi_open=True),
     "lr": _r(0, 1, lo_open=True),
+    "prediction_every": _r(1, 10**6),
 }
 #: task_options: ranges of the tasks' numeric options (steps, probabilities, metres, reward sizes)
 TASK_OPTION_RANGES: dict[str, Range] = {
@@ -465,6 +466,12 @@ def _validate_dopamine(v, need) -> None:
         for channel, weight in weights.items():
             _check_number(f"routing.{kind}.{channel}", weight, WEIGHT_RANGE, "routing", integer=False)
     need(len(v.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
+    need(
+        not v.actor_mirror_symmetric or bool(v.actor_senses),
+        "actor_mirror_symmetric=true needs actor_senses (e.g. [\"touch\", \"proprio\"]): a mirror of the "
+        "latent alone would hold every learned actor's turn at 0",
+        "actor_mirror_symmetric",
+    )
     need(
         v.innate_reflexes or any(kind_of(m) not in REFLEX_KINDS for m in v.initial_modules if isinstance(m, str)),
         f"innate_reflexes=false leaves no module: initial_modules={v.initial_modules} are all reflexes "

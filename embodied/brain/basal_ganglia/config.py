@@ -74,6 +74,11 @@ class BasalGangliaConfig:
         choices=("touch", "proprio", "scent"),
         max_items=3,
     )
+    actor_mirror_symmetric: bool = setting(
+        False,
+        "learned actors are left-right mirror-equivariant in the senses they read (basal_ganglia/mirror.py): "
+        "with symmetric senses their mean turn is 0, so a turn must answer something on one side",
+    )
     actor_epochs: int = setting(
         1, "passes of each actor's policy-gradient step over its rollout (>1: PPO's clipped ratio)", Range(1, 64)
     )
@@ -82,6 +87,13 @@ class BasalGangliaConfig:
     )
     actor_advantage_centring: bool = setting(
         False, "subtract the rollout's mean routed advantage before the actors' step (PPO's normalisation)"
+    )
+    actor_bias_std: float = setting(
+        0.0,
+        "std of each starting learned actor's output bias (before tanh): 0 every actor starts at the mean "
+        "action 0; > 0 a motor-babbling repertoire, each module proposing its own mean action from birth, "
+        "for selection to choose among (copies inherit their parent's)",
+        Range(0, 100),
     )
     actor_lr: float = setting(3e-4, "Adam learning rate of the actor modules", Range(0, 1, lo_open=True))
     entropy_coef: float = setting(1e-3, "entropy bonus of the actors", Range(0, 1000))

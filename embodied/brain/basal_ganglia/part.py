@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from embodied.brain.basal_ganglia.config import BasalGangliaConfig
+from embodied.brain.basal_ganglia.mirror import Mirror, input_mirror
 from embodied.brain.basal_ganglia.pathways import PathwayPopulation
 from embodied.brain.rng import generator_state, set_generator_state
 
@@ -66,8 +67,12 @@ class BasalGanglia:
         self.channel_weights, self.channels = dict(channel_weights), list(channels)
         scalar = self.channels == ["total"]
         self.sense_dim = actor_sense_dim(cfg.actor_senses, observation_space)
+        mirror = None
+        if cfg.actor_mirror_symmetric:
+            sizes = [int(np.prod(observation_space.spaces[k].shape)) for k in cfg.actor_senses]
+            mirror = Mirror(*input_mirror(feature_dim, cfg.actor_senses, sizes)).to(device)
         self.population = PathwayPopulation(
-            feature_dim, cfg, rng, device, scalar=scalar, actor_input_dim=feature_dim + self.sense_dim
+            feature_dim, cfg, rng, device, scalar=scalar, actor_input_dim=feature_dim + self.sense_dim, mirror=mirror
         )
         self.actor_input: np.ndarray | None = None  # the last step's actor input (latent ⊕ senses)
         self.nan_skips = 0

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from embodied.brain.basal_ganglia.config import BasalGangliaConfig
+from embodied.brain.basal_ganglia.mirror import Mirror
 from embodied.brain.basal_ganglia.reflexes import ReflexProgram, make_program
 from embodied.brain.basal_ganglia.selection import OpponentSelector
 from embodied.brain.nets import mlp
@@ -69,16 +70,22 @@ def kind_of(name: str) -> str:
 
 
 class GaussianActor(nn.Module):
-    """A learned cortical module: latent features -> N(μ, σ) over the 3 action dims."""
+    """A learned cortical module: latent features -> N(μ, σ) over the 3 action dims. With a
+    ``mirror`` (``actor_mirror_symmetric``) the mean is mirror-equivariant,
+    ``μ(s) = tanh(½ [f(s) + M_a f(M_s s)])`` (``mirror.py``)."""
 
-    def __init__(self, feature_dim: int, units: int, action_dim: int = 3):
+    def __init__(self, feature_dim: int, units: int, action_dim: int = 3, mirror: Mirror | None = None):
         super().__init__()
         self.net = mlp(feature_dim, units, 2, action_dim)
         nn.init.uniform_(self.net[-1].weight, -1e-3, 1e-3)
         self.log_std = nn.Parameter(torch.full((action_dim,), -0.5))
+        self.mirror = mirror
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.tanh(self.net(features)), self.log_std.clamp(-3.0, 1.0).exp()
+        raw = self.net(features)
+        if self.mirror is not None:
+            raw = 0.5 * (raw + self.mirror.actions(self.net(self.mirror.inputs(features))))
+        return torch.tanh(raw), self.log_std.clamp(-3.0, 1.0).exp()
 
     def log_prob(self, features: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, std = self(features)
@@ -144,7 +151,7 @@ class PathwayPopulation:
     ``brain.basal_ganglia`` section (starting modules, routing, context bits, selector and actor
     knobs, plasticity). ``scalar``: one scalar RPE reaches every module as is (no routing).
     Contexts hash the latent (``feature_dim``); actors read ``actor_input_dim`` numbers (the latent,
-    then any senses of ``actor_senses``)."""
+    then any senses of ``actor_senses``), mirror-equivariant when a ``mirror`` is given."""
 
     def __init__(
         self,
@@ -154,11 +161,14 @@ class PathwayPopulation:
         device="cpu",
         scalar: bool = False,
         actor_input_dim: int | None = None,
+        mirror: Mirror | None = None,
     ):
         self.feature_dim, self.routing, self.rng, self.device = feature_dim, cfg.routing, rng, device
         self.actor_input_dim = feature_dim if actor_input_dim is None else actor_input_dim  # latent (⊕ senses)
         self.plasticity = PlasticityConfig.from_config(cfg)
         self.actor_units, self.actor_lr, self.scalar = cfg.actor_units, cfg.actor_lr, scalar
+        self.actor_bias_std = cfg.actor_bias_std
+        self.mirror = mirror  # shared by every actor: mirror-equivariant means (None: plain MLPs)
         self.beta = cfg.selector_beta
         bits = cfg.context_bits
         self.projection = rng.normal(size=(feature_dim, bits)) if bits > 0 else np.zeros((feature_dim, 0))
@@ -186,9 +196,13 @@ class PathwayPopulation:
         if kind in REFLEX_KINDS:
             module.reflex = make_program(base, parent.reflex.params if parent else None)
         else:
-            module.actor = GaussianActor(self.actor_input_dim, self.actor_units).to(self.device)
+            module.actor = GaussianActor(self.actor_input_dim, self.actor_units, mirror=self.mirror).to(self.device)
             if parent is not None:
                 module.actor.load_state_dict(parent.actor.state_dict())
+            elif self.actor_bias_std > 0:  # motor babbling: this newborn module's own mean action
+                bias = self.rng.normal(0.0, self.actor_bias_std, module.actor.net[-1].bias.shape)
+                with torch.no_grad():
+                    module.actor.net[-1].bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
             module.optimizer = torch.optim.Adam(module.actor.parameters(), lr=self.actor_lr, eps=1e-6)
         return module
 
@@ -358,7 +372,7 @@ class PathwayPopulation:
             if entry["reflex"] is not None:
                 m.reflex = make_program(base_name(m.name), entry["reflex"])
             else:
-                m.actor = GaussianActor(self.actor_input_dim, self.actor_units).to(self.device)
+                m.actor = GaussianActor(self.actor_input_dim, self.actor_units, mirror=self.mirror).to(self.device)
                 m.actor.load_state_dict(entry["actor"])
                 m.optimizer = torch.optim.Adam(m.actor.parameters(), lr=self.actor_lr, eps=1e-6)
                 if entry["optimizer"] is not None:

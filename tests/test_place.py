@@ -53,6 +53,20 @@ def test_the_place_bonus_fades_with_visits_to_one_field_and_is_fresh_in_the_next
     assert memory.visit(here, [True])[0] == 1.0 and memory.fields_visited() == [1]  # a new episode forgets
 
 
+def test_the_place_bonus_power_sets_how_fast_a_field_fades_and_bad_powers_are_refused():
+    """place_bonus_power=1 pays 1/n (Kolter & Ng 2009): a field visited four times pays 0.25, not 0.5."""
+    from embodied.brain.perception.intrinsic import IntrinsicConfig
+    from embodied.train.config import ConfigError, load_config
+
+    memory = PlaceMemory(1, field=0.1, power=1.0)
+    here = np.array([[0.05, 0.05]])
+    assert [memory.visit(here, [t == 0])[0] for t in range(4)] == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
+    with pytest.raises(ValueError, match="place_bonus_power"):
+        IntrinsicConfig(place_bonus_power=0.0).validated()
+    with pytest.raises(ConfigError, match="place_bonus_power"):
+        load_config(None, ["brain.perception.intrinsic_overrides.place_bonus_power=-1"])
+
+
 def drive(env, action, steps):
     """Step a scripted action; return the integrated place (from proprio only) and the true one."""
     pi = PathIntegrator(1, CONTROL_DT)

@@ -286,6 +286,7 @@ INTRINSIC_RANGES: dict[str, Range] = {
     "scale_decay": _r(0, 1, hi_open=True),
     "lr": _r(0, 1, lo_open=True),
     "prediction_every": _r(1, 10**6),
+    "place_bonus_power": _r(0, 100, lo_open=True),
 }
 #: task_options: ranges of the tasks' numeric options (steps, probabilities, metres, reward sizes)
 TASK_OPTION_RANGES: dict[str, Range] = {

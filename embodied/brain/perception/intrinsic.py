@@ -50,6 +50,7 @@ class IntrinsicConfig:
     )
     episodic_space: str = "latent"  # what the episodic memory stores: "latent" views, or "place" (place.py)
     place_field: float = 0.1  # side of a place field in metres (episodic_space="place"; maze cells are 0.3)
+    place_bonus_power: float = 0.5  # the place bonus n^−p: 0.5 the pseudo-count 1/√n, 1 Kolter & Ng's 1/n
     path_integration_dt: float = CONTROL_PERIOD  # the body's control period: the Δt of dead reckoning
     novelty_max_modulator: float = 5.0  # L in NGU: the long-term term multiplies episodic novelty by 1..L
     coherence_units: int = 128  # width of the cross-sense predictors
@@ -84,8 +85,8 @@ class IntrinsicConfig:
             )
         if self.episodic_space not in ("latent", "place"):
             raise ValueError(f"IntrinsicConfig.episodic_space={self.episodic_space!r}; allowed: latent, place")
-        if not (self.place_field > 0 and self.path_integration_dt > 0):
-            raise ValueError("IntrinsicConfig.place_field and path_integration_dt must be > 0")
+        if not (self.place_field > 0 and self.path_integration_dt > 0 and self.place_bonus_power > 0):
+            raise ValueError("IntrinsicConfig.place_field, place_bonus_power and path_integration_dt must be > 0")
         if self.novelty_max_modulator < 1:
             raise ValueError(f"IntrinsicConfig.novelty_max_modulator={self.novelty_max_modulator} must be >= 1")
         return self
@@ -219,7 +220,10 @@ class IntrinsicRewards(nn.Module):
         cfg = self.config
         place = None
         if cfg.episodic_space == "place":
-            place = (PathIntegrator(num_envs, cfg.path_integration_dt), PlaceMemory(num_envs, cfg.place_field))
+            place = (
+                PathIntegrator(num_envs, cfg.path_integration_dt),
+                PlaceMemory(num_envs, cfg.place_field, cfg.place_bonus_power),
+            )
         return _Streams(
             None,
             EpisodicMemory(num_envs, cfg.episodic_capacity, self.latent_dim, self.world_model.device),
@@ -351,7 +355,7 @@ class IntrinsicRewards(nn.Module):
         return torch.where(is_first, torch.zeros_like(distance), distance)
 
     def place_novelty(self, streams: _Streams, proprio, is_first: torch.Tensor) -> torch.Tensor:
-        """Episodic novelty of the place (``episodic_space="place"``): ``1/√n`` visits of the
+        """Episodic novelty of the place (``episodic_space="place"``): ``n^−p`` (p = ``place_bonus_power``) of the n visits of the
         path-integrated place field this episode (``place.py``); 0 at an episode's first step."""
         integrator, memory = streams.place
         first = is_first.cpu().numpy()

@@ -53,15 +53,17 @@ class PathIntegrator:
 
 
 class PlaceMemory:
-    """Per-env visit counts of place fields this episode, and the count-based novelty bonus."""
+    """Per-env visit counts of place fields this episode, and the count-based novelty bonus ``n^−p``
+    (``power`` p: 0.5 the pseudo-count bonus 1/√n; 1 the 1/n of Kolter & Ng 2009, "Near-Bayesian
+    exploration in polynomial time", which fades faster against a running normalisation)."""
 
-    def __init__(self, num_envs: int, field: float) -> None:
-        self.field = float(field)
+    def __init__(self, num_envs: int, field: float, power: float = 0.5) -> None:
+        self.field, self.power = float(field), float(power)
         self.counts: list[dict[tuple[int, int], int]] = [{} for _ in range(num_envs)]
 
     def visit(self, position: np.ndarray, is_first: np.ndarray) -> np.ndarray:
         """Count this step's field for each env (cleared at an episode's first step) and return
-        the bonus ``1/√n`` after counting (1 on a first visit). Returns (B,) float32."""
+        the bonus ``n^−p`` after counting (1 on a first visit). Returns (B,) float32."""
         bonus = np.zeros(len(self.counts), np.float32)
         for b, (x, y) in enumerate(np.asarray(position)):
             if is_first[b]:
@@ -69,7 +71,7 @@ class PlaceMemory:
             key = (int(np.floor(x / self.field)), int(np.floor(y / self.field)))
             n = self.counts[b].get(key, 0) + 1
             self.counts[b][key] = n
-            bonus[b] = 1.0 / np.sqrt(n)
+            bonus[b] = 1.0 / np.sqrt(n) if self.power == 0.5 else float(n) ** -self.power  # √: today's exact floats
         return bonus
 
     def fields_visited(self) -> list[int]:

@@ -469,7 +469,7 @@ def _validate_dopamine(v, need) -> None:
     need(len(v.initial_modules) >= 1, "initial_modules must name at least one module", "initial_modules")
     need(
         not v.actor_mirror_symmetric or bool(v.actor_senses),
-        "actor_mirror_symmetric=true needs actor_senses (e.g. [\"touch\", \"proprio\"]): a mirror of the "
+        'actor_mirror_symmetric=true needs actor_senses (e.g. ["touch", "proprio"]): a mirror of the '
         "latent alone would hold every learned actor's turn at 0",
         "actor_mirror_symmetric",
     )

@@ -36,9 +36,18 @@ def test_embodied_lab_trains_probes_and_writes_outputs(tmp_path):
         tmp_path,
         steps=1024,
         seed=0,
-        checkpoints=2,
+        checkpoints=1,  # probes before learning and after it
         trials=2,
-        overrides=["episode_steps=256", "num_envs=2", "vision_size=16", "learning_starts=128"],
+        overrides=[
+            "episode_steps=256",
+            "num_envs=2",
+            "vision_size=16",
+            "learning_starts=128",
+            # the outputs, not the learning, are under test here: a quarter of the world-model updates and
+            # of the prediction-success decodes (the suite's budget; the criteria's runs use the defaults)
+            "train_ratio=2",
+            "brain.perception.intrinsic_overrides.prediction_every=4",
+        ],
         video_steps=40,
     )
     for name in ("embodied.png", "embodied.csv", "embodied.json", "embodied.mp4"):

@@ -1,5 +1,6 @@
 """`embodied sweep`: a real 2 x 2 grid of tiny trainings on a real local Ray instance, resumed after damage,
-with two reference policies (random actions, one innate reflex alone) evaluated on the same held-out mazes.
+with two reference policies (random actions, one innate reflex alone) evaluated on the same held-out mazes,
+and a learning curve added to the finished sweep (its trials keep step_32.pt beside the final step_64.pt).
 
 One Ray instance for the module (started by the command's own starter), one sweep shared by the
 tests; each test that changes folders works on a copy (``shutil.copytree`` keeps mtimes).
@@ -10,6 +11,7 @@ import ast
 import csv
 import json
 import pathlib
+import re
 import shutil
 import sys
 
@@ -53,6 +55,9 @@ TRIALS = ["full/seed_0", "full/seed_1", "no_intrinsic/seed_0", "no_intrinsic/see
 REFERENCES = {"random": "references/random", "reflex:wall_follow_left": "references/reflex-wall_follow_left"}
 
 
+CURVE = {"steps": [32, 64, 96]}  # 32 kept, 64 the final evaluation, 96 beyond the run's end
+
+
 def write_spec(folder: pathlib.Path, spec: dict, name: str = "spec.json") -> pathlib.Path:
     path = folder / name
     path.write_text(json.dumps(spec, indent=2))
@@ -89,6 +94,24 @@ def copy_of(swept, tmp_path) -> tuple[pathlib.Path, pathlib.Path]:
     copy = tmp_path / "out"
     shutil.copytree(out, copy)  # copy2: mtimes kept, so "untouched" can be checked on the copy
     return spec, copy
+
+
+@pytest.fixture(scope="module")
+def curved(swept, tmp_path_factory):
+    """A copy of the finished sweep re-run with CURVE added; returns (curve spec, out, stderr, trial mtimes before)."""
+    folder = tmp_path_factory.mktemp("curved")
+    spec, out = copy_of(swept, folder)
+    before = mtimes(out / "trials")
+    curve_spec = write_spec(folder, dict(SPEC, curve=CURVE), "curve.json")
+    capture = folder / "stderr.txt"
+    with open(capture, "w") as stream:
+        saved, sys.stderr = sys.stderr, stream
+        try:
+            rc = main(["sweep", str(curve_spec), "--out", str(out)])
+        finally:
+            sys.stderr = saved
+    assert rc == 0, capture.read_text()  # a missing checkpoint is a line, not a failed sweep
+    return curve_spec, out, capture.read_text(), before
 
 
 def mtimes(folder: pathlib.Path) -> dict[str, int]:
@@ -190,8 +213,11 @@ def test_a_rerun_skips_finished_trials_and_resumes_unfinished_ones(swept, tmp_pa
     record = json.loads((tampered / "eval.json").read_text())
     (tampered / "eval.json").write_text(json.dumps({**record, "checkpoint_sha256": "0" * 64}))
 
-    assert main(["sweep", str(spec), "--out", str(out)]) == 0
+    curve = {"steps": [32], "conditions": ["no_intrinsic"]}  # its points follow the trials finished in this run
+    assert main(["sweep", str(write_spec(tmp_path, dict(SPEC, curve=curve))), "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
+    assert list(results["curve"]["actions"]) == ["no_intrinsic/seed_0@32", "no_intrinsic/seed_1@32"]
+    assert all(action.startswith("evaluated in") for action in results["curve"]["actions"].values())
     assert results["trial_actions"] == {
         "full/seed_0": "finished before",
         "full/seed_1": "trained before",
@@ -276,6 +302,124 @@ def test_collect_aggregates_what_finished_runs_nothing_and_a_rerun_finishes_the_
     assert "nothing to aggregate" in capsys.readouterr().err
 
 
+def test_adding_a_curve_to_a_finished_sweep_evaluates_only_its_points_on_the_kept_checkpoints(curved):
+    from embodied.experiments.trial import file_sha256
+
+    _, out, log, before = curved
+    after = mtimes(out / "trials")
+    assert {k: v for k, v in after.items() if "/curve/" not in k} == before  # nothing trained, nothing re-evaluated
+    assert sorted(set(after) - set(before)) == [f"{key}/curve/step_32.json" for key in TRIALS]
+    assert "4 finished before, 0 to run" in log and "curve: 0 point(s) finished before, 4 without" in log
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["trial_actions"].values()) == {"finished before"}
+    curve = results["curve"]
+    assert curve["steps"] == [32, 64, 96] and curve["n_points"] == 8 and curve["n_points_finished"] == 4
+    assert [(f["trial"], f["step"], f["missing"]) for f in curve["failed"]] == [(k, 96, True) for k in TRIALS]
+    for key, failure in zip(TRIALS, curve["failed"]):  # one line naming the trial and the file, also on stderr
+        assert failure["error"] == f"trial {key}: no checkpoints/step_96.pt for the curve point at step 96 " + (
+            "(the run ended at step 64)"
+        )
+        assert failure["error"] in log
+    coverage = {}  # (condition, seed) -> per-maze coverage at step 32, read from the point files
+    for key in TRIALS:
+        run = out / "trials" / key
+        record = json.loads((run / "curve/step_32.json").read_text())
+        assert record["step"] == 32 and record["checkpoint"] == "checkpoints/step_32.pt"
+        assert record["checkpoint_sha256"] == file_sha256(run / "checkpoints/step_32.pt") and record["commit"]
+        assert record["result"]["seeds"] == [10000, 10001] and record["result"]["episode_steps"] == 32
+        coverage[(record["condition"], record["seed"])] = record["result"]["coverage"]
+    for condition in ("full", "no_intrinsic"):
+        first, last = curve["curve"][condition]
+        assert (first["step"], first["final"], last["step"], last["final"]) == (32, False, 64, True)
+        assert last["metrics"] == results["summary"][condition]["metrics"]  # the final evaluation is the last point
+        cells = [v for s in (0, 1) for v in coverage[(condition, s)]]
+        assert first["n_seeds"] == 2 and first["metrics"]["coverage"]["mean"] == pytest.approx(sum(cells) / 4)
+    paired = curve["curve"]["no_intrinsic"][0]["paired"]
+    diffs = [a - b for s in (0, 1) for a, b in zip(coverage[("no_intrinsic", s)], coverage[("full", s)])]
+    assert paired["vs"] == "full" and paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)
+    with open(out / "results.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["kind"].startswith("curve")]
+    assert {(r["kind"], r["condition"], r["step"]) for r in rows if r["metric"] == "coverage"} == {
+        *(
+            (kind, c, step)
+            for kind in ("curve", "curve_trial")
+            for c in ("full", "no_intrinsic")
+            for step in ("32", "64")
+        ),
+        ("curve_paired", "no_intrinsic", "32"),
+        ("curve_paired", "no_intrinsic", "64"),
+    }
+
+
+def test_a_curve_point_is_measured_as_the_trials_final_evaluation(curved):
+    """The point's evaluation of the final checkpoint reproduces eval.json: same function, mazes, steps, body."""
+    from embodied.experiments.trial import checkpoint_sha256, run_curve_point
+
+    _, out, _, _ = curved
+    run = out / "trials/no_intrinsic/seed_1"
+    final = json.loads((run / "eval.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    evaluation = {k: results["eval"][k] for k in ("world", "task", "maze_seeds")}
+    job = {"key": "no_intrinsic/seed_1", "condition": "no_intrinsic", "seed": 1, "step": 64, "run_dir": str(run)}
+    job.update(fingerprint="f" * 16, checkpoint_sha256=checkpoint_sha256(run / "checkpoints/step_64.pt"))
+    record = run_curve_point({**job, "eval": {**evaluation, "episode_steps": results["eval"]["episode_steps_used"]}})
+    assert record["status"] == "done", record
+    assert record["eval"]["checkpoint_sha256"] == final["checkpoint_sha256"]  # step_64.pt is latest.pt
+    for metric in ("coverage", "steps_to_50", "steps_to_90"):
+        assert record["eval"]["result"][metric] == final["result"][metric], metric
+
+
+def test_a_rerun_keeps_finished_points_collect_aggregates_them_and_removing_the_curve_keeps_everything(
+    curved, tmp_path, capsys, monkeypatch
+):
+    curve_spec, source, _, _ = curved
+    out = tmp_path / "out"
+    shutil.copytree(source, out)
+    point = out / "trials/full/seed_1/curve/step_32.json"  # another evaluation's record: evaluated again
+    point.write_text(json.dumps({**json.loads(point.read_text()), "fingerprint": "0" * 16}))
+    kept = {k: v for k, v in mtimes(out / "trials").items() if not k.startswith("full/seed_1/curve/")}
+    assert main(["sweep", str(curve_spec), "--out", str(out)]) == 0
+    assert "curve: 3 point(s) finished before, 4 without their checkpoint, 1 to evaluate" in capsys.readouterr().err
+    assert {k: v for k, v in mtimes(out / "trials").items() if not k.startswith("full/seed_1/curve/")} == kept
+    actions = json.loads((out / "results.json").read_text())["curve"]["actions"]
+    assert actions["full/seed_1@32"].startswith("evaluated in") and actions["full/seed_0@32"] == "finished before"
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # --collect runs nothing, so nothing needs Ray
+    (out / "trials/no_intrinsic/seed_0/curve/step_32.json").unlink()
+    assert main(["sweep", str(curve_spec), "--out", str(out), "--collect"]) == 0
+    assert "1 not evaluated (--collect)" in capsys.readouterr().err
+    curve = json.loads((out / "results.json").read_text())["curve"]
+    assert curve["n_points_finished"] == 3 and curve["curve"]["no_intrinsic"][0]["n_seeds"] == 1
+    assert not (out / "trials/no_intrinsic/seed_0/curve/step_32.json").exists()
+
+    trials = mtimes(out / "trials")
+    assert main(["sweep", str(write_spec(tmp_path, SPEC)), "--out", str(out)]) == 0  # the curve removed
+    results = json.loads((out / "results.json").read_text())
+    assert results["curve"] is None and set(results["trial_actions"].values()) == {"finished before"}
+    assert mtimes(out / "trials") == trials
+
+
+def test_the_report_draws_each_conditions_learning_curve_with_the_references(curved, tmp_path, capsys):
+    _, out, _, _ = curved
+    page = tmp_path / "docs" / "results.md"
+    assert main(["report", "--results", str(out), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "![tiny: coverage against env steps](figures/sweep-tiny-curve-coverage.png)" in text
+    assert (tmp_path / "docs/figures/sweep-tiny-curve-coverage.png").stat().st_size > 1000
+    assert not list((tmp_path / "docs/figures").glob("*curve-food*"))  # explore: no food curve
+    results = json.loads((out / "results.json").read_text())
+    table = text.split("**Learning curve", 1)[1]
+    assert "| condition | 32 | 64 (final) |" in table
+    for condition in ("full", "no_intrinsic"):
+        cells = [f"{p['metrics']['coverage']['mean']:.3f}" for p in results["curve"]["curve"][condition]]
+        assert re.search(rf"\| `{condition}` \| {cells[0]} \[[^]]+\] \| {cells[1]} \[", table), condition
+    assert "no checkpoints/step_96.pt" in table  # the missing points are said, not hidden
+    figures = {p.name: p.read_bytes() for p in (tmp_path / "docs/figures").iterdir()}
+    assert main(["report", "--results", str(out), "--out", str(page)]) == 0  # deterministic
+    assert {p.name: p.read_bytes() for p in (tmp_path / "docs/figures").iterdir()} == figures
+    capsys.readouterr()
+
+
 BAD_SPECS = [
     ({"seeds": []}, "key 'seeds' is empty"),
     ({"seeds": "0,1"}, "key 'seeds' must be a list"),
@@ -301,6 +445,14 @@ BAD_SPECS = [
         {"conditions": {"random": [], "b": []}, "references": ["random"]},
         "key 'references[0]' = 'random' is also a condition's name",
     ),
+    ({"curve": [32]}, "key 'curve' must be a mapping"),
+    ({"curve": {"steps": []}}, "key 'curve.steps' must be a non-empty list"),
+    ({"curve": {"steps": [32, 0]}}, "key 'curve.steps[1]' = 0"),
+    ({"curve": {"steps": [32, 32.5]}}, "key 'curve.steps[1]' = 32.5"),
+    ({"curve": {"steps": [64, 32, 64]}}, "key 'curve.steps' repeats a step"),
+    ({"curve": {"steps": [32], "conditions": ["full", "nope"]}}, "key 'curve.conditions[1]' = 'nope' is not a"),
+    ({"curve": {"steps": [32], "conditions": ["full", "full"]}}, "key 'curve.conditions[1]' = 'full' is listed twice"),
+    ({"curve": {"steps": [32], "every": 4096}}, "key 'curve.every' is unknown"),
 ]
 
 

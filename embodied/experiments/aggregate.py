@@ -24,6 +24,11 @@ with the reference's run on the same maze:
     diff_R  = (1 / n) * sum_{s,m} (value_C[s, m] - value_R[m])           n = |S| x |M| pairs
 
 The reference's value on a maze enters once per training seed; the bootstrap resamples the n pairs.
+
+A learning curve (:func:`curve_summary`) applies the same two formulas at each env step N separately:
+``value[s, m]`` is then the evaluation of trial s's checkpoint at step N on maze m (its kept
+``step_<N>.pt``, or its final evaluation at the step it ended on), the mean and CI are over the
+seed x maze cells at N, and the difference against the baseline is paired by seed x maze at the same N.
 """
 
 from __future__ import annotations
@@ -132,15 +137,56 @@ def aggregate(conditions, baseline: str, task: str, trials: list[dict], referenc
     }
 
 
-def results_csv(aggregated: dict) -> str:
-    """Long-format CSV: one row per (kind, condition, seed, metric); kind is trial, condition, reference or paired.
+def curve_summary(conditions, baseline: str, task: str, points: list[dict]) -> dict:
+    """A learning curve: ``points`` are evaluations of the trials' checkpoints ({condition, seed, step, final,
+    result}; ``final`` for the trial's own final evaluation) -> per condition, per step, the mean and CI
+    over seed x maze cells and (where ``baseline`` is among ``conditions``) the difference against the
+    baseline paired by seed x maze at that step: :func:`aggregate` run on each step's evaluations."""
+    conditions = list(conditions)
+    paired_with = baseline if baseline in conditions else None
+    steps = sorted({int(p["step"]) for p in points})
+    curve = {c: [] for c in conditions}
+    per_trial = []
+    for step in steps:
+        here = [p for p in points if int(p["step"]) == step]
+        records = [{"condition": p["condition"], "seed": p["seed"], "eval": {"result": p["result"]}} for p in here]
+        aggregated = aggregate(conditions, paired_with or conditions[0], task, records)
+        final = {(p["condition"], p["seed"]): bool(p.get("final")) for p in here}
+        for row in aggregated["trials"]:
+            per_trial.append({"step": step, "final": final[(row["condition"], row["seed"])], **row})
+        for condition in conditions:
+            entry = aggregated["summary"][condition]
+            if not entry["n_seeds"]:
+                continue  # no trial of this condition has a point at this step
+            paired = aggregated["paired"].get(condition) if paired_with else None
+            curve[condition].append(
+                {
+                    "step": step,
+                    "final": any(final[k] for k in final if k[0] == condition),
+                    **entry,
+                    "paired": paired if paired and paired["n_pairs"] else None,
+                }
+            )
+    return {
+        "conditions": conditions,
+        "baseline": paired_with,
+        "metrics": metrics_for(task),
+        "curve": curve,
+        "trials": per_trial,
+    }
+
+
+def results_csv(aggregated: dict, curve: dict | None = None) -> str:
+    """Long-format CSV: one row per (kind, condition, seed, metric[, step]); kind is trial, condition, reference,
+    paired, and for a learning curve curve_trial, curve and curve_paired.
 
     ``trial`` rows hold the mean over mazes (no interval); ``condition`` rows the mean and CI over
     seeds x mazes; ``reference`` rows a reference's mean and CI over mazes; ``paired`` rows the mean
-    difference against ``vs`` (the baseline, then each reference) and its CI."""
+    difference against ``vs`` (the baseline, then each reference) and its CI. The ``curve*`` rows are
+    the same at the env step in ``step`` (``curve``: :func:`curve_summary`); other rows leave it empty."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n"])
+    writer = _PaddedWriter(csv.writer(out, lineterminator="\n"))
+    writer.writerow(CSV_COLUMNS)
     metrics = aggregated["metrics"]
     for row in aggregated["trials"]:
         for m in metrics:
@@ -178,7 +224,53 @@ def results_csv(aggregated: dict) -> str:
                         ci["n"],
                     ]
                 )
+    if curve:
+        _curve_rows(writer, curve)
     return out.getvalue()
+
+
+CSV_COLUMNS = ["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n", "step"]
+
+
+class _PaddedWriter:
+    """A csv writer whose short rows get empty trailing cells: every row has every column."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def writerow(self, values) -> None:
+        self.writer.writerow([*values, *[""] * (len(CSV_COLUMNS) - len(values))])
+
+
+def _curve_rows(writer, curve: dict) -> None:
+    metrics = curve["metrics"]
+    for row in curve["trials"]:
+        for m in metrics:
+            writer.writerow(
+                [
+                    "curve_trial",
+                    row["condition"],
+                    "",
+                    row["seed"],
+                    m,
+                    _num(row[m]),
+                    "",
+                    "",
+                    len(row["mazes"]),
+                    row["step"],
+                ]
+            )
+    for condition, points in curve["curve"].items():
+        for point in points:
+            for m in metrics:
+                ci = point["metrics"][m]
+                if ci:
+                    numbers = [_num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
+                    writer.writerow(["curve", condition, "", "", m, *numbers, point["step"]])
+                paired = (point.get("paired") or {}).get("metrics", {}).get(m)
+                if paired:
+                    numbers = [_num(paired["mean"]), _num(paired["low"]), _num(paired["high"]), paired["n"]]
+                    writer.writerow(["curve_paired", condition, point["paired"]["vs"], "", m, *numbers, point["step"]])
 
 
 def _num(value: float) -> str:

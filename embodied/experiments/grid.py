@@ -14,7 +14,8 @@ values, or both crossed), training seeds and one held-out evaluation shared by e
       "seeds": [0, 1, 2, 3, 4],                 # training seeds (or a count n: seeds 0..n-1)
       "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 10,
                "maze_start": 10000, "episode_steps": "auto"},
-      "references": ["random", "wander", "reflex:wall_follow_left"]   # optional: untrained policies
+      "references": ["random", "wander", "reflex:wall_follow_left"],  # optional: untrained policies
+      "curve": {"steps": [4096, 8192, 12288], "conditions": ["full"]}  # optional: kept checkpoints evaluated
     }
 
 ``conditions`` may also be a mapping ``name -> [overrides]`` (the natural TOML table). A trial is
@@ -24,6 +25,9 @@ Every trial's config is loaded here, so a typo in the last condition fails befor
 ``references`` names reference policies (``embodied.brain.policies.REFERENCE_POLICIES``: ``random``,
 ``wander``, ``reflex:<name>``) evaluated once per sweep on the same held-out mazes (:class:`Reference`);
 they are not trials and are not in a trial's fingerprint, so adding one keeps every finished trial.
+``curve`` (:class:`CurveSpec`) asks for a learning curve: each finished trial of the named conditions
+(default all) also evaluates its kept ``checkpoints/step_<N>.pt`` for every listed step N, on the same
+mazes; like the references it is in no trial's fingerprint, so adding it to a finished sweep trains nothing.
 Errors are :class:`SpecError`: one line naming the file and the key (``conditions[1].set[0]``).
 """
 
@@ -42,7 +46,21 @@ from embodied.errors import UserError
 
 MAX_SPEC_BYTES = 1 << 20
 MAX_TRIALS = 10_000
-TOP_KEYS = ("name", "description", "config", "set", "conditions", "grid", "baseline", "seeds", "eval", "references")
+TOP_KEYS = (
+    "name",
+    "description",
+    "config",
+    "set",
+    "conditions",
+    "grid",
+    "baseline",
+    "seeds",
+    "eval",
+    "references",
+    "curve",
+)
+CURVE_KEYS = ("steps", "conditions")
+MAX_CURVE_STEP = 10**12  # far beyond any run; bounds the file name step_<N>.pt
 EVAL_KEYS = ("world", "task", "mazes", "maze_start", "episode_steps")
 EVAL_TASKS = ("explore", "forage")  # what embodied.train.evaluate measures
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,=+-]{0,79}")  # a folder name on every filesystem
@@ -87,6 +105,15 @@ class Reference:
 
 
 @dataclasses.dataclass(frozen=True)
+class CurveSpec:
+    """A learning curve: the kept checkpoints ``checkpoints/step_<N>.pt`` of the ``conditions``' trials
+    evaluated at each of ``steps`` (env steps), beside each trial's final evaluation as the last point."""
+
+    steps: tuple[int, ...]  # ascending
+    conditions: tuple[str, ...]  # in the spec's condition order
+
+
+@dataclasses.dataclass(frozen=True)
 class EvalSpec:
     world: str
     task: str
@@ -115,6 +142,7 @@ class SweepSpec:
     trials: tuple[Trial, ...]
     raw: dict  # the spec as read, stamped into results.json
     references: tuple[Reference, ...] = ()  # in spec order; evaluated once per sweep, not part of any fingerprint
+    curve: CurveSpec | None = None  # not part of any trial's fingerprint either
 
     @property
     def reference_names(self) -> tuple[str, ...]:
@@ -143,6 +171,21 @@ class SweepSpec:
                 "eval": self.eval.as_dict(),
                 "episode_steps": int(episode_steps),
                 "env_kwargs": env_kwargs,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def curve_fingerprint(self, step: int, episode_steps: int, checkpoint_sha256: str) -> str:
+        """What a curve point (``curve/step_<N>.json``) must have been evaluated with to be reused: the
+        evaluation, the episode length it ran (``auto`` resolved), the step and the SHA-256 of the
+        checkpoint evaluated (``checkpoints/step_<N>.pt``; a retrained trial has other files)."""
+        blob = json.dumps(
+            {
+                "eval": self.eval.as_dict(),
+                "episode_steps": int(episode_steps),
+                "step": int(step),
+                "checkpoint_sha256": checkpoint_sha256,
             },
             sort_keys=True,
         )
@@ -329,6 +372,40 @@ def _references(data: dict, path: Path, conditions: list[str]) -> tuple[Referenc
     return tuple(Reference(name) for name in found)
 
 
+def _curve(data: dict, path: Path, conditions: list[str]) -> CurveSpec | None:
+    """The ``curve`` mapping: ``steps`` a non-empty list of distinct positive whole numbers, ``conditions``
+    (optional, default all) names of conditions, each once."""
+    if "curve" not in data:
+        return None
+    raw = data["curve"]
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"{path}: key 'curve' must be a mapping like {{\"steps\": [4096, 8192]}} ({', '.join(CURVE_KEYS)})"
+        )
+    unknown = sorted(set(raw) - set(CURVE_KEYS))
+    if unknown:
+        raise SpecError(f"{path}: key 'curve.{unknown[0]}' is unknown; allowed: {', '.join(CURVE_KEYS)}")
+    steps = raw.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise SpecError(
+            f"{path}: key 'curve.steps' must be a non-empty list of env steps with kept checkpoints "
+            f"(checkpoints/step_<N>.pt), got {steps!r}"
+        )
+    steps = [_whole(s, path, f"curve.steps[{i}]", 1, MAX_CURVE_STEP) for i, s in enumerate(steps)]
+    if len(set(steps)) != len(steps):
+        raise SpecError(f"{path}: key 'curve.steps' repeats a step: {steps}")
+    chosen = raw.get("conditions", list(conditions))
+    if not isinstance(chosen, list) or not chosen:
+        raise SpecError(f"{path}: key 'curve.conditions' must be a non-empty list of condition names")
+    for i, name in enumerate(chosen):
+        if name not in conditions:
+            known = ", ".join(conditions)
+            raise SpecError(f"{path}: key 'curve.conditions[{i}]' = {name!r} is not a condition; conditions: {known}")
+        if chosen.index(name) != i:
+            raise SpecError(f"{path}: key 'curve.conditions[{i}]' = {name!r} is listed twice")
+    return CurveSpec(tuple(sorted(steps)), tuple(c for c in conditions if c in chosen))
+
+
 def _seeds(data: dict, path: Path) -> tuple[int, ...]:
     if "seeds" not in data:
         raise SpecError(f"{path}: key 'seeds' is missing; give training seeds, e.g. \"seeds\": [0, 1, 2, 3, 4]")
@@ -399,6 +476,7 @@ def load_spec(path) -> SweepSpec:
     if baseline not in names:
         raise SpecError(f"{path}: key 'baseline' = {baseline!r} is not a condition; conditions: {', '.join(names)}")
     references = _references(data, path, names)
+    curve = _curve(data, path, names)
 
     trials = []
     for cond, where, overrides in named:
@@ -431,4 +509,5 @@ def load_spec(path) -> SweepSpec:
         trials=tuple(trials),
         raw=data,
         references=references,
+        curve=curve,
     )

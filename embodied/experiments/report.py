@@ -9,7 +9,10 @@ paired difference against the baseline [95% CI]; the sweep's reference policies 
 conditions, n seeds "—"), where the sweep has references a second table per figure (each trained
 condition minus each reference, paired by seed x maze, [95% CI]), and a PNG bar chart per figure with
 CI whiskers (``embodied.train.evaluate.save_bar_figure``) under ``--figures`` (default ``figures/``
-beside the page).
+beside the page). A sweep with a learning curve (the spec's ``curve``) also gets, per curve metric
+(coverage; pellets per 1,000 steps on forage), a table condition x env step (mean [95% CI], the last
+step the trials' final evaluation) and a PNG of one line per condition with its CI band against env
+steps, the references as horizontal lines (:func:`_curve_figure`).
 
 Text outside the markers is kept: a page without markers gets the section appended at its end, a
 missing page is created. The output depends only on the results files and the arguments (no clock,
@@ -39,6 +42,8 @@ LABELS = {
     "steps_to_90": "steps to 90 % coverage (the episode length where never reached)",
     "food_per_1000": "pellets per 1,000 steps",
 }
+CURVE_METRICS = ("coverage", "food_per_1000")  # what a learning curve is drawn for (food only where the task has it)
+MAX_LISTED_FAILURES = 10
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +90,23 @@ def _stamp(data: dict) -> str:
     return f"measured at commit {names} on {dates}"
 
 
+def _figure_title(data: dict) -> str:
+    commits = data.get("measured_commits") or [{"commit": data.get("commit", "unknown"), "dirty": data.get("dirty")}]
+    stamp = ", ".join(c["commit"][:7] + ("+dirty" if c.get("dirty") else "") for c in commits)
+    return f"{data['sweep']}\n{stamp}, {(data.get('measured_to') or '')[:10]}"
+
+
+def _write_if_changed(path: Path, render) -> None:
+    """``render(tmp)`` draws a PNG; it replaces ``path`` only when its bytes differ (an unchanged figure keeps
+    its file and mtime)."""
+    tmp = path.with_name(f".{path.name}.render.png")
+    render(tmp)
+    new = tmp.read_bytes()
+    tmp.unlink()
+    if not path.is_file() or path.read_bytes() != new:
+        write_bytes_atomic(path, new)
+
+
 def _figure(data: dict, metric: str, path: Path) -> None:
     """A bar per condition (mean, CI whiskers) with the seed x maze points, written only when its bytes change."""
     from embodied.train.evaluate import save_bar_figure
@@ -98,15 +120,89 @@ def _figure(data: dict, metric: str, path: Path) -> None:
         bars[f"{name} (ref.)"] = {f"{metric}_ci": entry["metrics"][metric], metric: entry[f"{metric}_per_maze"]}
     if not bars:
         return
-    tmp = path.with_name(f".{path.name}.render.png")
-    commits = data.get("measured_commits") or [{"commit": data.get("commit", "unknown"), "dirty": data.get("dirty")}]
-    stamp = ", ".join(c["commit"][:7] + ("+dirty" if c.get("dirty") else "") for c in commits)
-    title = f"{data['sweep']}\n{stamp}, {(data.get('measured_to') or '')[:10]}"
-    save_bar_figure(tmp, bars, metric, metric, title)
-    new = tmp.read_bytes()
-    tmp.unlink()
-    if not path.is_file() or path.read_bytes() != new:
-        write_bytes_atomic(path, new)
+    _write_if_changed(path, lambda tmp: save_bar_figure(tmp, bars, metric, metric, _figure_title(data)))
+
+
+def _curve_figure(data: dict, metric: str, path: Path) -> None:
+    """One line per condition (mean over seeds x mazes at each env step) with its 95 % CI band, the final
+    evaluation's point ringed, each reference's mean as a dashed horizontal line; stamped like the bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def draw(target: Path) -> None:
+        fig, ax = plt.subplots(figsize=(5.6, 3.4), dpi=120)
+        colours = plt.get_cmap("tab10")
+        for i, (condition, points) in enumerate(data["curve"]["curve"].items()):
+            points = [p for p in points if p["metrics"].get(metric)]
+            if not points:
+                continue
+            steps = [p["step"] for p in points]
+            cis = [p["metrics"][metric] for p in points]
+            colour = colours(i % 10)
+            ax.fill_between(steps, [c["low"] for c in cis], [c["high"] for c in cis], color=colour, alpha=0.2)
+            ax.plot(steps, [c["mean"] for c in cis], marker="o", color=colour, label=condition)
+            finals = [(p["step"], c["mean"]) for p, c in zip(points, cis) if p["final"]]
+            if finals:
+                ax.scatter(*zip(*finals), s=70, facecolors="none", edgecolors=colour, zorder=3)
+        for j, (name, entry) in enumerate(data.get("reference_summary", {}).items()):
+            ci = entry["metrics"].get(metric)
+            if ci:
+                style = ("--", ":", "-.")[j % 3]
+                ax.axhline(ci["mean"], color="grey", linestyle=style, linewidth=1, label=f"{name} (ref.)")
+        ax.set_xlabel("env steps of training (ringed: the final evaluation)")
+        ax.set_ylabel(metric)
+        ax.set_title(_figure_title(data), fontsize=9)
+        ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target)
+        plt.close(fig)
+
+    _write_if_changed(path, draw)
+
+
+def _curve_section(data: dict, page: Path, figures: Path) -> list[str]:
+    """Per curve metric a table condition x env step and the figure; then the points that are missing."""
+    curve = data["curve"]
+    lines = [
+        f"**Learning curve** over {', '.join(f'`{c}`' for c in curve['requested_conditions'])}: each finished "
+        f"trial's kept checkpoint `step_<N>.pt` evaluated on the same mazes for the same number of steps as its "
+        f"final evaluation, which is the last point (final); mean over seeds × mazes, 95 % bootstrap CI. "
+        f"{curve['n_points_finished']} of {curve['n_points']} checkpoint evaluations finished.",
+        "",
+    ]
+    steps = sorted({p["step"] for points in curve["curve"].values() for p in points})
+    final = {p["step"] for points in curve["curve"].values() for p in points if p["final"]}
+    for metric in [m for m in CURVE_METRICS if m in curve.get("metrics", data["metrics"])]:
+        digits = DIGITS.get(metric, 3)
+        if steps:
+            lines += [
+                f"*{LABELS.get(metric, metric)}* against env steps:",
+                "",
+                "| condition | " + " | ".join(f"{s}" + (" (final)" if s in final else "") for s in steps) + " |",
+                "|---|" + "---|" * len(steps),
+            ]
+            for condition, points in curve["curve"].items():
+                at = {p["step"]: p["metrics"].get(metric) for p in points}
+                lines.append(f"| `{condition}` | " + " | ".join(_ci(at.get(s), digits) for s in steps) + " |")
+        figure = figures / f"sweep-{data['sweep']}-curve-{metric}.png"
+        if steps:
+            _curve_figure(data, metric, figure)
+        if figure.is_file():
+            link = Path(os.path.relpath(figure, page.parent)).as_posix()
+            lines += ["", f"![{data['sweep']}: {metric} against env steps]({link})"]
+        lines.append("")
+    failed = curve.get("failed") or []
+    if failed:
+        lines.append(f"Curve points not evaluated ({len(failed)}):")
+        lines.append("")
+        lines += [f"- {f['error']}" for f in failed[:MAX_LISTED_FAILURES]]
+        if len(failed) > MAX_LISTED_FAILURES:
+            lines.append(f"- … and {len(failed) - MAX_LISTED_FAILURES} more (results.json, `curve.failed`)")
+        lines.append("")
+    return lines
 
 
 def sweep_section(data: dict, page: Path, figures: Path) -> str:
@@ -173,6 +269,8 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
             link = Path(os.path.relpath(figure, page.parent)).as_posix()
             lines += ["", f"![{data['sweep']}: {metric}]({link})"]
         lines.append("")
+    if data.get("curve"):
+        lines += _curve_section(data, page, figures)
     return "\n".join(lines)
 
 

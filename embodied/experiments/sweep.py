@@ -17,9 +17,14 @@
    evaluated in this process once the trials are done, on the same mazes for the same episode length
    with the baseline's env settings, each into ``OUT/references/<name>/eval.json``
    (``trial.run_reference``); a finished one is skipped. They need no Ray and take seconds to minutes.
-5. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial and reference (``aggregate.py``),
-   stamped with the spec, the git commit and the date. A failed trial is listed there and makes
-   the command exit 1; re-running the same command retries it and skips the rest.
+5. The spec's ``curve`` (kept checkpoints ``step_<N>.pt`` of the finished trials) is evaluated once the
+   trials are done, as Ray tasks of one CPU each (``trial.run_curve_point``), each point into the trial's
+   ``curve/step_<N>.json``; a finished point is skipped, a point whose checkpoint is not there is a
+   one-line failure. The curve is in no trial's fingerprint: adding it to a finished sweep trains nothing.
+6. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial, reference and curve point
+   (``aggregate.py``), stamped with the spec, the git commit and the date. A failed trial (or an
+   evaluation that crashed) is listed there and makes the command exit 1; re-running the same command
+   retries it and skips the rest.
 
 Ray core rather than Ray Tune: a trial here is "run this function once", not a search; Tune would
 add its own trial folders, experiment state and result syncing around run folders the project
@@ -38,16 +43,20 @@ from pathlib import Path
 
 from embodied.errors import UsageError, UserError
 
-from .aggregate import aggregate, results_csv
+from .aggregate import aggregate, curve_summary, results_csv
 from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, write_text_atomic
 from .grid import SpecError, SweepSpec, load_spec
 from .trial import (
     TRAIN_FILE,
     TRIAL_FILE,
+    checkpoint_sha256,
+    finished_curve_point,
     finished_record,
     finished_reference,
     last_logged_step,
+    missing_checkpoint_line,
     recorded_fingerprint,
+    run_curve_point,
     run_reference,
     run_trial,
 )
@@ -81,8 +90,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--collect",
         action="store_true",
-        help="run nothing: aggregate the trials and references finished so far in --out (a stopped sweep's partial "
-        "results; the report says how many finished); re-run without it to finish the rest",
+        help="run nothing: aggregate the trials, references and curve points finished so far in --out (a stopped "
+        "sweep's partial results; the report says how many finished); re-run without it to finish the rest",
     )
 
 
@@ -323,6 +332,80 @@ def _run_on_ray(ray, jobs: list[dict], args, table: ProgressTable) -> list[dict]
     return records
 
 
+def _curve_jobs(
+    spec: SweepSpec, out: Path, evals: dict[str, dict], episode_steps: int
+) -> tuple[list[dict], list[dict]]:
+    """The curve points of the finished trials (``evals`` by trial key): (jobs to evaluate, records of the points
+    already finished or whose checkpoint is missing). A step equal to the one a trial ended on is its final
+    evaluation (``latest.pt`` is that checkpoint): no job, the aggregation takes eval.json."""
+    jobs, records = [], []
+    if spec.curve is None:
+        return jobs, records
+    evaluation = {
+        "world": spec.eval.world,
+        "task": spec.eval.task,
+        "maze_seeds": spec.eval.maze_seeds,
+        "episode_steps": episode_steps,
+    }
+    for trial in spec.trials:
+        if trial.condition not in spec.curve.conditions or trial.key not in evals:
+            continue
+        run_dir = (out / trial.relative_dir).resolve()
+        for step in spec.curve.steps:
+            if step == evals[trial.key].get("checkpoint_step"):
+                continue
+            point = {"key": trial.key, "condition": trial.condition, "seed": trial.seed, "step": step}
+            checkpoint = run_dir / "checkpoints" / f"step_{step}.pt"
+            if not checkpoint.is_file():
+                error = missing_checkpoint_line(trial.key, run_dir, step)
+                records.append({**point, "status": "failed", "missing": True, "error": error})
+                continue
+            sha = checkpoint_sha256(checkpoint)
+            fingerprint = spec.curve_fingerprint(step, episode_steps, sha)
+            done = finished_curve_point(run_dir, step, fingerprint)
+            if done is not None:
+                records.append({**point, "status": "skipped", "action": "finished before", "eval": done})
+                continue
+            job = {**point, "run_dir": str(run_dir), "fingerprint": fingerprint, "checkpoint_sha256": sha}
+            jobs.append({**job, "eval": evaluation})
+    return jobs, records
+
+
+def _print_point(record: dict) -> None:
+    status = record["error"] if record["status"] == "failed" else record["action"]
+    where = f"{record['key']} step {record['step']}"
+    print(f"curve {where:<40} {record['status']:<8} {status}", file=sys.stderr, flush=True)
+
+
+def _run_points_on_ray(ray, jobs: list[dict], args) -> list[dict]:
+    """Each curve point as a Ray task of one CPU (an evaluation, like a trial's last part); their records."""
+    if ray.cluster_resources().get("CPU", 0) < 1:
+        raise UsageError("the curve's points need 1 CPU each; the Ray cluster has less than 1")
+    task = ray.remote(num_cpus=1, max_retries=1)(run_curve_point)
+    limit = args.max_concurrent or len(jobs)
+    waiting, running, records = list(jobs), {}, []
+    try:
+        while waiting or running:
+            while waiting and len(running) < limit:
+                job = waiting.pop(0)
+                running[task.remote(job)] = job
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                job = running.pop(ref)
+                try:
+                    record = ray.get(ref)
+                except ray.exceptions.RayError as err:  # the worker died: retried on a re-run
+                    point = {k: job[k] for k in ("key", "condition", "seed", "step")}
+                    error = f"trial {job['key']}, curve point at step {job['step']}: {str(err).strip().splitlines()[0]}"
+                    record = {**point, "status": "failed", "error": error}
+                _print_point(record)
+                records.append(record)
+    finally:
+        for ref in running:  # Ctrl-C: stop the evaluations; the points written so far are kept
+            ray.cancel(ref, force=True)
+    return records
+
+
 def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
     return {
         "key": trial.key,
@@ -348,9 +431,11 @@ def write_results(
     failed: list[dict],
     extra: dict,
     references: dict[str, dict] | None = None,
+    curve_records: list[dict] | None = None,
 ) -> dict:
-    """results.json and results.csv from the finished trials' eval records (``records`` by trial key) and the
-    finished references' (``references`` by reference name; listed in the spec's order)."""
+    """results.json and results.csv from the finished trials' eval records (``records`` by trial key), the
+    finished references' (``references`` by reference name; listed in the spec's order) and, for a spec
+    with a ``curve``, the curve points' records (``curve_records``: status, key, step, eval or error)."""
     finished = [
         {"condition": t.condition, "seed": t.seed, "eval": records[t.key]} for t in spec.trials if t.key in records
     ]
@@ -361,7 +446,9 @@ def write_results(
         trial = next(t for t in spec.trials if t.condition == row["condition"] and t.seed == row["seed"])
         row["dir"] = trial.relative_dir
         row["checkpoint_step"] = records[trial.key].get("checkpoint_step")
-    stamped = [*records.values(), *(references[name] for name in evaluated)]
+    curve = _curve_results(spec, records, curve_records or [])
+    points = [r["eval"] for r in curve_records or [] if r["status"] != "failed"]
+    stamped = [*records.values(), *(references[name] for name in evaluated), *points]
     measured = sorted({(r.get("commit", "unknown"), bool(r.get("dirty"))) for r in stamped})
     dates = sorted(r.get("date", "") for r in stamped)
     results = {
@@ -384,10 +471,56 @@ def write_results(
         "failed": failed,
         **extra,
         **aggregated,
+        "curve": curve,
     }
     write_json_atomic(out / "results.json", results)
-    write_text_atomic(out / "results.csv", results_csv(aggregated))
+    write_text_atomic(out / "results.csv", results_csv(aggregated, curve))
     return results
+
+
+def _curve_results(spec: SweepSpec, records: dict[str, dict], curve_records: list[dict]) -> dict | None:
+    """The learning curve of results.json: each curve condition's finished trials at every kept step evaluated
+    (``curve/step_<N>.json``) and at the step they ended on (eval.json), aggregated per step; the points
+    that failed; what was done with each point. None for a spec without ``curve``."""
+    if spec.curve is None:
+        return None
+    points = []
+    for trial in spec.trials:
+        if trial.condition in spec.curve.conditions and trial.key in records:
+            final = records[trial.key]
+            step = final.get("checkpoint_step")
+            if step is not None:
+                point = {"condition": trial.condition, "seed": trial.seed, "step": step, "final": True}
+                points.append({**point, "result": final["result"]})
+    ordered = sorted(curve_records, key=lambda r: (r["key"], r["step"]))
+    for record in ordered:
+        if record["status"] != "failed":
+            points.append(
+                {
+                    "condition": record["condition"],
+                    "seed": record["seed"],
+                    "step": record["step"],
+                    "final": False,
+                    "result": record["eval"]["result"],
+                }
+            )
+    finished_trials = [t for t in spec.trials if t.condition in spec.curve.conditions and t.key in records]
+    requested = sum(
+        1 for t in finished_trials for step in spec.curve.steps if step != records[t.key].get("checkpoint_step")
+    )
+    return {
+        "steps": list(spec.curve.steps),
+        "requested_conditions": list(spec.curve.conditions),
+        "n_points": requested,  # kept checkpoints asked for, the final evaluations aside
+        "n_points_finished": sum(1 for r in curve_records if r["status"] != "failed"),
+        "failed": [
+            {"trial": r["key"], "step": r["step"], "missing": bool(r.get("missing")), "error": r["error"]}
+            for r in ordered
+            if r["status"] == "failed"
+        ],
+        "actions": {f"{r['key']}@{r['step']}": r.get("action", "failed") for r in ordered},
+        **curve_summary(spec.curve.conditions, spec.baseline, spec.eval.task, points),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -415,31 +548,48 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--collect: no trial of {spec.name} has finished in {out}; nothing to aggregate")
         print(f"--collect: aggregating {len(finished)} finished trial(s); {len(pending)} not run", file=sys.stderr)
         pending = []
-    if not pending:
-        episode_steps = _episode_steps(spec, out)
-    else:
-        ray = _import_ray()  # a missing Ray or an unreachable cluster fails before the episode length is measured
-        started = _start_ray(ray, args)
-        ray_info["version"] = ray.__version__
-        try:
+    ray, started = None, False
+    try:
+        if pending:
+            ray = _import_ray()  # a missing Ray or an unreachable cluster fails before the episode length is measured
+            started = _start_ray(ray, args)
+            ray_info["version"] = ray.__version__
             _check_resources(ray, args)
-            episode_steps = _episode_steps(spec, out)
+        episode_steps = _episode_steps(spec, out)
+        if pending:
             jobs = [_job(spec, t, out, episode_steps) for t in pending]
             table.draw()
             records = _run_on_ray(ray, jobs, args, table)
-        finally:
-            if started:
-                ray.shutdown()
-    table.draw(final=True)
+        table.draw(final=True)
+        evals = dict(finished)
+        failed = []
+        for record in records:
+            key = f"{record['condition']}/seed_{record['seed']}"
+            if record["status"] == "failed":
+                failed.append({"trial": key, "error": record.get("error")})
+            else:
+                evals[key] = record["eval"]
+        point_jobs, point_records = _curve_jobs(spec, out, evals, episode_steps)  # of the finished trials only
+        if spec.curve is not None:
+            missing = [r for r in point_records if r["status"] == "failed"]
+            print(
+                f"curve: {len(point_records) - len(missing)} point(s) finished before, {len(missing)} without their "
+                f"checkpoint, {len(point_jobs)} " + ("not evaluated (--collect)" if args.collect else "to evaluate"),
+                file=sys.stderr,
+                flush=True,
+            )
+            for record in missing:
+                _print_point(record)
+        if point_jobs and not args.collect:
+            if ray is None:
+                ray = _import_ray()
+                started = _start_ray(ray, args)
+                ray_info["version"] = ray.__version__
+            point_records += _run_points_on_ray(ray, point_jobs, args)
+    finally:
+        if started:
+            ray.shutdown()
     reference_records = _run_references(spec, out, episode_steps, collect=args.collect)  # after Ray: workers gone
-    evals = dict(finished)
-    failed = []
-    for record in records:
-        key = f"{record['condition']}/seed_{record['seed']}"
-        if record["status"] == "failed":
-            failed.append({"trial": key, "error": record.get("error")})
-        else:
-            evals[key] = record["eval"]
     reference_evals = {}
     by_name = {reference.name: reference for reference in spec.references}
     for record in reference_records:  # one per reference (with --collect: the finished ones only)
@@ -457,7 +607,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "reference_actions": {r["reference"]: r.get("action", "failed") for r in reference_records},
     }
-    results = write_results(spec, out, evals, failed, extra, reference_evals)
+    results = write_results(spec, out, evals, failed, extra, reference_evals, point_records)
     metric = results["metrics"][0]
     for condition, entry in results["summary"].items():
         ci = entry["metrics"][metric]
@@ -466,7 +616,22 @@ def run(args: argparse.Namespace) -> int:
     for name, entry in results["reference_summary"].items():
         ci = entry["metrics"][metric]
         print(f"  {name:<30} {metric} {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]  (n={ci['n']}, reference)")
+    curve = results["curve"]
+    for condition, points in (curve or {}).get("curve", {}).items():
+        figures = []
+        for point in points:
+            ci = point["metrics"][metric]
+            figures.append(
+                f"{point['step']}{'*' if point['final'] else ''}: {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
+            )
+        print(f"  curve {condition:<24} {metric} " + "; ".join(figures) + "  (* final)")
     print(f"results: {out / 'results.json'}, {out / 'results.csv'} ({results['n_finished']}/{len(spec.trials)} trials)")
+    crashed = [f for f in (curve or {}).get("failed", []) if not f["missing"]]  # a missing checkpoint stays missing
+    if crashed and not failed:
+        raise SweepIncomplete(
+            f"{len(crashed)} of {curve['n_points']} curve points failed (first: {crashed[0]['error']}); the others "
+            f"are in {out / 'results.json'}; re-run the same command to retry"
+        )
     if failed:
         total = len(spec.trials) + len(spec.references)
         what = "trials and references" if spec.references else "trials"

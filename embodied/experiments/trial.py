@@ -24,6 +24,14 @@ its figures on the held-out mazes, the fingerprint of what it was evaluated with
 episode length, env settings), the commit and date. :func:`run_reference` skips a reference whose
 eval.json parses and carries that fingerprint (:func:`finished_reference`); otherwise it evaluates
 it again, which takes seconds to minutes: no training, and the policy's step costs next to nothing.
+
+A curve point (the spec's ``curve``; ``grid.CurveSpec``) is one kept checkpoint of a finished trial,
+``checkpoints/step_<N>.pt``, evaluated exactly as the trial's final evaluation is (:func:`evaluate_checkpoint`:
+the same mazes, episode length and batching) into ``curve/step_<N>.json`` in the trial folder. Its
+fingerprint is the evaluation, the step and the checkpoint's SHA-256 (read from ``step_<N>.pt.sha256``,
+which the checkpoint loader checks the file against before evaluating): :func:`run_curve_point` skips a
+point whose file carries it. A checkpoint that is not there (not kept, or the run ended earlier) is a
+one-line failure naming the trial and the file (:func:`missing_checkpoint_line`), never a traceback.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from embodied.errors import UserError
 from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, write_text_atomic
 
 TRIAL_FILE, TRAIN_FILE, EVAL_FILE, ERROR_FILE = "trial.json", "train.json", "eval.json", "error.txt"
+CURVE_DIR = "curve"  # in a trial folder: one step_<N>.json per learning-curve point
 
 
 def file_sha256(path) -> str:
@@ -50,14 +59,31 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def checkpoint_step(run_dir) -> int | None:
-    """The step of the newest ``checkpoints/step_<N>.pt`` (what a resumed run continues from), else None."""
-    steps = [
+def kept_steps(run_dir) -> list[int]:
+    """The steps N of the ``checkpoints/step_<N>.pt`` in a run folder, ascending."""
+    return sorted(
         int(m.group(1))
         for p in Path(run_dir, "checkpoints").glob("step_*.pt")
         if (m := re.fullmatch(r"step_(\d+)\.pt", p.name))
-    ]
-    return max(steps) if steps else None
+    )
+
+
+def checkpoint_step(run_dir) -> int | None:
+    """The step of the newest ``checkpoints/step_<N>.pt`` (what a resumed run continues from), else None."""
+    steps = kept_steps(run_dir)
+    return steps[-1] if steps else None
+
+
+def checkpoint_sha256(path) -> str:
+    """A checkpoint's SHA-256: the one digest recorded beside it (``X.pt.sha256``, which loading checks the
+    file against), else the file hashed (no digest file, or a write was cut between old and new digests)."""
+    from embodied.train.checkpoint import CheckpointError, recorded_digests
+
+    try:
+        digests = recorded_digests(path)
+    except CheckpointError:
+        digests = []
+    return digests[0] if len(digests) == 1 else file_sha256(path)
 
 
 def last_logged_step(run_dir) -> int | None:
@@ -123,15 +149,15 @@ def _train(job: dict, run_dir: Path) -> dict:
     return {"action": f"resumed from step {resumed_from}" if resume else "trained", **record}
 
 
-def _evaluate(job: dict, run_dir: Path) -> dict:
+def evaluate_checkpoint(checkpoint: Path, evaluation: dict, device: str = "cpu") -> dict:
+    """``evaluate_policy``'s result for one trained checkpoint on the sweep's held-out mazes: what a trial's
+    final evaluation and every curve point run, so the two are measured alike. ``evaluation``: world,
+    task, maze_seeds, episode_steps (a number: ``auto`` resolved by the command)."""
     from embodied.train.evaluate import DEFAULT_BATCH, evaluate_policy, limit_threads, policy_factory
 
-    evaluation = job["eval"]
-    checkpoint = run_dir / "checkpoints" / "latest.pt"
-    sha = file_sha256(checkpoint)  # before evaluating: the figures belong to this file
     limit_threads(1)  # embodied eval's default: one thread is fastest for per-step forward passes
-    make, env_kwargs = policy_factory(str(checkpoint), job.get("device", "cpu"))
-    result = evaluate_policy(
+    make, env_kwargs = policy_factory(str(checkpoint), device)  # env settings from the run's config.json
+    return evaluate_policy(
         make,
         evaluation["world"],
         evaluation["task"],
@@ -140,6 +166,12 @@ def _evaluate(job: dict, run_dir: Path) -> dict:
         env_kwargs=env_kwargs,
         batch=DEFAULT_BATCH,  # the mazes side by side: one agent step for all of them (docs/benchmarks.md)
     )
+
+
+def _evaluate(job: dict, run_dir: Path) -> dict:
+    checkpoint = run_dir / "checkpoints" / "latest.pt"
+    sha = file_sha256(checkpoint)  # before evaluating: the figures belong to this file
+    result = evaluate_checkpoint(checkpoint, job["eval"], job.get("device", "cpu"))
     record = {
         "fingerprint": job["fingerprint"],
         "condition": job["condition"],
@@ -237,3 +269,63 @@ def run_reference(job: dict) -> dict:
         return {**record, "status": "done", "action": f"evaluated in {time.time() - start:.1f} s", "eval": evaluated}
     except Exception as err:
         return {**record, "error": failure_line(err, ref_dir)}
+
+
+def curve_point_file(run_dir, step: int) -> Path:
+    return Path(run_dir) / CURVE_DIR / f"step_{int(step)}.json"
+
+
+def missing_checkpoint_line(key: str, run_dir, step: int) -> str:
+    """Why a curve point cannot be evaluated: its checkpoint is not in the trial folder; says what is."""
+    kept = kept_steps(run_dir)
+    last = kept[-1] if kept else None
+    if last is not None and step > last:
+        why = f"the run ended at step {last}"
+    else:
+        kept_now = ", ".join(f"step_{n}.pt" for n in kept) or "none"
+        why = f"not kept: see keep_checkpoints and checkpoint_every; kept: {kept_now}"
+    return f"trial {key}: no checkpoints/step_{int(step)}.pt for the curve point at step {int(step)} ({why})"
+
+
+def finished_curve_point(run_dir, step: int, fingerprint: str) -> dict | None:
+    """A curve point's record (``curve/step_<N>.json``) when it parses and carries ``fingerprint``, else None."""
+    record = read_json_or_none(curve_point_file(run_dir, step))
+    if record is None or record.get("fingerprint") != fingerprint or not isinstance(record.get("result"), dict):
+        return None
+    return record
+
+
+def run_curve_point(job: dict) -> dict:
+    """Evaluate one kept checkpoint of a finished trial (``job["step"]``) unless its point file is finished;
+    returns the record (status ``skipped``, ``done`` or ``failed`` with a one-line ``error``).
+
+    ``job``: key (``condition/seed_<n>``), condition, seed, step, run_dir (absolute), fingerprint
+    (``SweepSpec.curve_fingerprint``), eval {world, task, maze_seeds, episode_steps}."""
+    run_dir, step = Path(job["run_dir"]), int(job["step"])
+    record = {"key": job["key"], "condition": job["condition"], "seed": job["seed"], "step": step}
+    record.update(status="failed", error=None)
+    try:
+        done = finished_curve_point(run_dir, step, job["fingerprint"])
+        if done is not None:
+            return {**record, "status": "skipped", "action": "finished before", "eval": done}
+        checkpoint = run_dir / "checkpoints" / f"step_{step}.pt"
+        if not checkpoint.is_file():
+            return {**record, "error": missing_checkpoint_line(job["key"], run_dir, step), "missing": True}
+        start = time.time()
+        result = evaluate_checkpoint(checkpoint, job["eval"], job.get("device", "cpu"))
+        evaluated = {
+            "fingerprint": job["fingerprint"],
+            "condition": job["condition"],
+            "seed": job["seed"],
+            "step": step,
+            "checkpoint": f"checkpoints/step_{step}.pt",
+            "checkpoint_sha256": job["checkpoint_sha256"],
+            "date": utc_now(),
+            **git_stamp(),
+            "result": result,
+        }
+        write_json_atomic(curve_point_file(run_dir, step), evaluated)
+        return {**record, "status": "done", "action": f"evaluated in {time.time() - start:.1f} s", "eval": evaluated}
+    except Exception as err:
+        where = run_dir / CURVE_DIR  # a traceback beside the points, not over the trial's own error.txt
+        return {**record, "error": f"trial {job['key']}, curve point at step {step}: " + failure_line(err, where)}

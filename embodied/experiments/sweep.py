@@ -305,31 +305,54 @@ def _check_resources(ray, args: argparse.Namespace) -> None:
         raise UsageError(f"--gpus-per-trial {args.gpus_per_trial}: the Ray cluster has {total.get('GPU', 0):g} GPUs")
 
 
-def _run_on_ray(ray, jobs: list[dict], args, table: ProgressTable) -> list[dict]:
-    task = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial, max_retries=1)(run_trial)
-    limit = args.max_concurrent or len(jobs)
+def _run_tasks(ray, task, jobs: list[dict], limit: int, died, returned, submitted=None, tick=None) -> list[dict]:
+    """Run ``jobs`` as the Ray remote function ``task``, at most ``limit`` in flight, in order; the records in the
+    order they return. ``died(job, err)`` makes the record of a job whose worker died (killed, out of memory: a
+    re-run retries it); ``returned(job, record)`` sees each record as it comes back, ``submitted(job)`` each
+    submission, ``tick()`` every second (a live table). On Ctrl-C the tasks in flight are cancelled: a trial's
+    last checkpoint, or the curve points written so far, are where a re-run resumes."""
     waiting, running, records = list(jobs), {}, []
     try:
         while waiting or running:
             while waiting and len(running) < limit:
                 job = waiting.pop(0)
                 running[task.remote(job)] = job
-                table.set(job["key"], "submitted")
+                if submitted:
+                    submitted(job)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in ready:
                 job = running.pop(ref)
                 try:
                     record = ray.get(ref)
-                except ray.exceptions.RayError as err:  # the worker died (killed, out of memory): retry on re-run
-                    record = {"condition": job["condition"], "seed": job["seed"], "status": "failed"}
-                    record["error"] = str(err).strip().splitlines()[0]
+                except ray.exceptions.RayError as err:
+                    record = died(job, str(err).strip().splitlines()[0])
+                returned(job, record)
                 records.append(record)
-                table.set(job["key"], "failed" if record["status"] == "failed" else "done")
-            table.draw()
+            if tick:
+                tick()
     finally:
-        for ref in running:  # Ctrl-C: stop the workers; their last checkpoints are where a re-run resumes
+        for ref in running:
             ray.cancel(ref, force=True)
     return records
+
+
+def _run_on_ray(ray, jobs: list[dict], args, table: ProgressTable) -> list[dict]:
+    task = ray.remote(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial, max_retries=1)(run_trial)
+    return _run_tasks(
+        ray,
+        task,
+        jobs,
+        args.max_concurrent or len(jobs),
+        died=lambda job, error: {
+            "condition": job["condition"],
+            "seed": job["seed"],
+            "status": "failed",
+            "error": error,
+        },
+        returned=lambda job, record: table.set(job["key"], "failed" if record["status"] == "failed" else "done"),
+        submitted=lambda job: table.set(job["key"], "submitted"),
+        tick=table.draw,
+    )
 
 
 def _curve_jobs(
@@ -341,12 +364,7 @@ def _curve_jobs(
     jobs, records = [], []
     if spec.curve is None:
         return jobs, records
-    evaluation = {
-        "world": spec.eval.world,
-        "task": spec.eval.task,
-        "maze_seeds": spec.eval.maze_seeds,
-        "episode_steps": episode_steps,
-    }
+    evaluation = _evaluation(spec, episode_steps)
     for trial in spec.trials:
         if trial.condition not in spec.curve.conditions or trial.key not in evals:
             continue
@@ -381,29 +399,15 @@ def _run_points_on_ray(ray, jobs: list[dict], args) -> list[dict]:
     """Each curve point as a Ray task of one CPU (an evaluation, like a trial's last part); their records."""
     if ray.cluster_resources().get("CPU", 0) < 1:
         raise UsageError("the curve's points need 1 CPU each; the Ray cluster has less than 1")
+
+    def died(job: dict, error: str) -> dict:
+        point = {k: job[k] for k in ("key", "condition", "seed", "step")}
+        return {**point, "status": "failed", "error": f"trial {job['key']}, curve point at step {job['step']}: {error}"}
+
     task = ray.remote(num_cpus=1, max_retries=1)(run_curve_point)
-    limit = args.max_concurrent or len(jobs)
-    waiting, running, records = list(jobs), {}, []
-    try:
-        while waiting or running:
-            while waiting and len(running) < limit:
-                job = waiting.pop(0)
-                running[task.remote(job)] = job
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
-            for ref in ready:
-                job = running.pop(ref)
-                try:
-                    record = ray.get(ref)
-                except ray.exceptions.RayError as err:  # the worker died: retried on a re-run
-                    point = {k: job[k] for k in ("key", "condition", "seed", "step")}
-                    error = f"trial {job['key']}, curve point at step {job['step']}: {str(err).strip().splitlines()[0]}"
-                    record = {**point, "status": "failed", "error": error}
-                _print_point(record)
-                records.append(record)
-    finally:
-        for ref in running:  # Ctrl-C: stop the evaluations; the points written so far are kept
-            ray.cancel(ref, force=True)
-    return records
+    return _run_tasks(
+        ray, task, jobs, args.max_concurrent or len(jobs), died=died, returned=lambda job, record: _print_point(record)
+    )
 
 
 def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
@@ -415,12 +419,17 @@ def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
         "config": spec.config,
         "overrides": list(trial.overrides),
         "fingerprint": spec.fingerprint(trial),
-        "eval": {
-            "world": spec.eval.world,
-            "task": spec.eval.task,
-            "maze_seeds": spec.eval.maze_seeds,
-            "episode_steps": episode_steps,
-        },
+        "eval": _evaluation(spec, episode_steps),
+    }
+
+
+def _evaluation(spec: SweepSpec, episode_steps: int) -> dict:
+    """What a trial's final evaluation and every curve point run (``trial.evaluate_checkpoint``)."""
+    return {
+        "world": spec.eval.world,
+        "task": spec.eval.task,
+        "maze_seeds": spec.eval.maze_seeds,
+        "episode_steps": episode_steps,
     }
 
 

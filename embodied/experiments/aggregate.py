@@ -195,15 +195,11 @@ def results_csv(aggregated: dict, curve: dict | None = None) -> str:
         for m in metrics:
             ci = entry["metrics"][m]
             if ci:
-                writer.writerow(
-                    ["condition", condition, "", "", m, _num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
-                )
+                writer.writerow(["condition", condition, "", "", m, *_ci_cells(ci)])
     for name, entry in aggregated.get("reference_summary", {}).items():
         for m in metrics:
             ci = entry["metrics"][m]
-            writer.writerow(
-                ["reference", name, "", "", m, _num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
-            )
+            writer.writerow(["reference", name, "", "", m, *_ci_cells(ci)])
     paired = [(condition, entry) for condition, entry in aggregated["paired"].items()]
     for condition, against in aggregated.get("paired_references", {}).items():
         paired += [(condition, entry) for entry in against.values()]
@@ -218,15 +214,17 @@ def results_csv(aggregated: dict, curve: dict | None = None) -> str:
                         entry["vs"],
                         "",
                         m,
-                        _num(ci["mean"]),
-                        _num(ci["low"]),
-                        _num(ci["high"]),
-                        ci["n"],
+                        *_ci_cells(ci),
                     ]
                 )
     if curve:
         _curve_rows(writer, curve)
     return out.getvalue()
+
+
+def _ci_cells(ci: dict) -> list:
+    """A CI's CSV cells: mean, low, high, n."""
+    return [_num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
 
 
 CSV_COLUMNS = ["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n", "step"]
@@ -265,12 +263,11 @@ def _curve_rows(writer, curve: dict) -> None:
             for m in metrics:
                 ci = point["metrics"][m]
                 if ci:
-                    numbers = [_num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
-                    writer.writerow(["curve", condition, "", "", m, *numbers, point["step"]])
+                    writer.writerow(["curve", condition, "", "", m, *_ci_cells(ci), point["step"]])
                 paired = (point.get("paired") or {}).get("metrics", {}).get(m)
                 if paired:
-                    numbers = [_num(paired["mean"]), _num(paired["low"]), _num(paired["high"]), paired["n"]]
-                    writer.writerow(["curve_paired", condition, point["paired"]["vs"], "", m, *numbers, point["step"]])
+                    vs = point["paired"]["vs"]
+                    writer.writerow(["curve_paired", condition, vs, "", m, *_ci_cells(paired), point["step"]])
 
 
 def _num(value: float) -> str:

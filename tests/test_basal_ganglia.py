@@ -246,3 +246,37 @@ def test_motor_babbling_gives_each_newborn_actor_its_own_mean_action_and_copies_
     child = part.population._new_module("explorer", born=1, parent=modules[2])
     child_mean = child.actor(torch.as_tensor(features))[0].detach().numpy()[0]
     np.testing.assert_allclose(child_mean, means[2], atol=1e-6)
+
+
+def test_averaged_actor_weights_follow_the_bounded_running_mean_and_only_an_acting_policy_uses_them():
+    """actor_average=τ: after the n-th update θ̄ ← θ̄ + w(θ − θ̄), w = max(1/n, 1 − τ) (τ = 0.5: the
+    mean of the first two, then halfway to each new θ). Training keeps acting and learning with θ; a
+    state loaded to act (``weights_only``, as evaluation and videos load it) acts with θ̄, one loaded to
+    resume restores θ and θ̄ both; with τ = 0 no average is kept."""
+    part = basal_ganglia(["explorer"], num_envs=2, actor_average=0.5, actor_lr=1e-2)
+    module = next(iter(part.population.actors().values()))
+    live = []
+    for seed in range(3):
+        records = rollout(part)
+        advantage = np.random.default_rng(seed).normal(size=(5, 2, len(CHANNELS))).astype(np.float32)
+        part.learn(records, advantage, np.ones((5, 2), np.float32))
+        live.append({k: v.clone() for k, v in module.actor.state_dict().items()})
+    expected = {k: 0.5 * (0.5 * (live[0][k] + live[1][k])) + 0.5 * live[2][k] for k in live[0]}
+    assert module.updates == 3
+    for key, value in expected.items():
+        assert torch.allclose(module.average[key], value, atol=1e-6)
+    assert not torch.allclose(module.average["net.0.weight"], live[2]["net.0.weight"])
+
+    state = saved(part.state_dict())
+    acting = basal_ganglia(["explorer"], num_envs=2, actor_average=0.5, seed=3)
+    acting.load_state_dict(state, weights_only=True)
+    resumed = basal_ganglia(["explorer"], num_envs=2, actor_average=0.5, seed=3)
+    resumed.load_state_dict(state)
+    for key in live[2]:
+        assert torch.allclose(next(iter(acting.population.actors().values())).actor.state_dict()[key], expected[key])
+        assert torch.equal(next(iter(resumed.population.actors().values())).actor.state_dict()[key], live[2][key])
+        assert torch.equal(next(iter(resumed.population.actors().values())).average[key], module.average[key])
+    assert next(iter(resumed.population.actors().values())).updates == 3
+
+    plain = basal_ganglia(["explorer"], num_envs=2)
+    assert all(entry["average"] is None for entry in plain.state_dict()["population"]["modules"])

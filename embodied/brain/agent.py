@@ -198,7 +198,8 @@ class Agent:
         }
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
-        """Restore every part (``weights_only=True``: weights, population and tonic only, no optimisers)."""
+        """Restore every part (``weights_only=True``: weights, population and tonic only, no optimisers: a
+        policy that acts, whose actors take their averaged weights when ``actor_average`` > 0)."""
         self.perception.load_state_dict(state["perception"], weights_only)
         self.dopamine.load_state_dict(state["dopamine"], weights_only)
         self.basal_ganglia.load_state_dict(state["basal_ganglia"], weights_only)

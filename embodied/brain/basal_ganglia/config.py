@@ -96,6 +96,14 @@ class BasalGangliaConfig:
         Range(0, 100),
     )
     actor_lr: float = setting(3e-4, "Adam learning rate of the actor modules", Range(0, 1, lo_open=True))
+    actor_average: float = setting(
+        0.0,
+        "Polyak rate τ of each learned actor's averaged weights, θ̄ ← θ̄ + w(θ − θ̄) after each of its "
+        "updates with w = max(1/n, 1 − τ) (a running mean for its first 1/(1−τ) updates, then an "
+        "exponential one): > 0 a policy loaded from a checkpoint (evaluation, videos) acts with θ̄ while "
+        "training acts and learns with θ (weight averaging, Nikishin et al. 2018); 0 off",
+        Range(0, 1, hi_open=True),
+    )
     entropy_coef: float = setting(1e-3, "entropy bonus of the actors", Range(0, 1000))
     strength_rate: float = setting(0.1, "rate of the strength average when a module is selected", UNIT)
     strength_gain: float = setting(

@@ -216,6 +216,7 @@ class BasalGanglia:
                 )
                 if loss is not None:
                     losses.append(loss)
+                    self.population.average_weights(name)
         return {"actor": float(np.mean(losses))} if losses else {}
 
     def _actor_step(self, module, features, raw, routed, acted) -> float | None:
@@ -268,8 +269,9 @@ class BasalGanglia:
         }
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
-        """Restore it all (``weights_only``: the population only)."""
-        self.population.load_state_dict(state["population"])
+        """Restore it all (``weights_only``: the population only, a policy that acts: its actors
+        take their averaged weights when ``actor_average`` > 0)."""
+        self.population.load_state_dict(state["population"], acting=weights_only)
         if not weights_only:
             set_generator_state(self.rng, state["rng"])
             self.step_count, self.nan_skips = int(state["step_count"]), int(state["nan_skips"])

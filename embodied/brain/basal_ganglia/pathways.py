@@ -106,6 +106,8 @@ class Module:
     reflex: ReflexProgram | None = None
     actor: GaussianActor | None = None
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
+    average: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # θ̄ (``actor_average``)
+    updates: int = 0  # the actor's updates so far (n of the running mean's weight 1/n)
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class PathwayPopulation:
         self.plasticity = PlasticityConfig.from_config(cfg)
         self.actor_units, self.actor_lr, self.scalar = cfg.actor_units, cfg.actor_lr, scalar
         self.actor_bias_std = cfg.actor_bias_std
+        self.actor_average = cfg.actor_average  # τ of the averaged weights (0: none kept)
         self.mirror = mirror  # shared by every actor: mirror-equivariant means (None: plain MLPs)
         self.beta = cfg.selector_beta
         bits = cfg.context_bits
@@ -203,8 +206,29 @@ class PathwayPopulation:
                 bias = self.rng.normal(0.0, self.actor_bias_std, module.actor.net[-1].bias.shape)
                 with torch.no_grad():
                     module.actor.net[-1].bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+            self._start_average(module)
             module.optimizer = torch.optim.Adam(module.actor.parameters(), lr=self.actor_lr, eps=1e-6)
         return module
+
+    def _start_average(self, module: Module) -> None:
+        """θ̄ := θ (a newborn, or a copy whose mutation just changed θ)."""
+        if self.actor_average > 0:
+            module.average = {k: v.detach().clone() for k, v in module.actor.state_dict().items()}
+            module.updates = 0
+
+    def average_weights(self, name: str) -> None:
+        """After an update of ``name``'s actor: ``θ̄ ← θ̄ + w (θ − θ̄)``, ``w = max(1/n, 1 − τ)``
+        over its n updates so far (Polyak averaging with a bounded window; Nikishin et al. 2018,
+        "Improving stability in deep reinforcement learning with weight averaging")."""
+        module = self.modules[name]
+        if module.average is None:
+            return
+        module.updates += 1
+        weight = max(1.0 / module.updates, 1.0 - self.actor_average)
+        with torch.no_grad():
+            for key, value in module.actor.state_dict().items():
+                if value.is_floating_point():
+                    module.average[key].add_(value - module.average[key], alpha=weight)
 
     def _add(self, module: Module, step: int, log: bool) -> None:
         self.modules[module.name] = module
@@ -316,6 +340,7 @@ class PathwayPopulation:
                 for param in child.actor.parameters():
                     noise = self.rng.normal(0.0, std, tuple(param.shape))
                     param.add_(torch.as_tensor(noise, dtype=param.dtype, device=param.device))
+            self._start_average(child)
         parent.strength /= 2.0
         child.strength = parent.strength
         for (ctx, option), go in list(self.selector.go.items()):  # the copy inherits its parent's striatal values
@@ -344,6 +369,8 @@ class PathwayPopulation:
                     "reflex": m.reflex.params.tolist() if m.reflex is not None else None,
                     "actor": m.actor.state_dict() if m.actor is not None else None,
                     "optimizer": m.optimizer.state_dict() if m.optimizer is not None else None,
+                    "average": dict(m.average) if m.average is not None else None,
+                    "updates": int(m.updates),
                 }
             )
         table = lambda t: [[int(c), str(o), float(v)] for (c, o), v in t.items()]  # noqa: E731
@@ -358,7 +385,10 @@ class PathwayPopulation:
             "prunes": self.prunes,
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, acting: bool = False) -> None:
+        """Restore the population. ``acting``: a policy that only acts (evaluation, videos); with
+        ``actor_average`` > 0 its actors take the averaged weights θ̄ where the checkpoint has them
+        (older checkpoints, or ``actor_average`` = 0: the live weights θ)."""
         self.modules = {}
         for entry in state["modules"]:
             m = Module(
@@ -373,10 +403,18 @@ class PathwayPopulation:
                 m.reflex = make_program(base_name(m.name), entry["reflex"])
             else:
                 m.actor = GaussianActor(self.actor_input_dim, self.actor_units, mirror=self.mirror).to(self.device)
-                m.actor.load_state_dict(entry["actor"])
+                average = entry.get("average")  # absent in checkpoints written before actor_average
+                use_average = acting and self.actor_average > 0 and average is not None
+                m.actor.load_state_dict(average if use_average else entry["actor"])
                 m.optimizer = torch.optim.Adam(m.actor.parameters(), lr=self.actor_lr, eps=1e-6)
                 if entry["optimizer"] is not None:
                     m.optimizer.load_state_dict(entry["optimizer"])
+                if self.actor_average > 0 and not use_average:
+                    if average is None:
+                        self._start_average(m)
+                    else:
+                        m.average = {k: v.detach().clone().to(self.device) for k, v in average.items()}
+                        m.updates = int(entry.get("updates", 0))
             self.modules[m.name] = m
         self.selector.go = {(int(c), o): float(v) for c, o, v in state["go"]}
         self.selector.nogo = {(int(c), o): float(v) for c, o, v in state["nogo"]}

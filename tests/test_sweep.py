@@ -56,6 +56,10 @@ REFERENCES = {"random": "references/random", "reflex:wall_follow_left": "referen
 
 
 CURVE = {"steps": [32, 64, 96]}  # 32 kept, 64 the final evaluation, 96 beyond the run's end
+#: the full condition's final checkpoints in a smaller world, beside random actions there
+TRANSFER = [
+    {"world": "procedural:7x7", "mazes": 2, "episode_steps": 32, "conditions": ["full"], "references": ["random"]}
+]
 
 
 def write_spec(folder: pathlib.Path, spec: dict, name: str = "spec.json") -> pathlib.Path:
@@ -112,6 +116,24 @@ def curved(swept, tmp_path_factory):
             sys.stderr = saved
     assert rc == 0, capture.read_text()  # a missing checkpoint is a line, not a failed sweep
     return curve_spec, out, capture.read_text(), before
+
+
+@pytest.fixture(scope="module")
+def transferred(swept, tmp_path_factory):
+    """A copy of the finished sweep re-run with TRANSFER added; returns (spec, out, stderr, mtimes before)."""
+    folder = tmp_path_factory.mktemp("transferred")
+    spec, out = copy_of(swept, folder)
+    before = mtimes(out)
+    transfer_spec = write_spec(folder, dict(SPEC, transfer=TRANSFER), "transfer.json")
+    capture = folder / "stderr.txt"
+    with open(capture, "w") as stream:
+        saved, sys.stderr = sys.stderr, stream
+        try:
+            rc = main(["sweep", str(transfer_spec), "--out", str(out)])
+        finally:
+            sys.stderr = saved
+    assert rc == 0, capture.read_text()
+    return transfer_spec, out, capture.read_text(), before
 
 
 def mtimes(folder: pathlib.Path) -> dict[str, int]:
@@ -420,6 +442,70 @@ def test_the_report_draws_each_conditions_learning_curve_with_the_references(cur
     capsys.readouterr()
 
 
+def test_adding_a_transfer_evaluates_the_final_checkpoints_in_another_world_beside_its_references(
+    transferred, tmp_path, capsys
+):
+    """Issue 14's claim 4 as a sweep: nothing is trained or re-evaluated at home; each finished trial of the
+    transfer's conditions has its latest.pt evaluated in the other world; the transfer's own references run
+    there; results.json, results.csv and the report carry the transfer's CIs and paired differences."""
+    spec, out, log, before = transferred
+    after = mtimes(out)
+    home = {k: v for k, v in after.items() if not k.startswith("transfer/") and "/transfer/" not in k}
+    assert {k: v for k, v in home.items() if not k.startswith("results.")} == {
+        k: v for k, v in before.items() if not k.startswith("results.")
+    }
+    added = sorted(set(after) - set(before))
+    assert added == [
+        "transfer/procedural-7x7/references/random/eval.json",
+        *[f"trials/full/seed_{s}/transfer/procedural-7x7.json" for s in (0, 1)],
+    ]
+    assert "transfer procedural-7x7 (procedural:7x7): 0 evaluation(s) finished before, 2 to evaluate" in log
+    results = json.loads((out / "results.json").read_text())
+    entry = results["transfer"]["procedural-7x7"]
+    assert entry["eval"]["world"] == "procedural:7x7" and entry["eval"]["episode_steps_used"] == 32
+    assert entry["conditions"] == ["full"] and entry["n_trials"] == entry["n_finished"] == 2 and not entry["failed"]
+    cells = []
+    for seed in (0, 1):
+        run = out / f"trials/full/seed_{seed}"
+        record = json.loads((run / "transfer/procedural-7x7.json").read_text())
+        final = json.loads((run / "eval.json").read_text())
+        assert record["checkpoint"] == "checkpoints/latest.pt"
+        assert record["checkpoint_sha256"] == final["checkpoint_sha256"]
+        assert record["result"]["seeds"] == [10000, 10001] and record["result"]["episode_steps"] == 32
+        cells += record["result"]["coverage"]
+    assert entry["summary"]["full"]["metrics"]["coverage"]["mean"] == pytest.approx(sum(cells) / 4)
+    random = json.loads((out / "transfer/procedural-7x7/references/random/eval.json").read_text())["result"]
+    assert entry["reference_summary"]["random"]["coverage_per_maze"] == random["coverage"]
+    diffs = [c - r for c, r in zip(cells, random["coverage"] * 2)]
+    paired = entry["paired_references"]["full"]["random"]
+    assert paired["n_pairs"] == 4 and paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)
+    assert results["summary"]["full"] == json.loads(json.dumps(results["summary"]["full"]))  # home figures intact
+    with open(out / "results.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["transfer"] == "procedural-7x7" and r["metric"] == "coverage"]
+    assert {(r["kind"], r["condition"], r["vs"]) for r in rows} == {
+        ("transfer_trial", "full", ""),
+        ("transfer_condition", "full", ""),
+        ("transfer_reference", "random", ""),
+        ("transfer_paired", "full", "random"),
+    }
+
+    page = tmp_path / "results.md"
+    assert main(["report", "--results", str(out), "--out", str(page)]) == 0
+    text = page.read_text().split("**Transfer to `procedural:7x7`**", 1)[1]
+    mean = entry["summary"]["full"]["metrics"]["coverage"]["mean"]
+    assert re.search(rf"\| `full` \| 2 \| 2 \| {mean:.3f} \[", text) and "| `random` (ref.) | — | 2 |" in text
+    assert (tmp_path / "figures/sweep-tiny-transfer-procedural-7x7-coverage.png").stat().st_size > 1000
+
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    kept = mtimes(again)
+    assert main(["sweep", str(spec), "--out", str(again)]) == 0  # finished: nothing evaluated again
+    assert "2 evaluation(s) finished before, 0 to evaluate" in capsys.readouterr().err
+    assert {k: v for k, v in mtimes(again).items() if not k.startswith("results.")} == {
+        k: v for k, v in kept.items() if not k.startswith("results.")
+    }
+
+
 BAD_SPECS = [
     ({"seeds": []}, "key 'seeds' is empty"),
     ({"seeds": "0,1"}, "key 'seeds' must be a list"),
@@ -453,6 +539,13 @@ BAD_SPECS = [
     ({"curve": {"steps": [32], "conditions": ["full", "nope"]}}, "key 'curve.conditions[1]' = 'nope' is not a"),
     ({"curve": {"steps": [32], "conditions": ["full", "full"]}}, "key 'curve.conditions[1]' = 'full' is listed twice"),
     ({"curve": {"steps": [32], "every": 4096}}, "key 'curve.every' is unknown"),
+    ({"transfer": {"world": "hampton_court"}}, "key 'transfer' must be a list"),
+    ({"transfer": [{"mazes": 2}]}, "key 'transfer[0].world' is missing"),
+    ({"transfer": [{"world": "nowhere_maze"}]}, "key 'transfer[0].world'"),
+    ({"transfer": [{"world": "hampton_court", "steps": 5}]}, "key 'transfer[0].steps' is unknown"),
+    ({"transfer": [{"world": "hampton_court", "conditions": ["nope"]}]}, "key 'transfer[0].conditions[0]' = 'nope'"),
+    ({"transfer": [{"world": "hampton_court", "references": ["dfs"]}]}, "key 'transfer[0].references[0]' = 'dfs'"),
+    ({"transfer": [{"world": "open_field"}, {"world": "open_field"}]}, "key 'transfer[1].name' = 'open_field' is used"),
 ]
 
 

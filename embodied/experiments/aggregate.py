@@ -176,9 +176,10 @@ def curve_summary(conditions, baseline: str, task: str, points: list[dict]) -> d
     }
 
 
-def results_csv(aggregated: dict, curve: dict | None = None) -> str:
-    """Long-format CSV: one row per (kind, condition, seed, metric[, step]); kind is trial, condition, reference,
-    paired, and for a learning curve curve_trial, curve and curve_paired.
+def results_csv(aggregated: dict, curve: dict | None = None, transfer: dict | None = None) -> str:
+    """Long-format CSV: one row per (kind, condition, seed, metric[, step][, transfer]); kind is trial, condition,
+    reference, paired, for a learning curve curve_trial, curve and curve_paired, and for each transfer
+    (its name in ``transfer``) transfer_trial, transfer_condition, transfer_reference and transfer_paired.
 
     ``trial`` rows hold the mean over mazes (no interval); ``condition`` rows the mean and CI over
     seeds x mazes; ``reference`` rows a reference's mean and CI over mazes; ``paired`` rows the mean
@@ -187,6 +188,16 @@ def results_csv(aggregated: dict, curve: dict | None = None) -> str:
     out = io.StringIO()
     writer = _PaddedWriter(csv.writer(out, lineterminator="\n"))
     writer.writerow(CSV_COLUMNS)
+    _aggregate_rows(writer, aggregated)
+    if curve:
+        _curve_rows(writer, curve)
+    for name, entry in (transfer or {}).items():
+        _aggregate_rows(_TransferWriter(writer, name), entry)
+    return out.getvalue()
+
+
+def _aggregate_rows(writer, aggregated: dict) -> None:
+    """The trial, condition, reference and paired rows of one :func:`aggregate` result."""
     metrics = aggregated["metrics"]
     for row in aggregated["trials"]:
         for m in metrics:
@@ -217,9 +228,6 @@ def results_csv(aggregated: dict, curve: dict | None = None) -> str:
                         *_ci_cells(ci),
                     ]
                 )
-    if curve:
-        _curve_rows(writer, curve)
-    return out.getvalue()
 
 
 def _ci_cells(ci: dict) -> list:
@@ -227,7 +235,7 @@ def _ci_cells(ci: dict) -> list:
     return [_num(ci["mean"]), _num(ci["low"]), _num(ci["high"]), ci["n"]]
 
 
-CSV_COLUMNS = ["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n", "step"]
+CSV_COLUMNS = ["kind", "condition", "vs", "seed", "metric", "mean", "low", "high", "n", "step", "transfer"]
 
 
 class _PaddedWriter:
@@ -238,6 +246,18 @@ class _PaddedWriter:
 
     def writerow(self, values) -> None:
         self.writer.writerow([*values, *[""] * (len(CSV_COLUMNS) - len(values))])
+
+
+class _TransferWriter:
+    """Rows of a transfer's aggregate: kind prefixed ``transfer_``, the transfer's name in the last column."""
+
+    def __init__(self, writer: _PaddedWriter, name: str):
+        self.writer, self.name = writer, name
+
+    def writerow(self, values) -> None:
+        values = list(values)
+        values = [f"transfer_{values[0]}", *values[1:], *[""] * (len(CSV_COLUMNS) - 1 - len(values))]
+        self.writer.writerow([*values, self.name])
 
 
 def _curve_rows(writer, curve: dict) -> None:

@@ -15,7 +15,9 @@ values, or both crossed), training seeds and one held-out evaluation shared by e
       "eval": {"world": "procedural:9x9", "task": "explore", "mazes": 10,
                "maze_start": 10000, "episode_steps": "auto"},
       "references": ["random", "wander", "reflex:wall_follow_left"],  # optional: untrained policies
-      "curve": {"steps": [4096, 8192, 12288], "conditions": ["full"]}  # optional: kept checkpoints evaluated
+      "curve": {"steps": [4096, 8192, 12288], "conditions": ["full"]},  # optional: kept checkpoints evaluated
+      "transfer": [{"world": "hampton_court", "mazes": 5, "maze_start": 20000,   # optional: the final checkpoints
+                    "conditions": ["full"], "references": ["random"]}]           # evaluated in other worlds
     }
 
 ``conditions`` may also be a mapping ``name -> [overrides]`` (the natural TOML table). A trial is
@@ -28,6 +30,10 @@ they are not trials and are not in a trial's fingerprint, so adding one keeps ev
 ``curve`` (:class:`CurveSpec`) asks for a learning curve: each finished trial of the named conditions
 (default all) also evaluates its kept ``checkpoints/step_<N>.pt`` for every listed step N, on the same
 mazes; like the references it is in no trial's fingerprint, so adding it to a finished sweep trains nothing.
+``transfer`` (:class:`TransferSpec`) asks for evaluations without further training in other worlds: each
+entry (the keys of ``eval``, plus an optional ``name``, ``conditions`` and ``references``) evaluates the
+final checkpoint of every finished trial of its conditions (default all) on its own mazes, beside its own
+references (default the spec's); it is in no fingerprint either.
 Errors are :class:`SpecError`: one line naming the file and the key (``conditions[1].set[0]``).
 """
 
@@ -58,11 +64,14 @@ TOP_KEYS = (
     "eval",
     "references",
     "curve",
+    "transfer",
 )
 CURVE_KEYS = ("steps", "conditions")
 MAX_CURVE_STEP = 10**12  # far beyond any run; bounds the file name step_<N>.pt
 EVAL_KEYS = ("world", "task", "mazes", "maze_start", "episode_steps")
 EVAL_TASKS = ("explore", "forage")  # what embodied.train.evaluate measures
+TRANSFER_KEYS = ("name", *EVAL_KEYS, "conditions", "references")
+MAX_TRANSFERS = 32
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,=+-]{0,79}")  # a folder name on every filesystem
 
 
@@ -130,6 +139,22 @@ class EvalSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class TransferSpec:
+    """Evaluation without further training in another world: the final checkpoint (``checkpoints/latest.pt``)
+    of each finished trial of ``conditions`` on ``eval``'s mazes, each into ``transfer/<name>.json`` in the
+    trial folder, and ``references`` (untrained policies) on the same mazes into ``OUT/transfer/<name>/``."""
+
+    name: str  # folder-safe, unique in the spec
+    eval: EvalSpec
+    conditions: tuple[str, ...]  # in the spec's condition order
+    references: tuple[Reference, ...]
+
+    @property
+    def relative_dir(self) -> str:
+        return f"transfer/{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
 class SweepSpec:
     path: str
     name: str
@@ -143,6 +168,7 @@ class SweepSpec:
     raw: dict  # the spec as read, stamped into results.json
     references: tuple[Reference, ...] = ()  # in spec order; evaluated once per sweep, not part of any fingerprint
     curve: CurveSpec | None = None  # not part of any trial's fingerprint either
+    transfer: tuple[TransferSpec, ...] = ()  # nor are these
 
     @property
     def reference_names(self) -> tuple[str, ...]:
@@ -162,13 +188,16 @@ class SweepSpec:
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def reference_fingerprint(self, reference: Reference, episode_steps: int, env_kwargs: dict) -> str:
-        """What a finished reference must have been evaluated with to be reused: its name, the evaluation,
-        the episode length it ran (``auto`` resolved) and the env settings (the baseline's)."""
+    def reference_fingerprint(
+        self, reference: Reference, episode_steps: int, env_kwargs: dict, evaluation: EvalSpec | None = None
+    ) -> str:
+        """What a finished reference must have been evaluated with to be reused: its name, the evaluation
+        (the spec's, or a transfer's), the episode length it ran (``auto`` resolved) and the env settings
+        (the baseline's)."""
         blob = json.dumps(
             {
                 "reference": reference.name,
-                "eval": self.eval.as_dict(),
+                "eval": (evaluation or self.eval).as_dict(),
                 "episode_steps": int(episode_steps),
                 "env_kwargs": env_kwargs,
             },
@@ -185,6 +214,20 @@ class SweepSpec:
                 "eval": self.eval.as_dict(),
                 "episode_steps": int(episode_steps),
                 "step": int(step),
+                "checkpoint_sha256": checkpoint_sha256,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def transfer_fingerprint(self, transfer: TransferSpec, episode_steps: int, checkpoint_sha256: str) -> str:
+        """What a transfer evaluation (``transfer/<name>.json``) must have been run with to be reused: the
+        transfer's evaluation, the episode length it ran and the SHA-256 of the checkpoint evaluated."""
+        blob = json.dumps(
+            {
+                "transfer": transfer.name,
+                "eval": transfer.eval.as_dict(),
+                "episode_steps": int(episode_steps),
                 "checkpoint_sha256": checkpoint_sha256,
             },
             sort_keys=True,
@@ -319,57 +362,110 @@ def _grid(data: dict, path: Path) -> list[tuple[str, list[str]]]:
 
 
 def _eval(data: dict, path: Path) -> EvalSpec:
-    from embodied.train.evaluate import DEFAULT_WORLD, HELD_OUT_START, MAX_EPISODE_STEPS, MAX_SEED, MAX_SEEDS
-
     raw = data.get("eval", {})
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: key 'eval' must be a mapping ({', '.join(EVAL_KEYS)})")
     unknown = sorted(set(raw) - set(EVAL_KEYS))
     if unknown:
         raise SpecError(f"{path}: key 'eval.{unknown[0]}' is unknown; allowed: {', '.join(EVAL_KEYS)}")
-    world = _text(raw.get("world", DEFAULT_WORLD), path, "eval.world")
+    return _eval_keys(raw, path, "eval", "explore")
+
+
+def _eval_keys(raw: dict, path: Path, prefix: str, task: str) -> EvalSpec:
+    """The evaluation keys of ``raw`` (world, task, mazes, maze_start, episode_steps), named ``prefix.<key>`` in errors."""
+    from embodied.train.evaluate import DEFAULT_WORLD, HELD_OUT_START, MAX_EPISODE_STEPS, MAX_SEED, MAX_SEEDS
+
+    world = _text(raw.get("world", DEFAULT_WORLD), path, f"{prefix}.world")
     from embodied.arena.catalogue import resolve_world
 
     try:
         resolve_world(world)
     except UserError as err:
-        raise SpecError(f"{path}: key 'eval.world': {err}") from None
-    task = raw.get("task", "explore")
+        raise SpecError(f"{path}: key '{prefix}.world': {err}") from None
+    task = raw.get("task", task)
     if task not in EVAL_TASKS:
-        raise SpecError(f"{path}: key 'eval.task' = {task!r}; allowed: {', '.join(EVAL_TASKS)}")
-    mazes = _whole(raw.get("mazes", 5), path, "eval.mazes", 1, MAX_SEEDS)
-    start = _whole(raw.get("maze_start", HELD_OUT_START), path, "eval.maze_start", HELD_OUT_START, MAX_SEED - mazes + 1)
+        raise SpecError(f"{path}: key '{prefix}.task' = {task!r}; allowed: {', '.join(EVAL_TASKS)}")
+    mazes = _whole(raw.get("mazes", 5), path, f"{prefix}.mazes", 1, MAX_SEEDS)
+    start = _whole(
+        raw.get("maze_start", HELD_OUT_START), path, f"{prefix}.maze_start", HELD_OUT_START, MAX_SEED - mazes + 1
+    )
     steps = raw.get("episode_steps", "auto")
     if steps != "auto":
-        steps = _whole(steps, path, "eval.episode_steps", 1, MAX_EPISODE_STEPS)
+        steps = _whole(steps, path, f"{prefix}.episode_steps", 1, MAX_EPISODE_STEPS)
     return EvalSpec(world, task, mazes, start, steps)
 
 
-def _references(data: dict, path: Path, conditions: list[str]) -> tuple[Reference, ...]:
-    """The ``references`` list: known reference policy names, each once, none a condition's name."""
+def _references(data: dict, path: Path, conditions: list[str], key: str = "references") -> tuple[Reference, ...]:
+    """The ``references`` list (at ``key`` in errors): known reference policy names, each once, none a condition's name."""
     from embodied.brain.policies import REFERENCE_POLICIES
 
     raw = data.get("references", [])
     if not isinstance(raw, list):
         raise SpecError(
-            f"{path}: key 'references' must be a list of policy names ({', '.join(REFERENCE_POLICIES)}), "
+            f"{path}: key '{key}' must be a list of policy names ({', '.join(REFERENCE_POLICIES)}), "
             f"got {type(raw).__name__}"
         )
     found = []
     for i, name in enumerate(raw):
         if name not in REFERENCE_POLICIES:
             raise SpecError(
-                f"{path}: key 'references[{i}]' = {name!r} is not a reference policy; allowed: "
+                f"{path}: key '{key}[{i}]' = {name!r} is not a reference policy; allowed: "
                 f"{', '.join(REFERENCE_POLICIES)}"
             )
         if name in found:
-            raise SpecError(f"{path}: key 'references[{i}]' = {name!r} is listed twice")
+            raise SpecError(f"{path}: key '{key}[{i}]' = {name!r} is listed twice")
         if name in conditions:
-            raise SpecError(
-                f"{path}: key 'references[{i}]' = {name!r} is also a condition's name; rename the condition"
-            )
+            raise SpecError(f"{path}: key '{key}[{i}]' = {name!r} is also a condition's name; rename the condition")
         found.append(name)
     return tuple(Reference(name) for name in found)
+
+
+def _condition_names(raw, path: Path, key: str, conditions: list[str]) -> tuple[str, ...]:
+    """A non-empty list of condition names at ``key``, each once; returned in the spec's condition order."""
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(f"{path}: key '{key}' must be a non-empty list of condition names")
+    for i, name in enumerate(raw):
+        if name not in conditions:
+            known = ", ".join(conditions)
+            raise SpecError(f"{path}: key '{key}[{i}]' = {name!r} is not a condition; conditions: {known}")
+        if raw.index(name) != i:
+            raise SpecError(f"{path}: key '{key}[{i}]' = {name!r} is listed twice")
+    return tuple(c for c in conditions if c in raw)
+
+
+def _transfer(data: dict, path: Path, conditions: list[str], evaluation: EvalSpec) -> tuple[TransferSpec, ...]:
+    """The ``transfer`` list: each entry the keys of ``eval`` (task default the spec's), an optional folder-safe
+    ``name`` (default the world with its unsafe characters as '-'), ``conditions`` (default all) and
+    ``references`` (default the spec's)."""
+    raw = data.get("transfer", [])
+    if not isinstance(raw, list) or len(raw) > MAX_TRANSFERS:
+        raise SpecError(
+            f"{path}: key 'transfer' must be a list of at most {MAX_TRANSFERS} mappings like "
+            f'{{"world": "hampton_court", "mazes": 5}} ({", ".join(TRANSFER_KEYS)})'
+        )
+    found = []
+    for i, entry in enumerate(raw):
+        where = f"transfer[{i}]"
+        if not isinstance(entry, dict):
+            raise SpecError(f"{path}: key '{where}' must be a mapping ({', '.join(TRANSFER_KEYS)})")
+        unknown = sorted(set(entry) - set(TRANSFER_KEYS))
+        if unknown:
+            raise SpecError(f"{path}: key '{where}.{unknown[0]}' is unknown; allowed: {', '.join(TRANSFER_KEYS)}")
+        if "world" not in entry:
+            raise SpecError(f"{path}: key '{where}.world' is missing: the world to evaluate in")
+        spec = _eval_keys(entry, path, where, evaluation.task)
+        default = re.sub(r"[^A-Za-z0-9_.,=+-]", "-", spec.world).lstrip("_.,=+-")[:80] or f"transfer{i}"
+        name = _name(entry.get("name", default), path, f"{where}.name")
+        if name in [t.name for t in found]:
+            raise SpecError(f"{path}: key '{where}.name' = {name!r} is used twice; give each transfer its own name")
+        chosen = _condition_names(entry.get("conditions", list(conditions)), path, f"{where}.conditions", conditions)
+        references = (
+            _references(entry, path, conditions, f"{where}.references")
+            if "references" in entry
+            else _references(data, path, conditions)
+        )
+        found.append(TransferSpec(name, spec, chosen, references))
+    return tuple(found)
 
 
 def _curve(data: dict, path: Path, conditions: list[str]) -> CurveSpec | None:
@@ -394,16 +490,8 @@ def _curve(data: dict, path: Path, conditions: list[str]) -> CurveSpec | None:
     steps = [_whole(s, path, f"curve.steps[{i}]", 1, MAX_CURVE_STEP) for i, s in enumerate(steps)]
     if len(set(steps)) != len(steps):
         raise SpecError(f"{path}: key 'curve.steps' repeats a step: {steps}")
-    chosen = raw.get("conditions", list(conditions))
-    if not isinstance(chosen, list) or not chosen:
-        raise SpecError(f"{path}: key 'curve.conditions' must be a non-empty list of condition names")
-    for i, name in enumerate(chosen):
-        if name not in conditions:
-            known = ", ".join(conditions)
-            raise SpecError(f"{path}: key 'curve.conditions[{i}]' = {name!r} is not a condition; conditions: {known}")
-        if chosen.index(name) != i:
-            raise SpecError(f"{path}: key 'curve.conditions[{i}]' = {name!r} is listed twice")
-    return CurveSpec(tuple(sorted(steps)), tuple(c for c in conditions if c in chosen))
+    chosen = _condition_names(raw.get("conditions", list(conditions)), path, "curve.conditions", conditions)
+    return CurveSpec(tuple(sorted(steps)), chosen)
 
 
 def _seeds(data: dict, path: Path) -> tuple[int, ...]:
@@ -477,6 +565,7 @@ def load_spec(path) -> SweepSpec:
         raise SpecError(f"{path}: key 'baseline' = {baseline!r} is not a condition; conditions: {', '.join(names)}")
     references = _references(data, path, names)
     curve = _curve(data, path, names)
+    transfer = _transfer(data, path, names, evaluation)
 
     trials = []
     for cond, where, overrides in named:
@@ -510,4 +599,5 @@ def load_spec(path) -> SweepSpec:
         raw=data,
         references=references,
         curve=curve,
+        transfer=transfer,
     )

@@ -12,7 +12,9 @@ CI whiskers (``embodied.train.evaluate.save_bar_figure``) under ``--figures`` (d
 beside the page). A sweep with a learning curve (the spec's ``curve``) also gets, per curve metric
 (coverage; pellets per 1,000 steps on forage), a table condition x env step (mean [95% CI], the last
 step the trials' final evaluation) and a PNG of one line per condition with its CI band against env
-steps, the references as horizontal lines (:func:`_curve_figure`).
+steps, the references as horizontal lines (:func:`_curve_figure`). A sweep with ``transfer`` entries gets, per
+other world, the same tables and bar charts for its trained conditions' final checkpoints evaluated there
+without further training, beside that world's references (:func:`_transfer_section`).
 
 Text outside the markers is kept: a page without markers gets the section appended at its end, a
 missing page is created. The output depends only on the results files and the arguments (no clock,
@@ -239,6 +241,44 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
         lines.append("")
         lines.append(f"Failed trials (not in the figures): {', '.join(f['trial'] for f in failed)}.")
     lines.append("")
+    lines += _metric_tables(data, page, figures, f"sweep-{data['sweep']}")
+    if data.get("curve"):
+        lines += _curve_section(data, page, figures)
+    for name, entry in (data.get("transfer") or {}).items():
+        lines += _transfer_section(data, name, entry, page, figures)
+    return "\n".join(lines)
+
+
+def _transfer_section(data: dict, name: str, entry: dict, page: Path, figures: Path) -> list[str]:
+    """One transfer: where and how it was evaluated, then the metric tables and figures of its aggregate."""
+    evaluation = entry["eval"]
+    mazes = evaluation.get("maze_seeds") or []
+    references = entry.get("references") or []
+    lines = [
+        f"**Transfer to `{evaluation['world']}`** (`{name}`): the final checkpoint of each finished trial of "
+        f"{', '.join(f'`{c}`' for c in entry['conditions'])} evaluated there without further training, on "
+        f"{len(mazes)} maze seeds ({mazes[0] if mazes else '?'}–{mazes[-1] if mazes else '?'}; for a fixed layout "
+        f"they vary the start), task {evaluation.get('task')}, {evaluation.get('episode_steps_used')} steps each "
+        f"({'3 × the DFS oracle there' if evaluation.get('episode_steps') == 'auto' else 'fixed'}). "
+        f"{entry['n_finished']} of {entry['n_trials']} evaluations finished"
+        + (f"; references {', '.join(f'`{r}`' for r in references)} on the same mazes." if references else "."),
+        "",
+    ]
+    failed = entry.get("failed") or []
+    if failed:
+        lines += [f"Transfer evaluations that failed ({len(failed)}):", ""]
+        lines += [f"- {f['error']}" for f in failed[:MAX_LISTED_FAILURES]]
+        lines.append("")
+    view = {**entry, "sweep": f"{data['sweep']} in {name}"}
+    view.update({k: data.get(k) for k in ("measured_commits", "measured_to", "commit", "dirty")})
+    return lines + _metric_tables(view, page, figures, f"sweep-{data['sweep']}-transfer-{name}")
+
+
+def _metric_tables(data: dict, page: Path, figures: Path, stem: str) -> list[str]:
+    """Per metric of an aggregate (a sweep's, or a transfer's): the condition table, the table against each
+    reference, and the bar chart ``<stem>-<metric>.png``."""
+    references = data.get("references") or []
+    lines = []
     for metric in data["metrics"]:
         digits = DIGITS.get(metric, 3)
         better = data.get("better", {}).get(metric, "higher")
@@ -263,15 +303,13 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
             lines.append(f"| `{name}` (ref.) | — | {entry['n_mazes']} | {mean} | — |")
         if references:
             lines += _reference_table(data, metric, references, digits)
-        figure = figures / f"sweep-{data['sweep']}-{metric}.png"
+        figure = figures / f"{stem}-{metric}.png"
         _figure(data, metric, figure)
         if figure.is_file():
             link = Path(os.path.relpath(figure, page.parent)).as_posix()
             lines += ["", f"![{data['sweep']}: {metric}]({link})"]
         lines.append("")
-    if data.get("curve"):
-        lines += _curve_section(data, page, figures)
-    return "\n".join(lines)
+    return lines
 
 
 def _reference_table(data: dict, metric: str, references: list[str], digits: int) -> list[str]:

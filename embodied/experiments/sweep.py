@@ -21,7 +21,12 @@
    trials are done, as Ray tasks of one CPU each (``trial.run_curve_point``), each point into the trial's
    ``curve/step_<N>.json``; a finished point is skipped, a point whose checkpoint is not there is a
    one-line failure. The curve is in no trial's fingerprint: adding it to a finished sweep trains nothing.
-6. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial, reference and curve point
+6. The spec's ``transfer`` entries (other worlds) evaluate each finished trial's final checkpoint there without
+   further training, as Ray tasks of one CPU each (``trial.run_transfer_point``) into the trial's
+   ``transfer/<name>.json``, and their references in this process into ``OUT/transfer/<name>/references/``;
+   ``auto`` episode lengths are measured on the transfer's own mazes (``OUT/transfer/<name>/episode_steps.json``).
+   Like the curve, adding a transfer to a finished sweep trains nothing.
+7. ``OUT/results.json`` and ``OUT/results.csv`` aggregate every finished trial, reference, curve point and transfer
    (``aggregate.py``), stamped with the spec, the git commit and the date. A failed trial (or an
    evaluation that crashed) is listed there and makes the command exit 1; re-running the same command
    retries it and skips the rest.
@@ -45,12 +50,13 @@ from embodied.errors import UsageError, UserError
 
 from .aggregate import aggregate, curve_summary, results_csv
 from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, write_text_atomic
-from .grid import SpecError, SweepSpec, load_spec
+from .grid import EvalSpec, SpecError, SweepSpec, TransferSpec, load_spec
 from .trial import (
     TRAIN_FILE,
     TRIAL_FILE,
     checkpoint_sha256,
     finished_curve_point,
+    finished_point,
     finished_record,
     finished_reference,
     last_logged_step,
@@ -58,7 +64,9 @@ from .trial import (
     recorded_fingerprint,
     run_curve_point,
     run_reference,
+    run_transfer_point,
     run_trial,
+    transfer_point_file,
 )
 
 #: the local instance's object store: trials return small dicts, so the minimum Ray accepts (75 MiB) plus room
@@ -123,23 +131,29 @@ def _check_folders(spec: SweepSpec, out: Path) -> dict[str, dict]:
     return finished
 
 
-def _episode_steps(spec: SweepSpec, out: Path) -> int:
-    """The evaluation's episode length: the spec's number, or ``auto`` as ``embodied eval`` defines it (3 x the
-    mean DFS-oracle traversal of these mazes on explore, measured once with the baseline's env and cached)."""
-    if spec.eval.episode_steps != "auto":
-        return int(spec.eval.episode_steps)
-    if spec.eval.task != "explore":
+def _episode_steps(spec: SweepSpec, out: Path, evaluation: EvalSpec | None = None) -> int:
+    """An evaluation's episode length (the spec's, or a transfer's ``evaluation`` whose cache lies in ``out``): its
+    number, or ``auto`` as ``embodied eval`` defines it (3 x the mean DFS-oracle traversal of these mazes on
+    explore, measured once with the baseline's env and cached in ``out/episode_steps.json``)."""
+    evaluation = evaluation or spec.eval
+    if evaluation.episode_steps != "auto":
+        return int(evaluation.episode_steps)
+    if evaluation.task != "explore":
         return FORAGE_EPISODE_STEPS
     cache = out / "episode_steps.json"
-    key = {"world": spec.eval.world, "maze_seeds": spec.eval.maze_seeds}
+    key = {"world": evaluation.world, "maze_seeds": evaluation.maze_seeds}
     cached = read_json_or_none(cache)
     if cached and cached.get("key") == key:
         return int(cached["episode_steps"])
     from embodied.train.evaluate import dfs_episode_steps
 
     env_kwargs = _baseline_env_kwargs(spec)
-    print(f"measuring the episode length: 3 x the DFS oracle on {spec.eval.mazes} maze(s)", file=sys.stderr, flush=True)
-    dfs = dfs_episode_steps(spec.eval.world, spec.eval.maze_seeds, env_kwargs)
+    print(
+        f"measuring the episode length: 3 x the DFS oracle on {evaluation.mazes} maze(s) of {evaluation.world}",
+        file=sys.stderr,
+        flush=True,
+    )
+    dfs = dfs_episode_steps(evaluation.world, evaluation.maze_seeds, env_kwargs)
     write_json_atomic(cache, {"key": key, **dfs})
     return int(dfs["episode_steps"])
 
@@ -154,24 +168,26 @@ def _baseline_env_kwargs(spec: SweepSpec) -> dict:
     return env_kwargs_from_config(load_config(spec.config, overrides=list(baseline.overrides)).to_dict())
 
 
-def _run_references(spec: SweepSpec, out: Path, episode_steps: int, collect: bool = False) -> list[dict]:
-    """Each reference of the spec evaluated (or skipped when finished) in this process; their records in spec order.
-    ``collect``: evaluate none; only the finished ones' records (an unfinished reference is left out)."""
-    if not spec.references:
+def _run_references(
+    spec: SweepSpec, out: Path, episode_steps: int, collect: bool = False, transfer: TransferSpec | None = None
+) -> list[dict]:
+    """Each reference of the spec (or of a ``transfer``, in ``out/transfer/<name>/``) evaluated (or skipped when
+    finished) in this process; their records in spec order. ``collect``: evaluate none; only the finished ones'
+    records (an unfinished reference is left out)."""
+    references = transfer.references if transfer else spec.references
+    if not references:
         return []
     env_kwargs = _baseline_env_kwargs(spec)
-    evaluation = {
-        "world": spec.eval.world,
-        "task": spec.eval.task,
-        "maze_seeds": spec.eval.maze_seeds,
-        "episode_steps": episode_steps,
-    }
+    evaluation = _evaluation(spec, episode_steps, transfer.eval if transfer else None)
+    base = out / transfer.relative_dir if transfer else out
     records = []
-    for reference in spec.references:
+    for reference in references:
         job = {
             "reference": reference.name,
-            "run_dir": str((out / reference.relative_dir).resolve()),
-            "fingerprint": spec.reference_fingerprint(reference, episode_steps, env_kwargs),
+            "run_dir": str((base / reference.relative_dir).resolve()),
+            "fingerprint": spec.reference_fingerprint(
+                reference, episode_steps, env_kwargs, transfer.eval if transfer else None
+            ),
             "env_kwargs": env_kwargs,
             "eval": evaluation,
         }
@@ -184,7 +200,8 @@ def _run_references(spec: SweepSpec, out: Path, episode_steps: int, collect: boo
             continue
         record = run_reference(job)
         status = record["error"] if record["status"] == "failed" else record["action"]
-        print(f"reference {reference.name:<32} {record['status']:<8} {status}", file=sys.stderr, flush=True)
+        where = f"{reference.name} ({transfer.name})" if transfer else reference.name
+        print(f"reference {where:<32} {record['status']:<8} {status}", file=sys.stderr, flush=True)
         records.append(record)
     return records
 
@@ -410,6 +427,47 @@ def _run_points_on_ray(ray, jobs: list[dict], args) -> list[dict]:
     )
 
 
+def _transfer_jobs(
+    spec: SweepSpec, transfer: TransferSpec, out: Path, evals: dict[str, dict], episode_steps: int
+) -> tuple[list[dict], list[dict]]:
+    """A transfer's evaluations of the finished trials' final checkpoints (``evals`` by trial key): (jobs to
+    evaluate, records of those finished before)."""
+    jobs, records = [], []
+    evaluation = _evaluation(spec, episode_steps, transfer.eval)
+    for trial in spec.trials:
+        if trial.condition not in transfer.conditions or trial.key not in evals:
+            continue
+        run_dir = (out / trial.relative_dir).resolve()
+        sha = evals[trial.key]["checkpoint_sha256"]
+        fingerprint = spec.transfer_fingerprint(transfer, episode_steps, sha)
+        point = {"key": trial.key, "condition": trial.condition, "seed": trial.seed, "transfer": transfer.name}
+        done = finished_point(transfer_point_file(run_dir, transfer.name), fingerprint)
+        if done is not None:
+            records.append({**point, "status": "skipped", "action": "finished before", "eval": done})
+            continue
+        job = {**point, "run_dir": str(run_dir), "fingerprint": fingerprint, "checkpoint_sha256": sha}
+        jobs.append({**job, "eval": evaluation})
+    return jobs, records
+
+
+def _run_transfers_on_ray(ray, jobs: list[dict], args) -> list[dict]:
+    """Each transfer evaluation as a Ray task of one CPU (like a curve point); their records."""
+    if ray.cluster_resources().get("CPU", 0) < 1:
+        raise UsageError("the transfer evaluations need 1 CPU each; the Ray cluster has less than 1")
+
+    def died(job: dict, error: str) -> dict:
+        point = {k: job[k] for k in ("key", "condition", "seed", "transfer")}
+        return {**point, "status": "failed", "error": f"trial {job['key']}, transfer {job['transfer']}: {error}"}
+
+    def returned(job: dict, record: dict) -> None:
+        status = record["error"] if record["status"] == "failed" else record["action"]
+        where = f"{record['key']} in {record['transfer']}"
+        print(f"transfer {where:<40} {record['status']:<8} {status}", file=sys.stderr, flush=True)
+
+    task = ray.remote(num_cpus=1, max_retries=1)(run_transfer_point)
+    return _run_tasks(ray, task, jobs, args.max_concurrent or len(jobs), died=died, returned=returned)
+
+
 def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
     return {
         "key": trial.key,
@@ -423,12 +481,14 @@ def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
     }
 
 
-def _evaluation(spec: SweepSpec, episode_steps: int) -> dict:
-    """What a trial's final evaluation and every curve point run (``trial.evaluate_checkpoint``)."""
+def _evaluation(spec: SweepSpec, episode_steps: int, evaluation: EvalSpec | None = None) -> dict:
+    """What a trial's final evaluation and every curve point run (``trial.evaluate_checkpoint``), or with a
+    transfer's ``evaluation`` what its evaluations and references run."""
+    evaluation = evaluation or spec.eval
     return {
-        "world": spec.eval.world,
-        "task": spec.eval.task,
-        "maze_seeds": spec.eval.maze_seeds,
+        "world": evaluation.world,
+        "task": evaluation.task,
+        "maze_seeds": evaluation.maze_seeds,
         "episode_steps": episode_steps,
     }
 
@@ -441,10 +501,12 @@ def write_results(
     extra: dict,
     references: dict[str, dict] | None = None,
     curve_records: list[dict] | None = None,
+    transfers: dict[str, dict] | None = None,
 ) -> dict:
     """results.json and results.csv from the finished trials' eval records (``records`` by trial key), the
-    finished references' (``references`` by reference name; listed in the spec's order) and, for a spec
-    with a ``curve``, the curve points' records (``curve_records``: status, key, step, eval or error)."""
+    finished references' (``references`` by reference name; listed in the spec's order), for a spec
+    with a ``curve`` the curve points' records (``curve_records``: status, key, step, eval or error) and for
+    one with ``transfer`` entries, by name, their episode length, evaluations' records and references' evals."""
     finished = [
         {"condition": t.condition, "seed": t.seed, "eval": records[t.key]} for t in spec.trials if t.key in records
     ]
@@ -457,6 +519,10 @@ def write_results(
         row["checkpoint_step"] = records[trial.key].get("checkpoint_step")
     curve = _curve_results(spec, records, curve_records or [])
     points = [r["eval"] for r in curve_records or [] if r["status"] != "failed"]
+    transfer = _transfer_results(spec, records, transfers or {})
+    for entry in (transfers or {}).values():
+        points += [r["eval"] for r in entry["records"] if r["status"] != "failed"]
+        points += list(entry["references"].values())
     stamped = [*records.values(), *(references[name] for name in evaluated), *points]
     measured = sorted({(r.get("commit", "unknown"), bool(r.get("dirty"))) for r in stamped})
     dates = sorted(r.get("date", "") for r in stamped)
@@ -481,9 +547,52 @@ def write_results(
         **extra,
         **aggregated,
         "curve": curve,
+        "transfer": transfer,
     }
     write_json_atomic(out / "results.json", results)
-    write_text_atomic(out / "results.csv", results_csv(aggregated, curve))
+    write_text_atomic(out / "results.csv", results_csv(aggregated, curve, transfer))
+    return results
+
+
+def _transfer_results(spec: SweepSpec, records: dict[str, dict], transfers: dict[str, dict]) -> dict:
+    """Per transfer (by name, in spec order): its evaluation, what was done, the failures, and :func:`aggregate`
+    over its finished evaluations and references (paired against the spec's baseline when it is among the
+    transfer's conditions, else its first condition)."""
+    results = {}
+    for transfer in spec.transfer:
+        entry = transfers.get(transfer.name, {"episode_steps": None, "records": [], "references": {}})
+        ordered = sorted(entry["records"], key=lambda r: r["key"])
+        finished = [
+            {"condition": r["condition"], "seed": r["seed"], "eval": r["eval"]}
+            for r in ordered
+            if r["status"] != "failed"
+        ]
+        baseline = spec.baseline if spec.baseline in transfer.conditions else transfer.conditions[0]
+        references = {
+            n.name: entry["references"][n.name]["result"] for n in transfer.references if n.name in entry["references"]
+        }
+        requested = [t for t in spec.trials if t.condition in transfer.conditions and t.key in records]
+        results[transfer.name] = {
+            "eval": {
+                **transfer.eval.as_dict(),
+                "maze_seeds": transfer.eval.maze_seeds,
+                "episode_steps_used": entry["episode_steps"],
+            },
+            "conditions": list(transfer.conditions),
+            "baseline": baseline,
+            "n_trials": len(requested),  # the finished trials of its conditions
+            "n_finished": len(finished),
+            "n_references": len(transfer.references),
+            "n_references_finished": len(references),
+            "failed": [
+                {"trial": r["key"], "missing": bool(r.get("missing")), "error": r["error"]}
+                for r in ordered
+                if r["status"] == "failed"
+            ],
+            "actions": {r["key"]: r.get("action", "failed") for r in ordered},
+            "reference_actions": entry.get("reference_actions", {}),
+            **aggregate(transfer.conditions, baseline, transfer.eval.task, finished, references),
+        }
     return results
 
 
@@ -595,6 +704,24 @@ def run(args: argparse.Namespace) -> int:
                 started = _start_ray(ray, args)
                 ray_info["version"] = ray.__version__
             point_records += _run_points_on_ray(ray, point_jobs, args)
+        transfer_steps, transfer_records, transfer_jobs = {}, [], []
+        for transfer in spec.transfer:  # of the finished trials only
+            transfer_steps[transfer.name] = _episode_steps(spec, out / transfer.relative_dir, transfer.eval)
+            jobs, done = _transfer_jobs(spec, transfer, out, evals, transfer_steps[transfer.name])
+            print(
+                f"transfer {transfer.name} ({transfer.eval.world}): {len(done)} evaluation(s) finished before, "
+                f"{len(jobs)} " + ("not evaluated (--collect)" if args.collect else "to evaluate"),
+                file=sys.stderr,
+                flush=True,
+            )
+            transfer_records += done
+            transfer_jobs += jobs
+        if transfer_jobs and not args.collect:
+            if ray is None:
+                ray = _import_ray()
+                started = _start_ray(ray, args)
+                ray_info["version"] = ray.__version__
+            transfer_records += _run_transfers_on_ray(ray, transfer_jobs, args)
     finally:
         if started:
             ray.shutdown()
@@ -606,6 +733,21 @@ def run(args: argparse.Namespace) -> int:
             failed.append({"trial": by_name[record["reference"]].relative_dir, "error": record.get("error")})
         else:
             reference_evals[record["reference"]] = record["eval"]
+    transfers = {}
+    for transfer in spec.transfer:
+        steps = transfer_steps[transfer.name]
+        refs = _run_references(spec, out, steps, collect=args.collect, transfer=transfer)
+        by_name = {reference.name: reference for reference in transfer.references}
+        for record in refs:
+            if record["status"] == "failed":
+                where = f"{transfer.relative_dir}/{by_name[record['reference']].relative_dir}"
+                failed.append({"trial": where, "error": record.get("error")})
+        transfers[transfer.name] = {
+            "episode_steps": steps,
+            "records": [r for r in transfer_records if r["transfer"] == transfer.name],
+            "references": {r["reference"]: r["eval"] for r in refs if r["status"] != "failed"},
+            "reference_actions": {r["reference"]: r.get("action", "failed") for r in refs},
+        }
     extra = {
         "eval": {**spec.eval.as_dict(), "maze_seeds": spec.eval.maze_seeds, "episode_steps_used": episode_steps},
         "ray": ray_info,
@@ -616,7 +758,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "reference_actions": {r["reference"]: r.get("action", "failed") for r in reference_records},
     }
-    results = write_results(spec, out, evals, failed, extra, reference_evals, point_records)
+    results = write_results(spec, out, evals, failed, extra, reference_evals, point_records, transfers)
     metric = results["metrics"][0]
     for condition, entry in results["summary"].items():
         ci = entry["metrics"][metric]
@@ -634,8 +776,22 @@ def run(args: argparse.Namespace) -> int:
                 f"{point['step']}{'*' if point['final'] else ''}: {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
             )
         print(f"  curve {condition:<24} {metric} " + "; ".join(figures) + "  (* final)")
+    for name, entry in results["transfer"].items():
+        for condition, summary in [*entry["summary"].items(), *entry["reference_summary"].items()]:
+            ci = summary["metrics"][metric]
+            if ci:
+                what = "reference" if condition in entry["reference_summary"] else f"{ci['n']} seed x maze cells"
+                print(
+                    f"  {name}: {condition:<24} {metric} {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]  ({what})"
+                )
     print(f"results: {out / 'results.json'}, {out / 'results.csv'} ({results['n_finished']}/{len(spec.trials)} trials)")
     crashed = [f for f in (curve or {}).get("failed", []) if not f["missing"]]  # a missing checkpoint stays missing
+    unmoved = [f for entry in results["transfer"].values() for f in entry["failed"]]
+    if unmoved and not failed and not crashed:
+        raise SweepIncomplete(
+            f"{len(unmoved)} transfer evaluation(s) failed (first: {unmoved[0]['error']}); the others are in "
+            f"{out / 'results.json'}; re-run the same command to retry"
+        )
     if crashed and not failed:
         raise SweepIncomplete(
             f"{len(crashed)} of {curve['n_points']} curve points failed (first: {crashed[0]['error']}); the others "

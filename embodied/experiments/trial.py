@@ -32,6 +32,12 @@ fingerprint is the evaluation, the step and the checkpoint's SHA-256 (read from 
 which the checkpoint loader checks the file against before evaluating): :func:`run_curve_point` skips a
 point whose file carries it. A checkpoint that is not there (not kept, or the run ended earlier) is a
 one-line failure naming the trial and the file (:func:`missing_checkpoint_line`), never a traceback.
+
+A transfer evaluation (the spec's ``transfer``; ``grid.TransferSpec``) is a finished trial's final checkpoint,
+``checkpoints/latest.pt``, evaluated without further training in another world into
+``transfer/<name>.json`` in the trial folder (:func:`run_transfer_point`), with the same batching; its
+fingerprint is the transfer's evaluation and the checkpoint's SHA-256 from the trial's eval.json, and a
+checkpoint that no longer has that digest (retrained since) is a one-line failure.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from .files import git_stamp, read_json_or_none, utc_now, write_json_atomic, wri
 
 TRIAL_FILE, TRAIN_FILE, EVAL_FILE, ERROR_FILE = "trial.json", "train.json", "eval.json", "error.txt"
 CURVE_DIR = "curve"  # in a trial folder: one step_<N>.json per learning-curve point
+TRANSFER_DIR = "transfer"  # in a trial folder: one <name>.json per transfer evaluation
 
 
 def file_sha256(path) -> str:
@@ -289,7 +296,12 @@ def missing_checkpoint_line(key: str, run_dir, step: int) -> str:
 
 def finished_curve_point(run_dir, step: int, fingerprint: str) -> dict | None:
     """A curve point's record (``curve/step_<N>.json``) when it parses and carries ``fingerprint``, else None."""
-    record = read_json_or_none(curve_point_file(run_dir, step))
+    return finished_point(curve_point_file(run_dir, step), fingerprint)
+
+
+def finished_point(path, fingerprint: str) -> dict | None:
+    """A curve point's or transfer evaluation's record when it parses and carries ``fingerprint``, else None."""
+    record = read_json_or_none(path)
     if record is None or record.get("fingerprint") != fingerprint or not isinstance(record.get("result"), dict):
         return None
     return record
@@ -302,30 +314,83 @@ def run_curve_point(job: dict) -> dict:
     ``job``: key (``condition/seed_<n>``), condition, seed, step, run_dir (absolute), fingerprint
     (``SweepSpec.curve_fingerprint``), eval {world, task, maze_seeds, episode_steps}."""
     run_dir, step = Path(job["run_dir"]), int(job["step"])
-    record = {"key": job["key"], "condition": job["condition"], "seed": job["seed"], "step": step}
+
+    def missing() -> str | None:
+        if (run_dir / "checkpoints" / f"step_{step}.pt").is_file():
+            return None
+        return missing_checkpoint_line(job["key"], run_dir, step)
+
+    return _run_point(
+        job,
+        f"checkpoints/step_{step}.pt",
+        curve_point_file(run_dir, step),
+        {"step": step},
+        f"curve point at step {step}",
+        missing,
+    )
+
+
+def transfer_point_file(run_dir, name: str) -> Path:
+    return Path(run_dir) / TRANSFER_DIR / f"{name}.json"
+
+
+def run_transfer_point(job: dict) -> dict:
+    """Evaluate a finished trial's final checkpoint (``checkpoints/latest.pt``) in a transfer's world unless its
+    ``transfer/<name>.json`` is finished; returns the record (status ``skipped``, ``done`` or ``failed``).
+
+    ``job``: key, condition, seed, transfer (its name), run_dir (absolute), fingerprint
+    (``SweepSpec.transfer_fingerprint``), checkpoint_sha256 (the trial's eval.json's), eval {world, task,
+    maze_seeds, episode_steps}."""
+    run_dir, name = Path(job["run_dir"]), job["transfer"]
+
+    def missing() -> str | None:
+        checkpoint = run_dir / "checkpoints" / "latest.pt"
+        if checkpoint.is_file() and file_sha256(checkpoint) == job["checkpoint_sha256"]:
+            return None
+        return (
+            f"trial {job['key']}: checkpoints/latest.pt is not the checkpoint its eval.json evaluated "
+            f"(missing, or trained again since); re-run the sweep to evaluate the trial again"
+        )
+
+    return _run_point(
+        job,
+        "checkpoints/latest.pt",
+        transfer_point_file(run_dir, name),
+        {"transfer": name},
+        f"transfer {name}",
+        missing,
+    )
+
+
+def _run_point(job: dict, checkpoint: str, path: Path, identity: dict, label: str, missing) -> dict:
+    """Evaluate ``run_dir/checkpoint`` with ``job["eval"]`` into ``path`` (a curve point or a transfer
+    evaluation) unless ``path`` carries ``job["fingerprint"]``; ``missing()`` says why the checkpoint cannot
+    be evaluated (None: it can)."""
+    run_dir = Path(job["run_dir"])
+    record = {"key": job["key"], "condition": job["condition"], "seed": job["seed"], **identity}
     record.update(status="failed", error=None)
     try:
-        done = finished_curve_point(run_dir, step, job["fingerprint"])
+        done = finished_point(path, job["fingerprint"])
         if done is not None:
             return {**record, "status": "skipped", "action": "finished before", "eval": done}
-        checkpoint = run_dir / "checkpoints" / f"step_{step}.pt"
-        if not checkpoint.is_file():
-            return {**record, "error": missing_checkpoint_line(job["key"], run_dir, step), "missing": True}
+        why = missing()
+        if why is not None:
+            return {**record, "error": why, "missing": True}
         start = time.time()
-        result = evaluate_checkpoint(checkpoint, job["eval"], job.get("device", "cpu"))
+        result = evaluate_checkpoint(run_dir / checkpoint, job["eval"], job.get("device", "cpu"))
         evaluated = {
             "fingerprint": job["fingerprint"],
             "condition": job["condition"],
             "seed": job["seed"],
-            "step": step,
-            "checkpoint": f"checkpoints/step_{step}.pt",
+            **identity,
+            "checkpoint": checkpoint,
             "checkpoint_sha256": job["checkpoint_sha256"],
             "date": utc_now(),
             **git_stamp(),
             "result": result,
         }
-        write_json_atomic(curve_point_file(run_dir, step), evaluated)
+        write_json_atomic(path, evaluated)
         return {**record, "status": "done", "action": f"evaluated in {time.time() - start:.1f} s", "eval": evaluated}
     except Exception as err:
-        where = run_dir / CURVE_DIR  # a traceback beside the points, not over the trial's own error.txt
-        return {**record, "error": f"trial {job['key']}, curve point at step {step}: " + failure_line(err, where)}
+        where = path.parent  # a traceback beside the points, not over the trial's own error.txt
+        return {**record, "error": f"trial {job['key']}, {label}: " + failure_line(err, where)}

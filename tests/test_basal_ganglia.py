@@ -262,10 +262,10 @@ def test_averaged_actor_weights_follow_the_bounded_running_mean_and_only_an_acti
         part.learn(records, advantage, np.ones((5, 2), np.float32))
         live.append({k: v.clone() for k, v in module.actor.state_dict().items()})
     expected = {k: 0.5 * (0.5 * (live[0][k] + live[1][k])) + 0.5 * live[2][k] for k in live[0]}
-    assert module.updates == 3
+    assert module.average.updates == 3
     for key, value in expected.items():
-        assert torch.allclose(module.average[key], value, atol=1e-6)
-    assert not torch.allclose(module.average["net.0.weight"], live[2]["net.0.weight"])
+        assert torch.allclose(module.average.weights[key], value, atol=1e-6)
+    assert not torch.allclose(module.average.weights["net.0.weight"], live[2]["net.0.weight"])
 
     state = saved(part.state_dict())
     acting = basal_ganglia(["explorer"], num_envs=2, actor_average=0.5, seed=3)
@@ -275,8 +275,9 @@ def test_averaged_actor_weights_follow_the_bounded_running_mean_and_only_an_acti
     for key in live[2]:
         assert torch.allclose(next(iter(acting.population.actors().values())).actor.state_dict()[key], expected[key])
         assert torch.equal(next(iter(resumed.population.actors().values())).actor.state_dict()[key], live[2][key])
-        assert torch.equal(next(iter(resumed.population.actors().values())).average[key], module.average[key])
-    assert next(iter(resumed.population.actors().values())).updates == 3
+        resumed_average = next(iter(resumed.population.actors().values())).average
+        assert torch.equal(resumed_average.weights[key], module.average.weights[key])
+    assert next(iter(resumed.population.actors().values())).average.updates == 3
 
     plain = basal_ganglia(["explorer"], num_envs=2)
     assert all(entry["average"] is None for entry in plain.state_dict()["population"]["modules"])

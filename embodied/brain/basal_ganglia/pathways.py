@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from embodied.brain.basal_ganglia.averaging import WeightAverage, restore
 from embodied.brain.basal_ganglia.config import BasalGangliaConfig
 from embodied.brain.basal_ganglia.mirror import Mirror
 from embodied.brain.basal_ganglia.reflexes import ReflexProgram, make_program
@@ -106,8 +107,7 @@ class Module:
     reflex: ReflexProgram | None = None
     actor: GaussianActor | None = None
     optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
-    average: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # θ̄ (``actor_average``)
-    updates: int = 0  # the actor's updates so far (n of the running mean's weight 1/n)
+    average: WeightAverage | None = field(default=None, repr=False)  # θ̄ (``actor_average``)
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,7 @@ class PathwayPopulation:
         self.actor_input_dim = feature_dim if actor_input_dim is None else actor_input_dim  # latent (⊕ senses)
         self.plasticity = PlasticityConfig.from_config(cfg)
         self.actor_units, self.actor_lr, self.scalar = cfg.actor_units, cfg.actor_lr, scalar
-        self.actor_bias_std = cfg.actor_bias_std
-        self.actor_average = cfg.actor_average  # τ of the averaged weights (0: none kept)
+        self.actor_bias_std, self.actor_average = cfg.actor_bias_std, cfg.actor_average  # τ 0: no θ̄ kept
         self.mirror = mirror  # shared by every actor: mirror-equivariant means (None: plain MLPs)
         self.beta = cfg.selector_beta
         bits = cfg.context_bits
@@ -206,29 +205,14 @@ class PathwayPopulation:
                 bias = self.rng.normal(0.0, self.actor_bias_std, module.actor.net[-1].bias.shape)
                 with torch.no_grad():
                     module.actor.net[-1].bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-            self._start_average(module)
+            module.average = WeightAverage.of(module.actor) if self.actor_average > 0 else None
             module.optimizer = torch.optim.Adam(module.actor.parameters(), lr=self.actor_lr, eps=1e-6)
         return module
 
-    def _start_average(self, module: Module) -> None:
-        """θ̄ := θ (a newborn, or a copy whose mutation just changed θ)."""
-        if self.actor_average > 0:
-            module.average = {k: v.detach().clone() for k, v in module.actor.state_dict().items()}
-            module.updates = 0
-
     def average_weights(self, name: str) -> None:
-        """After an update of ``name``'s actor: ``θ̄ ← θ̄ + w (θ − θ̄)``, ``w = max(1/n, 1 − τ)``
-        over its n updates so far (Polyak averaging with a bounded window; Nikishin et al. 2018,
-        "Improving stability in deep reinforcement learning with weight averaging")."""
-        module = self.modules[name]
-        if module.average is None:
-            return
-        module.updates += 1
-        weight = max(1.0 / module.updates, 1.0 - self.actor_average)
-        with torch.no_grad():
-            for key, value in module.actor.state_dict().items():
-                if value.is_floating_point():
-                    module.average[key].add_(value - module.average[key], alpha=weight)
+        """After an update of ``name``'s actor: its averaged weights follow (``averaging.py``)."""
+        if (average := self.modules[name].average) is not None:
+            average.update(self.modules[name].actor, self.actor_average)
 
     def _add(self, module: Module, step: int, log: bool) -> None:
         self.modules[module.name] = module
@@ -340,7 +324,7 @@ class PathwayPopulation:
                 for param in child.actor.parameters():
                     noise = self.rng.normal(0.0, std, tuple(param.shape))
                     param.add_(torch.as_tensor(noise, dtype=param.dtype, device=param.device))
-            self._start_average(child)
+            child.average = WeightAverage.of(child.actor) if self.actor_average > 0 else None
         parent.strength /= 2.0
         child.strength = parent.strength
         for (ctx, option), go in list(self.selector.go.items()):  # the copy inherits its parent's striatal values
@@ -369,8 +353,7 @@ class PathwayPopulation:
                     "reflex": m.reflex.params.tolist() if m.reflex is not None else None,
                     "actor": m.actor.state_dict() if m.actor is not None else None,
                     "optimizer": m.optimizer.state_dict() if m.optimizer is not None else None,
-                    "average": dict(m.average) if m.average is not None else None,
-                    "updates": int(m.updates),
+                    **(m.average.entry() if m.average is not None else {"average": None, "updates": 0}),
                 }
             )
         table = lambda t: [[int(c), str(o), float(v)] for (c, o), v in t.items()]  # noqa: E731
@@ -403,18 +386,10 @@ class PathwayPopulation:
                 m.reflex = make_program(base_name(m.name), entry["reflex"])
             else:
                 m.actor = GaussianActor(self.actor_input_dim, self.actor_units, mirror=self.mirror).to(self.device)
-                average = entry.get("average")  # absent in checkpoints written before actor_average
-                use_average = acting and self.actor_average > 0 and average is not None
-                m.actor.load_state_dict(average if use_average else entry["actor"])
+                m.average = restore(entry, m.actor, self.actor_average, acting, self.device)
                 m.optimizer = torch.optim.Adam(m.actor.parameters(), lr=self.actor_lr, eps=1e-6)
                 if entry["optimizer"] is not None:
                     m.optimizer.load_state_dict(entry["optimizer"])
-                if self.actor_average > 0 and not use_average:
-                    if average is None:
-                        self._start_average(m)
-                    else:
-                        m.average = {k: v.detach().clone().to(self.device) for k, v in average.items()}
-                        m.updates = int(entry.get("updates", 0))
             self.modules[m.name] = m
         self.selector.go = {(int(c), o): float(v) for c, o, v in state["go"]}
         self.selector.nogo = {(int(c), o): float(v) for c, o, v in state["nogo"]}

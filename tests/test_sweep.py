@@ -62,6 +62,19 @@ TRANSFER = [
 ]
 
 
+def run_logged(args: list[str], capture: pathlib.Path) -> str:
+    """``embodied ARGS`` with stderr written to ``capture``; it must exit 0 (a missing checkpoint is a line, not a
+    failed sweep); returns what it wrote."""
+    with open(capture, "w") as stream:
+        saved, sys.stderr = sys.stderr, stream
+        try:
+            rc = main(args)
+        finally:
+            sys.stderr = saved
+    assert rc == 0, capture.read_text()
+    return capture.read_text()
+
+
 def write_spec(folder: pathlib.Path, spec: dict, name: str = "spec.json") -> pathlib.Path:
     path = folder / name
     path.write_text(json.dumps(spec, indent=2))
@@ -83,14 +96,8 @@ def swept(local_ray, tmp_path_factory):
     spec = write_spec(folder, SPEC)
     out = folder / "out"
     capture = tmp_path_factory.mktemp("log") / "stderr.txt"
-    with open(capture, "w") as stream:
-        saved, sys.stderr = sys.stderr, stream
-        try:
-            rc = main(["sweep", str(spec), "--out", str(out), "--max-concurrent", "2"])
-        finally:
-            sys.stderr = saved
-    assert rc == 0, capture.read_text()
-    return spec, out, capture.read_text()
+    log = run_logged(["sweep", str(spec), "--out", str(out), "--max-concurrent", "2"], capture)
+    return spec, out, log
 
 
 def copy_of(swept, tmp_path) -> tuple[pathlib.Path, pathlib.Path]:
@@ -108,14 +115,8 @@ def curved(swept, tmp_path_factory):
     before = mtimes(out / "trials")
     curve_spec = write_spec(folder, dict(SPEC, curve=CURVE), "curve.json")
     capture = folder / "stderr.txt"
-    with open(capture, "w") as stream:
-        saved, sys.stderr = sys.stderr, stream
-        try:
-            rc = main(["sweep", str(curve_spec), "--out", str(out)])
-        finally:
-            sys.stderr = saved
-    assert rc == 0, capture.read_text()  # a missing checkpoint is a line, not a failed sweep
-    return curve_spec, out, capture.read_text(), before
+    log = run_logged(["sweep", str(curve_spec), "--out", str(out)], capture)
+    return curve_spec, out, log, before
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +127,8 @@ def transferred(swept, tmp_path_factory):
     before = mtimes(out)
     transfer_spec = write_spec(folder, dict(SPEC, transfer=TRANSFER), "transfer.json")
     capture = folder / "stderr.txt"
-    with open(capture, "w") as stream:
-        saved, sys.stderr = sys.stderr, stream
-        try:
-            rc = main(["sweep", str(transfer_spec), "--out", str(out)])
-        finally:
-            sys.stderr = saved
-    assert rc == 0, capture.read_text()
-    return transfer_spec, out, capture.read_text(), before
+    log = run_logged(["sweep", str(transfer_spec), "--out", str(out)], capture)
+    return transfer_spec, out, log, before
 
 
 def mtimes(folder: pathlib.Path) -> dict[str, int]:

@@ -406,22 +406,30 @@ def _curve_jobs(
     return jobs, records
 
 
+def _point_words(point: dict) -> tuple[str, str, str]:
+    """(its word on stderr, where, its name in an error) of a curve point's or transfer evaluation's job or record."""
+    if "transfer" in point:
+        return "transfer", f"{point['key']} in {point['transfer']}", f"transfer {point['transfer']}"
+    return "curve", f"{point['key']} step {point['step']}", f"curve point at step {point['step']}"
+
+
 def _print_point(record: dict) -> None:
+    word, where, _ = _point_words(record)
     status = record["error"] if record["status"] == "failed" else record["action"]
-    where = f"{record['key']} step {record['step']}"
-    print(f"curve {where:<40} {record['status']:<8} {status}", file=sys.stderr, flush=True)
+    print(f"{word} {where:<40} {record['status']:<8} {status}", file=sys.stderr, flush=True)
 
 
-def _run_points_on_ray(ray, jobs: list[dict], args) -> list[dict]:
-    """Each curve point as a Ray task of one CPU (an evaluation, like a trial's last part); their records."""
+def _run_points_on_ray(ray, jobs: list[dict], args, evaluate=run_curve_point) -> list[dict]:
+    """Each checkpoint evaluation (curve points: ``run_curve_point``; transfers: ``run_transfer_point``) as a Ray
+    task of one CPU (an evaluation, like a trial's last part); their records."""
     if ray.cluster_resources().get("CPU", 0) < 1:
-        raise UsageError("the curve's points need 1 CPU each; the Ray cluster has less than 1")
+        raise UsageError("evaluating checkpoints needs 1 CPU per task; the Ray cluster has less than 1")
 
     def died(job: dict, error: str) -> dict:
-        point = {k: job[k] for k in ("key", "condition", "seed", "step")}
-        return {**point, "status": "failed", "error": f"trial {job['key']}, curve point at step {job['step']}: {error}"}
+        point = {k: job[k] for k in ("key", "condition", "seed", "step", "transfer") if k in job}
+        return {**point, "status": "failed", "error": f"trial {job['key']}, {_point_words(job)[2]}: {error}"}
 
-    task = ray.remote(num_cpus=1, max_retries=1)(run_curve_point)
+    task = ray.remote(num_cpus=1, max_retries=1)(evaluate)
     return _run_tasks(
         ray, task, jobs, args.max_concurrent or len(jobs), died=died, returned=lambda job, record: _print_point(record)
     )
@@ -448,24 +456,6 @@ def _transfer_jobs(
         job = {**point, "run_dir": str(run_dir), "fingerprint": fingerprint, "checkpoint_sha256": sha}
         jobs.append({**job, "eval": evaluation})
     return jobs, records
-
-
-def _run_transfers_on_ray(ray, jobs: list[dict], args) -> list[dict]:
-    """Each transfer evaluation as a Ray task of one CPU (like a curve point); their records."""
-    if ray.cluster_resources().get("CPU", 0) < 1:
-        raise UsageError("the transfer evaluations need 1 CPU each; the Ray cluster has less than 1")
-
-    def died(job: dict, error: str) -> dict:
-        point = {k: job[k] for k in ("key", "condition", "seed", "transfer")}
-        return {**point, "status": "failed", "error": f"trial {job['key']}, transfer {job['transfer']}: {error}"}
-
-    def returned(job: dict, record: dict) -> None:
-        status = record["error"] if record["status"] == "failed" else record["action"]
-        where = f"{record['key']} in {record['transfer']}"
-        print(f"transfer {where:<40} {record['status']:<8} {status}", file=sys.stderr, flush=True)
-
-    task = ray.remote(num_cpus=1, max_retries=1)(run_transfer_point)
-    return _run_tasks(ray, task, jobs, args.max_concurrent or len(jobs), died=died, returned=returned)
 
 
 def _job(spec: SweepSpec, trial, out: Path, episode_steps: int) -> dict:
@@ -721,7 +711,7 @@ def run(args: argparse.Namespace) -> int:
                 ray = _import_ray()
                 started = _start_ray(ray, args)
                 ray_info["version"] = ray.__version__
-            transfer_records += _run_transfers_on_ray(ray, transfer_jobs, args)
+            transfer_records += _run_points_on_ray(ray, transfer_jobs, args, run_transfer_point)
     finally:
         if started:
             ray.shutdown()

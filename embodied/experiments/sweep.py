@@ -55,7 +55,7 @@ from .trial import (
     TRAIN_FILE,
     TRIAL_FILE,
     checkpoint_sha256,
-    finished_curve_point,
+    curve_point_file,
     finished_point,
     finished_record,
     finished_reference,
@@ -397,13 +397,21 @@ def _curve_jobs(
                 continue
             sha = checkpoint_sha256(checkpoint)
             fingerprint = spec.curve_fingerprint(step, episode_steps, sha)
-            done = finished_curve_point(run_dir, step, fingerprint)
-            if done is not None:
-                records.append({**point, "status": "skipped", "action": "finished before", "eval": done})
-                continue
-            job = {**point, "run_dir": str(run_dir), "fingerprint": fingerprint, "checkpoint_sha256": sha}
-            jobs.append({**job, "eval": evaluation})
+            _add_point(jobs, records, point, curve_point_file(run_dir, step), fingerprint, sha, evaluation)
     return jobs, records
+
+
+def _add_point(
+    jobs: list, records: list, point: dict, path: Path, fingerprint: str, sha: str, evaluation: dict
+) -> None:
+    """A curve point or transfer evaluation (``point``: key, condition, seed, step or transfer) whose record
+    belongs at ``path``: its record when that file carries ``fingerprint`` (finished before), else a job."""
+    done = finished_point(path, fingerprint)
+    if done is not None:
+        records.append({**point, "status": "skipped", "action": "finished before", "eval": done})
+        return
+    run_dir = str(path.parent.parent)  # <trial>/curve/step_<N>.json, <trial>/transfer/<name>.json
+    jobs.append({**point, "run_dir": run_dir, "fingerprint": fingerprint, "checkpoint_sha256": sha, "eval": evaluation})
 
 
 def _point_words(point: dict) -> tuple[str, str, str]:
@@ -449,12 +457,7 @@ def _transfer_jobs(
         sha = evals[trial.key]["checkpoint_sha256"]
         fingerprint = spec.transfer_fingerprint(transfer, episode_steps, sha)
         point = {"key": trial.key, "condition": trial.condition, "seed": trial.seed, "transfer": transfer.name}
-        done = finished_point(transfer_point_file(run_dir, transfer.name), fingerprint)
-        if done is not None:
-            records.append({**point, "status": "skipped", "action": "finished before", "eval": done})
-            continue
-        job = {**point, "run_dir": str(run_dir), "fingerprint": fingerprint, "checkpoint_sha256": sha}
-        jobs.append({**job, "eval": evaluation})
+        _add_point(jobs, records, point, transfer_point_file(run_dir, transfer.name), fingerprint, sha, evaluation)
     return jobs, records
 
 

@@ -294,11 +294,6 @@ def missing_checkpoint_line(key: str, run_dir, step: int) -> str:
     return f"trial {key}: no checkpoints/step_{int(step)}.pt for the curve point at step {int(step)} ({why})"
 
 
-def finished_curve_point(run_dir, step: int, fingerprint: str) -> dict | None:
-    """A curve point's record (``curve/step_<N>.json``) when it parses and carries ``fingerprint``, else None."""
-    return finished_point(curve_point_file(run_dir, step), fingerprint)
-
-
 def finished_point(path, fingerprint: str) -> dict | None:
     """A curve point's or transfer evaluation's record when it parses and carries ``fingerprint``, else None."""
     record = read_json_or_none(path)

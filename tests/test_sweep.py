@@ -521,7 +521,7 @@ BAD_SPECS = [
     ({"references": ["random", "reflex:nope"]}, "key 'references[1]' = 'reflex:nope' is not a reference policy"),
     ({"references": "random"}, "key 'references' must be a list of policy names"),
     ({"references": ["wander", "wander"]}, "key 'references[1]' = 'wander' is listed twice"),
-    ({"references": ["dfs-oracle"]}, "key 'references[0]' = 'dfs-oracle' is not a reference policy"),
+    ({"references": ["oracle"]}, "key 'references[0]' = 'oracle' is not a reference policy"),
     (
         {"conditions": {"random": [], "b": []}, "references": ["random"]},
         "key 'references[0]' = 'random' is also a condition's name",

@@ -25,7 +25,9 @@ values, or both crossed), training seeds and one held-out evaluation shared by e
 given to :func:`embodied.train.config.load_config` exactly as ``embodied train --set`` would.
 Every trial's config is loaded here, so a typo in the last condition fails before Ray starts.
 ``references`` names reference policies (``embodied.brain.policies.REFERENCE_POLICIES``: ``random``,
-``wander``, ``reflex:<name>``) evaluated once per sweep on the same held-out mazes (:class:`Reference`);
+``wander``, ``reflex:<name>``; and the privileged oracles ``dfs-oracle``, ``forage-oracle`` of
+``embodied.train.evaluate.ORACLES``, which read the map: a scale for the claims, never a learner's input)
+evaluated once per sweep on the same held-out mazes (:class:`Reference`);
 they are not trials and are not in a trial's fingerprint, so adding one keeps every finished trial.
 ``curve`` (:class:`CurveSpec`) asks for a learning curve: each finished trial of the named conditions
 (default all) also evaluates its kept ``checkpoints/step_<N>.pt`` for every listed step N, on the same
@@ -99,8 +101,9 @@ class Trial:
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
-    """A policy that is not trained (``random``, ``wander``, ``reflex:<name>``), evaluated once per sweep on
-    the held-out mazes, each maze with a fresh policy seeded by the maze seed (as ``embodied eval`` does)."""
+    """A policy that is not trained (``random``, ``wander``, ``reflex:<name>``, or a privileged oracle), evaluated
+    once per sweep on the held-out mazes, each maze with a fresh policy seeded by the maze seed (as ``embodied
+    eval`` does; an oracle is bound to its env and ignores the seed)."""
 
     name: str
 
@@ -396,21 +399,24 @@ def _eval_keys(raw: dict, path: Path, prefix: str, task: str) -> EvalSpec:
 
 
 def _references(data: dict, path: Path, conditions: list[str], key: str = "references") -> tuple[Reference, ...]:
-    """The ``references`` list (at ``key`` in errors): known reference policy names, each once, none a condition's name."""
+    """The ``references`` list (at ``key`` in errors): known reference policy or oracle names, each once, none a
+    condition's name."""
     from embodied.brain.policies import REFERENCE_POLICIES
+    from embodied.train.evaluate import ORACLES
 
+    allowed = (*REFERENCE_POLICIES, *ORACLES)
     raw = data.get("references", [])
     if not isinstance(raw, list):
         raise SpecError(
-            f"{path}: key '{key}' must be a list of policy names ({', '.join(REFERENCE_POLICIES)}), "
+            f"{path}: key '{key}' must be a list of policy names ({', '.join(allowed)}), "
             f"got {type(raw).__name__}"
         )
     found = []
     for i, name in enumerate(raw):
-        if name not in REFERENCE_POLICIES:
+        if name not in allowed:
             raise SpecError(
                 f"{path}: key '{key}[{i}]' = {name!r} is not a reference policy; allowed: "
-                f"{', '.join(REFERENCE_POLICIES)}"
+                f"{', '.join(allowed)}"
             )
         if name in found:
             raise SpecError(f"{path}: key '{key}[{i}]' = {name!r} is listed twice")

@@ -239,7 +239,8 @@ def run_reference(job: dict) -> dict:
     """Evaluate the reference policy ``job["reference"]`` on the sweep's held-out mazes unless its eval.json is
     finished; returns its record (status ``skipped``, ``done`` or ``failed`` with a one-line ``error``).
 
-    ``job``: reference (a name of ``embodied.brain.policies.REFERENCE_POLICIES``), run_dir (absolute),
+    ``job``: reference (a name of ``embodied.brain.policies.REFERENCE_POLICIES`` or an oracle of
+    ``embodied.train.evaluate.ORACLES``), run_dir (absolute),
     fingerprint, env_kwargs, eval {world, task, maze_seeds, episode_steps}. Each maze gets a fresh policy
     seeded by the maze seed and up to 8 mazes run side by side (``policy_factory``, ``evaluate_policy``)."""
     ref_dir = Path(job["run_dir"])

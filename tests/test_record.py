@@ -223,6 +223,19 @@ def test_a_recorded_rat_is_told_when_it_eats(tmp_path):
     assert stats["food_eaten"] >= 2 and sum(food_seen) == stats["food_eaten"]
 
 
+def test_a_stop_request_ends_the_recording_with_a_closed_video_of_the_frames_so_far(tmp_path):
+    """``stop()`` is asked before each step (what ``embodied record`` passes its Ctrl-C flag as): it turning
+    true after 7 frames leaves a 7-frame video that opens."""
+    env = gym.make(ENV_ID, world="t_maze")
+    drawn = []
+    stats = record_rollout(
+        env, WanderPolicy(seed=0), 500, tmp_path / "cut.mp4", seed=0, stop=lambda: drawn.append(1) or len(drawn) > 7
+    )
+    env.close()
+    assert stats["frames"] == stats["steps"] == 7
+    assert len(read_video(tmp_path / "cut.mp4")) == 7
+
+
 def test_ctrl_c_keeps_the_frames_so_far_as_a_playable_video(tmp_path):
     """SIGINT mid-recording: exit 130, one line, and the MP4 written so far opens with its frames
     (the writer is released on the way out, which writes the index a player needs)."""

@@ -39,9 +39,7 @@ import json
 import math
 import random
 import re
-import signal
 import sys
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -53,6 +51,7 @@ from embodied.brain.agent import Agent
 from embodied.brain.replay import SequenceReplay
 from embodied.brain.rng import generator_state, set_generator_state
 from embodied.errors import NoSpaceError, TrainingInterrupted
+from embodied.interrupt import StopRequest
 from embodied.train.checkpoint import (
     CheckpointError,
     clean_stale_tmp,
@@ -200,35 +199,6 @@ def _resume_checkpoint(run_dir: Path) -> dict | None:
     if first_error is not None:
         raise CheckpointError(f"cannot resume {run_dir}: no usable checkpoint ({first_error})")
     return None
-
-
-class StopRequest:
-    """Ctrl-C as a request: the first SIGINT sets ``requested`` (the loop stops at its next episode
-    boundary, where a checkpoint makes resume exact); a second one raises KeyboardInterrupt at once.
-    Installed only in the main thread (Python delivers signals there)."""
-
-    def __init__(self, steps_left=lambda: 0):
-        self.requested, self.steps_left, self._previous = False, steps_left, None
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print(
-            f"\nembodied train: Ctrl-C: finishing this episode ({self.steps_left()} steps) to write an exact "
-            f"checkpoint; Ctrl-C again stops now without it",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def __enter__(self) -> "StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _record_video(run_dir: Path, cfg: TrainConfig, step: int, recorder=None, progress: bool = False) -> dict | None:
@@ -403,7 +373,13 @@ def _train(cfg: TrainConfig, run_dir: Path, checkpoint: dict | None, progress: b
     last_reward = np.zeros(B, np.float32)
     episode_return = np.zeros(B)
     summary: dict[str, float] = {}
-    stop = StopRequest(lambda: (cfg.env.episode_steps - collector.steps % cfg.env.episode_steps) * B)
+    stop = StopRequest(
+        lambda: (
+            f"embodied train: Ctrl-C: finishing this episode "
+            f"({(cfg.env.episode_steps - collector.steps % cfg.env.episode_steps) * B} steps) to write an exact "
+            f"checkpoint; Ctrl-C again stops now without it"
+        )
+    )
     with stop:
         try:
             while step < total_steps:

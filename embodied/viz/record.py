@@ -20,6 +20,7 @@ import collections
 import math
 import pathlib
 import sys
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from ..arena.layout import ODOUR
 from ..brain.policies import REFERENCE_POLICIES as POLICIES
 from ..brain.policies import make_reference_policy
 from ..driver import Driver
+from ..interrupt import StopRequest
 from ..tasks import TASKS
 from . import panels
 from .topdown import draw_topdown
@@ -169,6 +171,7 @@ def record_rollout(
     seed: int | None = None,
     fps: float | None = None,
     progress: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Run ``policy`` in ``env`` for ``steps`` steps and write one frame per step to ``path``.
 
@@ -179,6 +182,8 @@ def record_rollout(
 
     ``progress=True`` shows a tqdm bar on stderr (steps recorded; frames are written as they are
     drawn, so the bar covers the whole video write). ``embodied record`` turns it on.
+    ``stop()``, asked before each step, ends the recording early with the frames so far (a closed,
+    playable video; ``embodied record`` passes its Ctrl-C request, :class:`embodied.interrupt.StopRequest`).
     """
     if steps < 1:
         raise ValueError(f"steps must be ≥ 1, got {steps}")
@@ -225,7 +230,7 @@ def record_rollout(
     with bar, Recorder(path, fps=fps, proprio_bounds=bounds) as recorder:
         driver = Driver(env, policy, on_step=[draw_and_count], on_episode=[new_episode])
         driver.reset(seed=seed)
-        driver.run(steps=steps)
+        driver.run(steps=steps, until=stop)
         stats["episodes"] = driver.episodes
         stats["frames"] = recorder.frames
     return stats
@@ -285,15 +290,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"embodied record: {problem}", file=sys.stderr)
         return 2
     env = gym.make(ENV_ID, world=args.world, task=args.task)
+    ctrl_c = StopRequest(lambda: "embodied record: Ctrl-C: closing the video after this frame; Ctrl-C again stops now")
     try:
         try:
             policy = make_policy(args.policy, args.checkpoint, env, seed=args.seed)
-            stats = record_rollout(env, policy, args.steps, args.out, seed=args.seed, fps=args.fps, progress=True)
+            with ctrl_c:
+                stats = record_rollout(
+                    env,
+                    policy,
+                    args.steps,
+                    args.out,
+                    seed=args.seed,
+                    fps=args.fps,
+                    progress=True,
+                    stop=lambda: ctrl_c.requested,
+                )
         except OSError as err:
             print(f"embodied record: {err}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:  # the writer was closed on the way out: the frames so far are a playable video
-            print(f"\nembodied record: interrupted; {args.out} holds the frames recorded so far", file=sys.stderr)
+        except KeyboardInterrupt:  # a second Ctrl-C: the writer was closed on the way out, still a playable video
+            ctrl_c.requested = True
+        if ctrl_c.requested:
+            print(f"embodied record: interrupted; {args.out} holds the frames recorded so far", file=sys.stderr)
             return 130
     finally:
         env.close()

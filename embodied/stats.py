@@ -43,7 +43,9 @@ class CI:
         return dataclasses.asdict(self)
 
 
-def _interval(data: tuple, statistic, confidence: float, n_resamples: int, seed: int) -> tuple[float, float]:
+def _interval(
+    data: tuple, statistic, confidence: float, n_resamples: int, seed: int, paired: bool = False
+) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BCa warns on degenerate distributions; we check for NaN below
         for method in ("BCa", "percentile"):
@@ -54,7 +56,7 @@ def _interval(data: tuple, statistic, confidence: float, n_resamples: int, seed:
                 n_resamples=n_resamples,
                 method=method,
                 vectorized=True,
-                paired=False,
+                paired=paired,
                 random_state=np.random.default_rng(seed),
             )
             low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -62,7 +64,11 @@ def _interval(data: tuple, statistic, confidence: float, n_resamples: int, seed:
                 return low, high
     # Both undefined (e.g. a resampled denominator of 0): percentile interval over the finite resamples.
     rng = np.random.default_rng(seed)
-    resampled = [d[rng.integers(0, d.size, (n_resamples, d.size))] for d in data]
+    if paired:  # one draw of indices for every sample: pairs stay together
+        index = rng.integers(0, data[0].size, (n_resamples, data[0].size))
+        resampled = [d[index] for d in data]
+    else:
+        resampled = [d[rng.integers(0, d.size, (n_resamples, d.size))] for d in data]
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.asarray(statistic(*resampled, axis=-1), float)
     values = values[np.isfinite(values)]
@@ -86,14 +92,21 @@ def bootstrap_ci(samples, confidence: float = 0.95, n_resamples: int = 9999, see
     return CI(mean, min(low, mean), max(high, mean), int(x.size), confidence)
 
 
-def ratio_ci(numerator, denominator, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> CI:
-    """mean(numerator) / mean(denominator) for two independent groups, with a bootstrap interval.
+def ratio_ci(
+    numerator, denominator, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0, paired: bool = False
+) -> CI:
+    """mean(numerator) / mean(denominator), with a bootstrap interval.
 
-    Resamples each group on its own (unpaired). A denominator mean of 0 gives ``inf``.
+    Unpaired (two independent groups): each group is resampled on its own. ``paired``: numerator[i]
+    and denominator[i] belong together (the same maze, say) and are resampled as pairs, which removes
+    the between-pair spread they share from the interval (the ratio estimator of survey sampling,
+    Cochran 1977, ch. 6). A denominator mean of 0 gives ``inf``.
     """
     a, b = np.asarray(numerator, float).ravel(), np.asarray(denominator, float).ravel()
     if a.size == 0 or b.size == 0:
         raise ValueError("ratio_ci: both groups need samples")
+    if paired and a.size != b.size:
+        raise ValueError(f"ratio_ci: paired samples need equal sizes, got {a.size} and {b.size}")
     if b.mean() == 0:
         return CI(float("inf"), float("inf"), float("inf"), int(min(a.size, b.size)), confidence)
     ratio = float(a.mean() / b.mean())
@@ -104,7 +117,7 @@ def ratio_ci(numerator, denominator, confidence: float = 0.95, n_resamples: int 
 
     if (a.size == 1 or np.all(a == a[0])) and (b.size == 1 or np.all(b == b[0])):
         return CI(ratio, ratio, ratio, int(min(a.size, b.size)), confidence)
-    low, high = _interval((a, b), statistic, confidence, n_resamples, seed)
+    low, high = _interval((a, b), statistic, confidence, n_resamples, seed, paired)
     return CI(ratio, min(low, ratio), max(high, ratio), int(min(a.size, b.size)), confidence)
 
 

@@ -118,6 +118,17 @@ def test_the_report_lists_references_after_the_conditions_and_each_condition_min
                 shown = [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?", cell)]
                 expected = [entry["metrics"][metric][k] for k in ("mean", "low", "high")]
                 assert shown == pytest.approx(expected, abs=0.51 * 10**-digits), (condition, name, cell)
+        ratios = table.split("| condition | ÷ `reflex:wall_follow_left` | ÷ `reflex:turn_left` |")
+        assert len(ratios) == 2, "the third table: each condition as a multiple of each reference"
+        for condition in ("random", "wander"):
+            row = next(line for line in ratios[1].splitlines() if line.startswith(f"| `{condition}` | "))
+            for name, cell in zip(REFERENCES, row.split("|")[2:-1]):
+                ci = data["paired_references"][condition][name]["ratio"][metric]
+                if ci is None:  # the reference's mean is 0 on these mazes: no scale
+                    assert cell.strip() == "–"
+                    continue
+                shown = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", cell)]
+                assert shown == pytest.approx([ci[k] for k in ("mean", "low", "high")], abs=0.0051), (condition, cell)
 
 
 def test_the_report_is_byte_identical_on_a_second_run_and_keeps_the_rest_of_the_page(results_dir, tmp_path, capsys):

@@ -50,3 +50,18 @@ def test_ratio_ci():
     assert ratio_ci([1, 2], [0, 0]).mean == float("inf")
     zero_heavy = ratio_ci([0, 0, 1], [0, 0, 1])  # resampled denominators of 0 are skipped
     assert np.isfinite(zero_heavy.low) and np.isfinite(zero_heavy.high)
+
+
+def test_a_paired_ratio_keeps_pairs_together_and_is_narrower_when_they_share_their_spread():
+    """Mazes differ a lot (the shared factor 1..10) and the agent eats 0.8x the oracle on each, +-5 %:
+    the paired interval is tight around 0.8; resampling the two groups apart mixes hard and easy mazes
+    and is several times wider. Unequal sizes cannot be paired."""
+    rng = np.random.default_rng(0)
+    maze = rng.uniform(1.0, 10.0, 25)
+    oracle, agent = maze, 0.8 * maze * rng.uniform(0.95, 1.05, 25)
+    paired, apart = ratio_ci(agent, oracle, paired=True), ratio_ci(agent, oracle)
+    assert paired.mean == pytest.approx(agent.mean() / oracle.mean()) == apart.mean
+    assert paired.low < 0.8 < paired.high and paired.width < 0.05
+    assert apart.width > 4 * paired.width
+    with pytest.raises(ValueError, match="equal sizes"):
+        ratio_ci([1, 2, 3], [1, 2], paired=True)

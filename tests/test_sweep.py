@@ -165,8 +165,16 @@ def test_a_sweep_leaves_run_folders_and_aggregated_results_with_cis(swept, capsy
     assert paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)  # paired by seed x maze
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert {r["kind"] for r in rows} == {"trial", "condition", "reference", "paired"}
-    assert len(rows) == 4 * 3 + 2 * 3 + 2 * 3 + (1 + 2 * 2) * 3  # trials, conditions, references, paired
+    assert {r["kind"] for r in rows} == {"trial", "condition", "reference", "paired", "ratio"}
+    ratios = sum(  # one per condition x reference x metric whose reference mean is not 0
+        1
+        for against in results["paired_references"].values()
+        for e in against.values()
+        for ci in e["ratio"].values()
+        if ci
+    )
+    assert ratios >= 2 * 2  # coverage at least: every reference covers something in 32 steps
+    assert len(rows) == 4 * 3 + 2 * 3 + 2 * 3 + (1 + 2 * 2) * 3 + ratios  # trials, conditions, references, paired
     assert {(r["condition"], r["vs"]) for r in rows if r["kind"] == "paired"} == {
         ("no_intrinsic", "full"),
         *((c, ref) for c in ("full", "no_intrinsic") for ref in REFERENCES),
@@ -211,6 +219,11 @@ def test_a_sweep_evaluates_its_references_once_on_the_same_mazes_and_pairs_every
             assert paired["vs"] == name and paired["n_pairs"] == 4 and paired["n_seeds"] == 2
             diffs = [c - r for s in (0, 1) for c, r in zip(coverage[(condition, s)], result["coverage"])]
             assert paired["metrics"]["coverage"]["mean"] == pytest.approx(sum(diffs) / 4)  # seed x maze vs maze
+            ratio = paired["ratio"]["coverage"]  # the same pairs as a multiple: sum over sum
+            assert ratio["mean"] == pytest.approx(
+                sum(sum(coverage[(condition, s)]) for s in (0, 1)) / (2 * sum(result["coverage"]))
+            )
+            assert ratio["low"] <= ratio["mean"] <= ratio["high"] and ratio["n"] == 4
         assert f"reference {name}" in log
     assert "full" not in results["reference_summary"] and "random" not in results["summary"]
 

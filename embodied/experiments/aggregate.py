@@ -24,6 +24,12 @@ with the reference's run on the same maze:
     diff_R  = (1 / n) * sum_{s,m} (value_C[s, m] - value_R[m])           n = |S| x |M| pairs
 
 The reference's value on a maze enters once per training seed; the bootstrap resamples the n pairs.
+The same pairs give the ratio the issue's claims are stated in (">= 0.8 x the forage oracle's food",
+"steps to 90 % <= 2 x the DFS oracle's"):
+
+    ratio_R = (sum_{s,m} value_C[s, m]) / (sum_{s,m} value_R[m])          paired bootstrap CI over the n pairs
+
+(``embodied.stats.ratio_ci(paired=True)``; none when the reference's mean is 0.)
 
 A learning curve (:func:`curve_summary`) applies the same two formulas at each env step N separately:
 ``value[s, m]`` is then the evaluation of trial s's checkpoint at step N on maze m (its kept
@@ -38,7 +44,7 @@ import io
 
 import numpy as np
 
-from embodied.stats import bootstrap_ci
+from embodied.stats import bootstrap_ci, ratio_ci
 
 #: what ``embodied.train.evaluate.run_episode`` measures per maze, and which way is better
 METRICS = {"coverage": "higher", "steps_to_50": "lower", "steps_to_90": "lower", "food_per_1000": "higher"}
@@ -53,6 +59,15 @@ def metrics_for(task: str) -> list[str]:
 def _cells(result: dict, metric: str) -> dict[int, float]:
     """maze seed -> value from one evaluate_policy result."""
     return {int(seed): float(value) for seed, value in zip(result["seeds"], result[metric])}
+
+
+def _paired_ratio(cells: dict, reference: dict, shared: list) -> dict | None:
+    """mean(condition) / mean(reference) over the seed x maze pairs ``shared`` (each reference value counted
+    once per training seed, as in the difference), with a paired bootstrap CI; None without pairs or when the
+    reference's mean is 0 (no scale to state a ratio on)."""
+    if not shared or not np.mean([reference[k[1]] for k in shared]):
+        return None
+    return ratio_ci([cells[k] for k in shared], [reference[k[1]] for k in shared], paired=True).as_dict()
 
 
 def aggregate(conditions, baseline: str, task: str, trials: list[dict], references: dict | None = None) -> dict:
@@ -124,6 +139,7 @@ def aggregate(conditions, baseline: str, task: str, trials: list[dict], referenc
                     else None
                     for m in metrics
                 },
+                "ratio": {m: _paired_ratio(table[condition][m], values[m], shared) for m in metrics},
             }
     return {
         "metrics": metrics,
@@ -178,12 +194,13 @@ def curve_summary(conditions, baseline: str, task: str, points: list[dict]) -> d
 
 def results_csv(aggregated: dict, curve: dict | None = None, transfer: dict | None = None) -> str:
     """Long-format CSV: one row per (kind, condition, seed, metric[, step][, transfer]); kind is trial, condition,
-    reference, paired, for a learning curve curve_trial, curve and curve_paired, and for each transfer
-    (its name in ``transfer``) transfer_trial, transfer_condition, transfer_reference and transfer_paired.
+    reference, paired, ratio, for a learning curve curve_trial, curve and curve_paired, and for each transfer
+    (its name in ``transfer``) transfer_trial, transfer_condition, transfer_reference, transfer_paired and transfer_ratio.
 
     ``trial`` rows hold the mean over mazes (no interval); ``condition`` rows the mean and CI over
     seeds x mazes; ``reference`` rows a reference's mean and CI over mazes; ``paired`` rows the mean
-    difference against ``vs`` (the baseline, then each reference) and its CI. The ``curve*`` rows are
+    difference against ``vs`` (the baseline, then each reference) and its CI; ``ratio`` rows a condition's
+    mean over a reference's on the same pairs (``vs``) and its paired CI. The ``curve*`` rows are
     the same at the env step in ``step`` (``curve``: :func:`curve_summary`); other rows leave it empty."""
     out = io.StringIO()
     writer = _PaddedWriter(csv.writer(out, lineterminator="\n"))
@@ -228,6 +245,12 @@ def _aggregate_rows(writer, aggregated: dict) -> None:
                         *_ci_cells(ci),
                     ]
                 )
+    for condition, against in aggregated.get("paired_references", {}).items():
+        for entry in against.values():
+            for m in metrics:
+                ci = (entry.get("ratio") or {}).get(m)
+                if ci:
+                    writer.writerow(["ratio", condition, entry["vs"], "", m, *_ci_cells(ci)])
 
 
 def _ci_cells(ci: dict) -> list:

@@ -408,15 +408,13 @@ def _references(data: dict, path: Path, conditions: list[str], key: str = "refer
     raw = data.get("references", [])
     if not isinstance(raw, list):
         raise SpecError(
-            f"{path}: key '{key}' must be a list of policy names ({', '.join(allowed)}), "
-            f"got {type(raw).__name__}"
+            f"{path}: key '{key}' must be a list of policy names ({', '.join(allowed)}), got {type(raw).__name__}"
         )
     found = []
     for i, name in enumerate(raw):
         if name not in allowed:
             raise SpecError(
-                f"{path}: key '{key}[{i}]' = {name!r} is not a reference policy; allowed: "
-                f"{', '.join(allowed)}"
+                f"{path}: key '{key}[{i}]' = {name!r} is not a reference policy; allowed: {', '.join(allowed)}"
             )
         if name in found:
             raise SpecError(f"{path}: key '{key}[{i}]' = {name!r} is listed twice")

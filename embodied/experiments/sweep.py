@@ -752,7 +752,7 @@ def run(args: argparse.Namespace) -> int:
         "reference_actions": {r["reference"]: r.get("action", "failed") for r in reference_records},
     }
     results = write_results(spec, out, evals, failed, extra, reference_evals, point_records, transfers)
-    metric = results["metrics"][0]
+    metric = "food_per_1000" if "food_per_1000" in results["metrics"] else results["metrics"][0]  # the task's figure
     for condition, entry in results["summary"].items():
         ci = entry["metrics"][metric]
         if ci:

@@ -144,3 +144,16 @@ def test_eval_takes_a_reflex_policy_and_refuses_an_unknown_one_in_one_line(capsy
     assert "--policy" in err and "'reflex:nope'" in err and "reflex:wall_follow_left" in err, err
     with pytest.raises(ValueError, match=r"unknown reflex policy 'reflex:nope'; allowed: reflex:forward"):
         policy_factory("reflex:nope")
+
+
+def test_reflex_costs_charges_chemotaxis_far_more_effort_than_wall_following():
+    """scripts/reflex_costs.py, the diagnostic behind docs/training.md's foraging limit: chemotaxis steers
+    bang-bang (jerk |Δa|² per step 0.99-1.74 on mazes 10000-10004 x 300 steps), wall-following smoothly
+    (0.030-0.056): ratios 27-37 measured; asserted > 8. Bad input exits 2 in one line."""
+    costs = _script("reflex_costs")
+    chemotaxis = costs.costs("reflex:chemotaxis", "procedural:9x9", [10001], 300)
+    wall = costs.costs("reflex:wall_follow_left", "procedural:9x9", [10001], 300)
+    assert chemotaxis["steps"] == wall["steps"] == 300
+    assert chemotaxis["jerk"] > 8 * wall["jerk"] > 0
+    assert costs.main(["--policies", "reflex:nope"]) == 2
+    assert costs.main(["--steps", "1"]) == 2

@@ -84,6 +84,14 @@ def _ci(ci: dict | None, digits: int, sign: bool = False) -> str:
     return f"{_fmt(ci['mean'], digits, sign)} [{_fmt(ci['low'], digits, sign)}, {_fmt(ci['high'], digits, sign)}]"
 
 
+def _length_words(evaluation: dict, where: str = "") -> str:
+    """How the episode length was chosen: ``auto`` is 3 × the DFS oracle's tour on explore, a fixed 2,000 steps
+    on forage (``embodied eval --episode-steps auto``); otherwise the spec fixed it."""
+    if evaluation.get("episode_steps") != "auto":
+        return "fixed"
+    return "auto: 2,000 on forage" if evaluation.get("task") == "forage" else f"3 × the DFS oracle{where}"
+
+
 def _stamp(data: dict) -> str:
     commits = data.get("measured_commits") or [{"commit": data.get("commit", "unknown"), "dirty": data.get("dirty")}]
     names = ", ".join(f"`{c['commit'][:10]}`" + (" + uncommitted changes" if c.get("dirty") else "") for c in commits)
@@ -220,7 +228,7 @@ def sweep_section(data: dict, page: Path, figures: Path) -> str:
         f"({len(data.get('seeds', []))} seeds: {', '.join(map(str, data.get('seeds', [])))}) and was evaluated on "
         f"{len(mazes)} held-out mazes (seeds {mazes[0] if mazes else '?'}–{mazes[-1] if mazes else '?'}) of "
         f"`{evaluation.get('world')}`, task {evaluation.get('task')}, {evaluation.get('episode_steps_used')} steps "
-        f"each ({'3 × the DFS oracle' if evaluation.get('episode_steps') == 'auto' else 'fixed'}). "
+        f"each ({_length_words(evaluation)}). "
         f"{data.get('n_finished', '?')} of {data.get('n_trials', '?')} trials finished."
     )
     if seeds < SEED_FLOOR:
@@ -259,7 +267,7 @@ def _transfer_section(data: dict, name: str, entry: dict, page: Path, figures: P
         f"{', '.join(f'`{c}`' for c in entry['conditions'])} evaluated there without further training, on "
         f"{len(mazes)} maze seeds ({mazes[0] if mazes else '?'}–{mazes[-1] if mazes else '?'}; for a fixed layout "
         f"they vary the start), task {evaluation.get('task')}, {evaluation.get('episode_steps_used')} steps each "
-        f"({'3 × the DFS oracle there' if evaluation.get('episode_steps') == 'auto' else 'fixed'}). "
+        f"({_length_words(evaluation, ' there')}). "
         f"{entry['n_finished']} of {entry['n_trials']} evaluations finished"
         + (f"; references {', '.join(f'`{r}`' for r in references)} on the same mazes." if references else "."),
         "",

@@ -27,7 +27,9 @@ import embodied
 PACKAGE = pathlib.Path(embodied.__file__).parent
 DOCS = PACKAGE.parent / "docs" / "architecture.md"
 
-BASE = frozenset({"embodied", "errors", "paths", "stats", "display", "settings"})  # leaf modules anyone may import
+BASE = frozenset(
+    {"embodied", "errors", "paths", "stats", "display", "settings", "interrupt"}
+)  # leaf modules anyone may import
 WORLD = frozenset({"body", "arena", "senses", "tasks", "env"})
 PRIVILEGED_USERS = frozenset({"train", "viz", "lab", "evaluation"})  # may import the privileged evaluation code
 
@@ -39,6 +41,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stats": frozenset(),
     "display": frozenset(),
     "settings": frozenset(),
+    "interrupt": frozenset(),
     "body": frozenset(),
     "arena": frozenset({"body"}),
     "senses": frozenset({"body"}),

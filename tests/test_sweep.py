@@ -495,6 +495,7 @@ def test_adding_a_transfer_evaluates_the_final_checkpoints_in_another_world_besi
         ("transfer_condition", "full", ""),
         ("transfer_reference", "random", ""),
         ("transfer_paired", "full", "random"),
+        ("transfer_ratio", "full", "random"),
     }
 
     page = tmp_path / "results.md"

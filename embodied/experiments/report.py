@@ -310,8 +310,8 @@ def _metric_tables(data: dict, page: Path, figures: Path, stem: str) -> list[str
             mean = _ci(entry["metrics"][metric], digits)
             lines.append(f"| `{name}` (ref.) | — | {entry['n_mazes']} | {mean} | — |")
         if references:
-            lines += _reference_table(data, metric, references, digits)
-            lines += _ratio_table(data, metric, references)
+            lines += _reference_table(data, metric, digits)
+            lines += _ratio_table(data, metric)
         figure = figures / f"{stem}-{metric}.png"
         _figure(data, metric, figure)
         if figure.is_file():
@@ -321,44 +321,50 @@ def _metric_tables(data: dict, page: Path, figures: Path, stem: str) -> list[str
     return lines
 
 
-def _reference_table(data: dict, metric: str, references: list[str], digits: int) -> list[str]:
-    """Each trained condition minus each reference, paired by seed x maze, as a condition x reference table."""
+def _against_references(data: dict, intro: str, operator: str, cell) -> list[str]:
+    """A condition x reference table under ``intro``: column ``<operator> `ref```, each cell
+    ``cell(paired_references[condition][ref])`` (an empty dict where a pair is missing)."""
+    references = data.get("references") or []
     lines = [
         "",
-        "Difference from each reference (trained condition − reference), paired by maze: each training seed "
-        "against the reference's run on the same maze (n = seeds × mazes pairs), 95 % bootstrap CI:",
+        intro,
         "",
-        "| condition | " + " | ".join(f"− `{name}`" for name in references) + " |",
+        "| condition | " + " | ".join(f"{operator} `{name}`" for name in references) + " |",
         "|---|" + "---|" * len(references),
     ]
     for condition in data["conditions"]:
         against = data.get("paired_references", {}).get(condition, {})
-        cells = [_ci(against.get(name, {}).get("metrics", {}).get(metric), digits, sign=True) for name in references]
-        lines.append(f"| `{condition}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{condition}` | " + " | ".join(cell(against.get(name, {})) for name in references) + " |")
     return lines
 
 
-def _ratio_table(data: dict, metric: str, references: list[str]) -> list[str]:
+def _reference_table(data: dict, metric: str, digits: int) -> list[str]:
+    """Each trained condition minus each reference, paired by seed x maze, as a condition x reference table."""
+    return _against_references(
+        data,
+        "Difference from each reference (trained condition − reference), paired by maze: each training seed "
+        "against the reference's run on the same maze (n = seeds × mazes pairs), 95 % bootstrap CI:",
+        "−",
+        lambda entry: _ci(entry.get("metrics", {}).get(metric), digits, sign=True),
+    )
+
+
+def _ratio_table(data: dict, metric: str) -> list[str]:
     """Each trained condition's mean over each reference's on the same seed x maze pairs (the scale issue 14's
     claims are stated on: "≥ 0.8 × the forage oracle", "≤ 2 × the DFS oracle's steps"); none in old results."""
-    ratios = {
-        condition: {name: (entry.get("ratio") or {}).get(metric) for name, entry in against.items()}
-        for condition, against in data.get("paired_references", {}).items()
-    }
-    if not any(ci for row in ratios.values() for ci in row.values()):
+
+    def ratio(entry: dict) -> dict | None:
+        return (entry.get("ratio") or {}).get(metric)
+
+    if not any(ratio(e) for against in data.get("paired_references", {}).values() for e in against.values()):
         return []
-    lines = [
-        "",
+    return _against_references(
+        data,
         "As a multiple of each reference (condition mean ÷ reference mean over the same seed × maze pairs), "
         "95 % paired bootstrap CI:",
-        "",
-        "| condition | " + " | ".join(f"÷ `{name}`" for name in references) + " |",
-        "|---|" + "---|" * len(references),
-    ]
-    for condition in data["conditions"]:
-        cells = [_ci(ratios.get(condition, {}).get(name), 2) for name in references]
-        lines.append(f"| `{condition}` | " + " | ".join(cells) + " |")
-    return lines
+        "÷",
+        lambda entry: _ci(ratio(entry), 2),
+    )
 
 
 def render(results: list[dict], page: Path, figures: Path, command: str) -> str:

@@ -219,23 +219,24 @@ def test_ctrl_c_writes_a_checkpoint_exits_130_in_one_line_and_resume_is_exact(ru
     assert (folder / "population.csv").read_text() == (run / "population.csv").read_text()
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    """A real 2.5 MB tmpfs (root and CAP_SYS_ADMIN needed; skipped elsewhere)."""
-    mount = tmp_path / "tmpfs"
+#: set in the child that re-runs the full-disk test inside a user namespace (so it does not recurse)
+IN_NAMESPACE = "EMBODIED_TEST_IN_USER_NAMESPACE"
+
+
+def _mount_tmpfs(mount: Path) -> str | None:
+    """Mount a real 16 MB tmpfs at ``mount`` and fill all but 2.5 MB of it with ``mount/ballast`` (deleting it
+    makes room, which a remount cannot do inside a user namespace); None when done, else why not."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2560k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()[:80]})")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        return done.stderr.decode().strip()[:120] or f"mount exit {done.returncode}"
+    (mount / "ballast").write_bytes(b"\0" * (16384 - 2560) * 1024)
+    return None
 
 
-def test_a_full_disk_says_so_keeps_the_last_checkpoint_and_csvs_and_resume_finishes(run, tiny_tmpfs):
-    """A real full filesystem: step_128.pt (1.5 MB) fits in 2.5 MB, step_256.pt does not."""
-    folder = tiny_tmpfs / "run"
+def _full_disk_checks(folder: Path, tmpfs: Path, run: Path) -> None:
+    """Step_128.pt (1.5 MB) fits in 2.5 MB, step_256.pt does not: one clear error, nothing hidden left, the last
+    checkpoint and whole CSV rows kept; with room made, resume finishes as the uninterrupted ``run``."""
     with pytest.raises(NoSpaceError, match="no space left on device while writing .*step_256.pt") as err:
         train(load_config(None, dict(WHOLE, checkpoint_every=128, keep_checkpoints=2)), folder, progress=False)
     assert err.value.errno == errno.ENOSPC
@@ -244,9 +245,53 @@ def test_a_full_disk_says_so_keeps_the_last_checkpoint_and_csvs_and_resume_finis
     with open(folder / "metrics.csv", newline="") as f:
         logged = list(csv.reader(f))
     assert len({len(r) for r in logged}) == 1 and int(logged[-1][0]) == 256  # every row whole
-    subprocess.run(["mount", "-o", "remount,size=16m", str(tiny_tmpfs)], check=True)
+    (tmpfs / "ballast").unlink()  # room made: 16 MB free
     train(load_config(None, dict(WHOLE, checkpoint_every=128, keep_checkpoints=2)), folder, resume=True, progress=False)
     assert strip_time(rows(folder)) == strip_time(rows(run))
+
+
+def test_a_full_disk_says_so_keeps_the_last_checkpoint_and_csvs_and_resume_finishes(run, tmp_path, request):
+    """A real full filesystem (a tmpfs with 2.5 MB free). Mounting needs root or CAP_SYS_ADMIN; without them the test
+    re-runs itself in a child inside a user and mount namespace (``unshare --user --map-root-user --mount``,
+    where an unprivileged user may mount a tmpfs) and asserts that child passed. Skipped only where neither
+    works (no privilege and user namespaces disabled), saying why."""
+    tmpfs = tmp_path / "tmpfs"
+    refused = _mount_tmpfs(tmpfs)
+    if refused is None:
+        try:
+            _full_disk_checks(tmpfs / "run", tmpfs, run)
+        finally:
+            subprocess.run(["umount", "-l", str(tmpfs)], check=False)
+        return
+    if os.environ.get(IN_NAMESPACE):
+        pytest.fail(f"cannot mount a tmpfs even inside a user namespace: {refused}")
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount ({refused}) and no user namespace ({probe.stderr.decode().strip()[:80]})")
+    child = subprocess.run(
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "0",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'in_namespace'}",  # a folder this user owns (pytest checks the owner)
+            f"{Path(__file__)}::{request.node.name}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **{IN_NAMESPACE: "1"}),
+        timeout=900,
+    )
+    assert child.returncode == 0 and "1 passed" in child.stdout, child.stdout[-3000:] + child.stderr[-2000:]
 
 
 def test_disk_full_mid_write_removes_the_tmp_and_keeps_the_old_file(tmp_path, monkeypatch):
